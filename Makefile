@@ -1,0 +1,47 @@
+# Two commands for a fresh machine (Debian 12, Python 3.11): `make run` and `make test`.
+# Both create .venv when it is missing; as root they also install the Debian packages Qt,
+# Xvfb, D-Bus and gnome-keyring need (../shared/notes/headless-qt-keyring.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAMPLE := resources/sample/demo-keyholder.core
+
+DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus-1-3 fonts-dejavu-core \
+  libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
+  libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth \
+  dbus-daemon dbus-bin gnome-keyring gdb xz-utils
+
+.PHONY: run test deps venv lint bench clean
+
+deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: deps venv
+	@$(VENV)/bin/evidence-viewer $(SAMPLE)
+
+test: deps venv
+	@bash tests/run-under-session.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check viewer tests
+
+bench: venv
+	$(PY) tests/bench/bench_info.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

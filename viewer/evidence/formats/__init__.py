@@ -1,0 +1,30 @@
+"""Format parsers, one module each, and detection by magic bytes (never by file name).
+
+Each module has ``FORMAT`` (the name used in JSON), ``probe(head) -> bool`` looking at the first
+bytes, and ``parse(src, warnings) -> ParseResult``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import raw
+
+HEAD_SIZE = 64
+
+
+def _registered() -> list[ModuleType]:
+    from . import elf_core, kernel_dump, lime, minidump
+
+    return [minidump, elf_core, kernel_dump, lime]
+
+
+def detect(head: bytes) -> ModuleType | None:
+    """The parser module whose magic matches ``head``; None when nothing matches (open as raw)."""
+    for module in _registered():
+        if module.probe(head):
+            return module
+    return None
+
+
+__all__ = ["detect", "raw", "HEAD_SIZE"]

@@ -1,0 +1,102 @@
+"""Read-only access to an evidence file.
+
+Why mmap: dumps are several GB and the hex view, the parsers and the scanner all need random access
+without copying. The file is opened ``O_RDONLY`` and mapped with ``ACCESS_READ`` so that no code path can
+write to evidence, even by mistake. Empty files cannot be mapped; they get an empty view instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+import stat
+from pathlib import Path
+
+from .errors import EvidenceError
+
+HASH_CHUNK = 8 * 1024 * 1024
+
+
+class ByteSource:
+    """A read-only, memory-mapped view of one evidence file.
+
+    Reads outside the file are clipped, never raised: parsers check what they got against what they
+    asked for and turn a short read into a warning.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise EvidenceError(f"cannot open {self.path}: {exc.strerror or exc}") from None
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise EvidenceError(f"cannot open {self.path}: it is a directory")
+            if not stat.S_ISREG(st.st_mode):
+                raise EvidenceError(f"cannot open {self.path}: not a regular file")
+            self.size = st.st_size
+            self._mtime_ns = st.st_mtime_ns
+            if self.size == 0:
+                self._map: mmap.mmap | None = None
+                self._view = memoryview(b"")
+            else:
+                try:
+                    self._map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                except (OSError, ValueError) as exc:
+                    raise EvidenceError(f"cannot map {self.path}: {exc}") from None
+                self._view = memoryview(self._map)
+        finally:
+            os.close(fd)
+        self._sha256: str | None = None
+
+    # -- reading ---------------------------------------------------------------------------------
+    def read(self, offset: int, length: int) -> bytes:
+        """Bytes at [offset, offset+length), clipped to the file (may be shorter, or empty)."""
+        if offset < 0 or length <= 0 or offset >= self.size:
+            return b""
+        return bytes(self._view[offset : min(self.size, offset + length)])
+
+    def view(self, offset: int = 0, length: int | None = None) -> memoryview:
+        """A zero-copy, read-only view of part of the file, clipped to the file."""
+        if offset < 0:
+            offset = 0
+        end = self.size if length is None else min(self.size, offset + max(0, length))
+        return self._view[min(offset, self.size) : end]
+
+    def available(self, offset: int) -> int:
+        """How many bytes exist from ``offset`` to the end of the file."""
+        return max(0, self.size - offset)
+
+    def find(self, needle: bytes, start: int = 0, end: int | None = None) -> int:
+        if self._map is None:
+            return -1
+        return self._map.find(needle, start, self.size if end is None else end)
+
+    # -- integrity -------------------------------------------------------------------------------
+    def sha256(self) -> str:
+        """SHA-256 of the whole file, streamed in large chunks and cached."""
+        if self._sha256 is None:
+            digest = hashlib.sha256()
+            for start in range(0, self.size, HASH_CHUNK):
+                digest.update(self._view[start : start + HASH_CHUNK])
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+    def close(self) -> None:
+        """Unmap the file. Views still held elsewhere keep the mapping alive until they are dropped."""
+        try:
+            self._view.release()
+            if self._map is not None:
+                self._map.close()
+        except BufferError:
+            return  # a caller still holds a slice; the mapping closes when it is garbage-collected
+        self._map = None
+
+    def __enter__(self) -> ByteSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
