@@ -12,7 +12,7 @@ DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth \
   dbus-daemon dbus-bin gnome-keyring gdb xz-utils
 
-.PHONY: run test deps venv lint bench clean
+.PHONY: run test deps venv lint bench clean fuzz
 
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -45,3 +45,6 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+fuzz: venv  ## a long fuzz run of every parser (random seeds); FUZZ_EXAMPLES=N to change its length
+	EV_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} $(PY) -m pytest -q tests/test_fuzz.py tests/test_robustness.py

@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 from collections import Counter
-from typing import Any
+from typing import Any, TextIO
 
 from . import __version__
 from .evidence import Dump, EvidenceError, open_dump
@@ -21,13 +21,17 @@ EXIT_OK, EXIT_SECRETS, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = {"info", "gui"}
 
 
-def info_json(dump: Dump) -> dict[str, Any]:
-    """The `info --json` object: the common contract plus the format's own parts."""
+def info_json(dump: Dump, with_hash: bool = True) -> dict[str, Any]:
+    """The `info --json` object: the common contract plus the format's own parts.
+
+    ``sha256`` is null only when the examiner asked for ``--no-hash`` (a quick look at a huge file).
+    """
     out: dict[str, Any] = {
+        "tool": {"name": "evidence-viewer", "version": __version__},
         "format": dump.format,
         "path": str(dump.path),
         "size": dump.size,
-        "sha256": dump.sha256(),
+        "sha256": dump.sha256() if with_hash else None,
         "meta": dump.meta,
         "warnings": list(dump.warnings),
         "regions": [r.to_json() for r in dump.regions],
@@ -35,6 +39,32 @@ def info_json(dump: Dump) -> dict[str, Any]:
     for key, value in dump.details.items():
         out.setdefault(key, value)
     return out
+
+
+JSON_BATCH = 4096
+
+
+def write_json(doc: dict[str, Any], out: TextIO, pretty: bool = False) -> None:
+    """Write ``doc`` as one JSON object, streaming long top-level lists in batches.
+
+    A dump with 100,000 memory ranges gives two lists of 100,000 objects; encoding them a batch at a time
+    keeps peak memory flat. ``json.dump`` to a stream would take the slow pure-Python encoder instead.
+    """
+    if pretty:
+        out.write(json.dumps(doc, indent=1) + "\n")
+        return
+    compact = {"separators": (",", ":")}
+    out.write("{")
+    for i, (key, value) in enumerate(doc.items()):
+        out.write(("," if i else "") + json.dumps(key) + ":")
+        if isinstance(value, list) and len(value) > JSON_BATCH:
+            out.write("[")
+            for start in range(0, len(value), JSON_BATCH):
+                out.write(("," if start else "") + json.dumps(value[start : start + JSON_BATCH], **compact)[1:-1])
+            out.write("]")
+        else:
+            out.write(json.dumps(value, **compact))
+    out.write("}\n")
 
 
 def _human(n: int) -> str:
@@ -46,14 +76,14 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-def info_text(dump: Dump) -> str:
+def info_text(dump: Dump, with_hash: bool = True) -> str:
     """A page for people: what the dump is, whose process, what it holds, what was wrong with it."""
     meta = dump.meta
     lines = [
         f"file      {dump.path}",
         f"format    {dump.format}",
         f"size      {dump.size} bytes ({_human(dump.size)})",
-        f"sha256    {dump.sha256()}",
+        f"sha256    {dump.sha256() if with_hash else '(not computed: --no-hash)'}",
     ]
     os_text = " ".join(str(meta[k]) for k in ("os", "os_version") if meta.get(k))
     if os_text:
@@ -98,11 +128,11 @@ def info_text(dump: Dump) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     with open_dump(args.dump) as dump:
+        with_hash = not args.no_hash
         if args.json:
-            json.dump(info_json(dump), sys.stdout, indent=1 if args.pretty else None)
-            sys.stdout.write("\n")
+            write_json(info_json(dump, with_hash), sys.stdout, pretty=args.pretty)
         else:
-            print(info_text(dump))
+            print(info_text(dump, with_hash))
     return EXIT_OK
 
 
@@ -117,7 +147,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         print("evidence-viewer: no display available (DISPLAY is not set); showing `info` instead", file=sys.stderr)
         if path is None:
             return EXIT_USAGE
-        return cmd_info(argparse.Namespace(dump=path, json=False, pretty=False))
+        return cmd_info(argparse.Namespace(dump=path, json=False, pretty=False, no_hash=False))
     from .gui.app import run_gui
 
     return run_gui(path)
@@ -136,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_info.add_argument("dump")
     p_info.add_argument("--json", action="store_true", help="one JSON object for programs")
     p_info.add_argument("--pretty", action="store_true", help="indent the JSON")
+    p_info.add_argument(
+        "--no-hash", action="store_true", help="skip the SHA-256 of the whole file (quick look at a huge dump)"
+    )
     p_info.set_defaults(func=cmd_info)
     p_gui = sub.add_parser("gui", help="open the GUI (the default)")
     p_gui.add_argument("dump", nargs="?")

@@ -11,11 +11,16 @@ import hashlib
 import mmap
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import EvidenceError
 
 HASH_CHUNK = 8 * 1024 * 1024
+
+
+class HashCancelled(Exception):
+    """The examiner cancelled hashing (progress callback returned False)."""
 
 
 class ByteSource:
@@ -27,8 +32,10 @@ class ByteSource:
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
+        # O_NONBLOCK: opening a FIFO or a device must never hang; non-files are refused below.
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(self.path, flags)
         except OSError as exc:
             raise EvidenceError(f"cannot open {self.path}: {exc.strerror or exc}") from None
         try:
@@ -76,12 +83,33 @@ class ByteSource:
         return self._map.find(needle, start, self.size if end is None else end)
 
     # -- integrity -------------------------------------------------------------------------------
-    def sha256(self) -> str:
-        """SHA-256 of the whole file, streamed in large chunks and cached."""
+    def sha256(self, progress: Callable[[int, int], bool | None] | None = None) -> str:
+        """SHA-256 of the whole file, streamed in large chunks and cached.
+
+        Read through a plain file descriptor into one reused buffer rather than through the mapping:
+        touching every page of a multi-GB mapping would make them all count as this process's memory.
+        ``progress(done, total)`` is called per chunk; returning False cancels (HashCancelled).
+        """
         if self._sha256 is None:
             digest = hashlib.sha256()
-            for start in range(0, self.size, HASH_CHUNK):
-                digest.update(self._view[start : start + HASH_CHUNK])
+            buf = bytearray(HASH_CHUNK)
+            done = 0
+            try:
+                fh = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise EvidenceError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+            with fh:
+                while done < self.size:
+                    n = fh.readinto(buf)
+                    if not n:
+                        break
+                    n = min(n, self.size - done)
+                    digest.update(memoryview(buf)[:n])
+                    done += n
+                    if progress is not None and progress(done, self.size) is False:
+                        raise HashCancelled()
+            if done != self.size:
+                raise EvidenceError(f"{self.path} changed size while being hashed ({done} of {self.size} bytes)")
             self._sha256 = digest.hexdigest()
         return self._sha256
 

@@ -1,0 +1,228 @@
+"""Windows minidumps (MDMP), as written by MiniDumpWriteDump, Breakpad, Crashpad and Wine.
+
+Layout (minidumpapiset.h): a 32-byte MINIDUMP_HEADER, a directory of MINIDUMP_DIRECTORY entries, and
+streams found through their RVAs (file offsets). Parsing is stream by stream in the style of
+rust-minidump: a corrupt stream is kept raw with a warning and the others still parse. Every count and
+RVA is checked against the file before it is used; big lists are read in one call and expanded in the
+structure tree only on demand.
+
+Modules: ``structs`` (construct declarations), ``context`` (parse state and bounded readers),
+``streams`` (Microsoft streams), ``vendor`` (Breakpad, Crashpad, Mozilla), ``memory`` (regions).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ...model import Node, ParseResult, Region
+from ...source import ByteSource
+from ..base import Warnings, bounded_count
+from . import structs as S
+from .context import Context, StreamEntry, basename, field_nodes, struct_node
+from .memory import memory_regions
+from .streams import DECODERS, raw_node
+from .vendor import VENDOR_DECODERS
+
+FORMAT = "minidump"
+MAX_STREAMS = 4096  # real dumps have a few dozen; more means the count is lying
+SINGLETON_STREAMS = {3, 4, 5, 6, 7, 8, 9, 14, 15, 16, 17, 24}
+TEXT_STREAMS = {0x4D7A0003, 0x4D7A0004}
+
+
+def probe(head: bytes) -> bool:
+    return head[:4] == S.MINIDUMP_SIGNATURE
+
+
+def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
+    """Parse a minidump; whatever is corrupt becomes a warning and the rest is still returned."""
+    warnings = warnings if warnings is not None else Warnings()
+    ctx = Context(src, warnings)
+    root = Node("minidump", 0, src.size, f"{src.size} bytes")
+    hdr = ctx.parse(S.MINIDUMP_HEADER, 0, "MINIDUMP_HEADER")
+    if hdr is None:
+        regions = [Region(0, min(32, src.size), None, "header", "MINIDUMP_HEADER")] if src.size else []
+        return ParseResult(FORMAT, {}, regions, root, warnings, {})
+    ctx.header = hdr
+    if hdr.Version & 0xFFFF != S.MINIDUMP_VERSION:
+        ctx.warn(f"MINIDUMP_HEADER: version {hdr.Version & 0xFFFF:#x} is not {S.MINIDUMP_VERSION:#x}")
+    root.add(Node("header", 0, 32, "MINIDUMP_HEADER", field_nodes(S.MINIDUMP_HEADER, hdr, 0)))
+    root.add(read_directory(ctx, hdr))
+    for s in ctx.streams:
+        root.add(decode_stream(ctx, s))
+    for t in ctx.threads:
+        if t["id"] in ctx.thread_names:
+            t["name"] = ctx.thread_names[t["id"]]
+    memory, rows = memory_regions(ctx)
+    regions = layout_regions(ctx) + memory
+    root.value = f"{len(ctx.streams)} streams, {len(memory)} memory ranges"
+    return ParseResult(FORMAT, build_meta(ctx), regions, root, warnings, build_details(ctx, rows))
+
+
+def read_directory(ctx: Context, hdr: Any) -> Node:
+    """The stream directory; each entry becomes a StreamEntry with its location clipped to the file."""
+    rva = hdr.StreamDirectoryRva
+    n = bounded_count(ctx.src, rva, hdr.NumberOfStreams, 12, "stream directory", ctx.warnings)
+    if n > MAX_STREAMS:
+        ctx.warn(
+            f"stream directory: {hdr.NumberOfStreams} streams is implausible; the first {MAX_STREAMS} read"
+        )
+        n = MAX_STREAMS
+    data = ctx.src.read(rva, n * 12)
+    entries = []
+    seen: set[int] = set()
+    for i in range(n):
+        d = S.MINIDUMP_DIRECTORY.parse(data[i * 12 : i * 12 + 12])
+        stype, loc = d.StreamType, d.Location
+        name = S.stream_name(stype)
+        if stype == 0:
+            length = 0  # unused entries: whatever their location says, there is nothing to read
+        else:
+            length = ctx.clip(loc.Rva, loc.DataSize, f"stream {i} ({name})")
+            if stype in SINGLETON_STREAMS and stype in seen:
+                ctx.warn(f"stream {i} ({name}): a second stream of this type; both are read")
+            seen.add(stype)
+        entries.append((d, rva + 12 * i))
+        ctx.streams.append(StreamEntry(i, stype, name, loc.Rva, loc.DataSize, length, rva + 12 * i))
+
+    def children() -> list[Node]:
+        return [
+            struct_node(
+                f"[{s.index}] {s.name}", S.MINIDUMP_DIRECTORY, d, off, f"{s.size:#x} bytes at {s.rva:#x}"
+            )
+            for s, (d, off) in zip(ctx.streams, entries, strict=True)
+        ]
+
+    return Node("stream directory", rva if n else min(rva, ctx.size), n * 12, f"{n} entries", children)
+
+
+def decode_stream(ctx: Context, s: StreamEntry) -> Node:
+    """One stream's node; a decoder that fails leaves the stream raw and a warning, never an exception."""
+    if s.type == 0:
+        return Node(s.name, min(s.rva, ctx.size), 0, "unused directory entry")
+    decoder = DECODERS.get(s.type) or VENDOR_DECODERS.get(s.type)
+    if decoder is None or s.length == 0:
+        return raw_node(ctx, s)
+    try:
+        return decoder(ctx, s)
+    except Exception as exc:  # noqa: BLE001 - one corrupt stream must not lose the others
+        ctx.warn(f"stream {s.index} ({s.name}) at {s.rva:#x} is corrupt ({type(exc).__name__}); kept raw")
+        return raw_node(ctx, s)
+
+
+def layout_regions(ctx: Context) -> list[Region]:
+    """Non-memory regions for the hex view: the header, the directory and each stream's bytes."""
+    out = [Region(0, 32, None, "header", "MINIDUMP_HEADER")]
+    hdr = ctx.header
+    dir_len = 12 * len(ctx.streams)
+    if dir_len:
+        out.append(Region(hdr.StreamDirectoryRva, dir_len, None, "header", "stream directory"))
+    for s in ctx.streams:
+        if s.type != 0 and s.length > 0:
+            out.append(Region(s.rva, s.length, None, "stream", s.name, attrs={"stream_type": s.type}))
+    return out
+
+
+# -- meta -------------------------------------------------------------------------------------------
+def os_version(si: dict[str, Any]) -> str:
+    """The OS version text: "10.0.22000 282", "5.1.2600 Service Pack 2", or a Linux kernel release.
+
+    Breakpad's Linux writer leaves the version numbers zero and puts ``uname`` ("Linux 4.9.60-...")
+    in the CSD; Crashpad splits the release ("5.10.28" + "-1rodete2-amd64 ...").
+    """
+    nums = f"{si['major_version']}.{si['minor_version']}.{si['build_number']}"
+    csd = (si.get("csd_version") or "").strip()
+    if (si["major_version"], si["minor_version"], si["build_number"]) == (0, 0, 0) and csd:
+        return csd.removeprefix("Linux ")
+    if csd.startswith("-"):
+        return nums + csd
+    return f"{nums} {csd}" if csd else nums
+
+
+def build_meta(ctx: Context) -> dict[str, Any]:
+    hdr = ctx.header
+    meta: dict[str, Any] = {"flags": f"{hdr.Flags:#x}"}
+    if hdr.TimeDateStamp:
+        meta["time"] = datetime.fromtimestamp(hdr.TimeDateStamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    si = ctx.system_info
+    if si is not None:
+        meta["os"] = S.PLATFORMS.get(si["platform_id"], f"unknown({si['platform_id']:#x})")
+        meta["os_version"] = os_version(si)
+        arch = si["processor_architecture"]
+        meta["arch"] = S.ARCHITECTURES.get(arch, f"unknown({arch})")
+        meta["cpu_count"] = si["number_of_processors"]
+    process = process_meta(ctx)
+    if process:
+        meta["process"] = process
+    if ctx.exceptions:
+        e = ctx.exceptions[0]
+        meta["exception"] = f"code {e['code']:#x} at {e['address']:#x} thread {e['thread_id']:#x}"
+    return meta
+
+
+def process_meta(ctx: Context) -> dict[str, Any]:
+    """pid from MiscInfo (or Breakpad's /proc status); name = the main (first) module's basename."""
+    out: dict[str, Any] = {}
+    pid = (ctx.misc_info or {}).get("process_id")
+    if pid is None:
+        status = ctx.breakpad.get("linux", {}).get("proc_status", {})
+        if status.get("Pid", "").isdigit():
+            pid = int(status["Pid"])
+    if pid is not None:
+        out["pid"] = pid
+    main = main_module(ctx.modules)
+    if main:
+        out["name"] = main
+    return out
+
+
+LOADERS = {"dyld", "dyld_sim"}
+
+
+def main_module(modules: list[dict[str, Any]]) -> str | None:
+    """The executable's basename: the first module, passing over Apple's loader (an iOS simulator
+    dump lists dyld_sim before the app)."""
+    names = [basename(m["name"]) for m in modules if m["name"]]
+    return next((n for n in names if n not in LOADERS), names[0] if names else None)
+
+
+# -- details ----------------------------------------------------------------------------------------
+def build_details(ctx: Context, memory_rows: list[dict[str, int]]) -> dict[str, Any]:
+    hdr = ctx.header
+    details: dict[str, Any] = {
+        "header": {
+            "version": hdr.Version & 0xFFFF,
+            "implementation_version": hdr.Version >> 16,
+            "number_of_streams": hdr.NumberOfStreams,
+            "stream_directory_rva": hdr.StreamDirectoryRva,
+            "checksum": hdr.CheckSum,
+            "time_date_stamp": hdr.TimeDateStamp,
+            "flags": hdr.Flags,
+        },
+        "streams": [
+            {"index": s.index, "type": s.type, "name": s.name, "offset": s.rva, "size": s.size}
+            for s in ctx.streams
+        ],
+        "threads": ctx.threads,
+        "modules": ctx.modules,
+        "memory": memory_rows,
+        "system_info": ctx.system_info,
+        "exception": ctx.exceptions,
+        "misc_info": ctx.misc_info,
+        "unloaded_modules": ctx.unloaded_modules,
+        "memory_info": None if ctx.memory_info is None else len(ctx.memory_info),
+        "handles": ctx.handle_count,
+    }
+    optional = {
+        "thread_info": ctx.thread_info_count,
+        "tokens": ctx.token_count,
+        "comments": ctx.comments or None,
+        "breakpad": ctx.breakpad or None,
+        "crashpad": ctx.crashpad,
+        "mozilla": ctx.mozilla or None,
+    }
+    details.update({k: v for k, v in optional.items() if v is not None})
+    return details
+
+
+__all__ = ["FORMAT", "probe", "parse"]
