@@ -93,7 +93,9 @@ def test_header_fields_match_pyelftools(core: tuple[Path, Dump, dict]) -> None:
 def test_notes_match_pyelftools(core: tuple[Path, Dump, dict]) -> None:
     path, dump, facts = core
     if path.name == PATHEDITED:
-        pytest.skip("the facts hold bogus notes for this file; test_pathedited_* checks it instead")
+        # The facts hold the tools' bogus empty notes for this file; test_pathedited_* checks it in full.
+        assert len(dump.details["notes"]) == 7 and len(dump.warnings) == 1
+        return
     theirs = [
         (n["name"], PYELF_NOTE_TYPES.get(n["type"], n["type"]), n["descsz"]) for n in facts["pyelftools"]["notes"]
     ]
@@ -112,9 +114,13 @@ def test_prpsinfo_matches_pyelftools(core: tuple[Path, Dump, dict]) -> None:
     path, dump, facts = core
     expected = _pyelf_note(facts, "prpsinfo")
     if expected is None:
-        pytest.skip("no NT_PRPSINFO in this core")
+        # No NT_PRPSINFO in this core (NetBSD/OpenBSD notes): we must not invent one either.
+        assert not any(n["owner"] == "CORE" and n["type"] == 3 for n in dump.details["notes"])
+        return
     if path.name == X32:
-        pytest.skip("pyelftools misreads this one by 4 bytes: see test_x32_prpsinfo_has_16_bit_ids")
+        # pyelftools misreads this one by 4 bytes: test_x32_prpsinfo_has_16_bit_ids checks the right values.
+        assert dump.meta["process"]["pid"] == 6885
+        return
     proc = dump.meta["process"]
     assert proc["name"] == expected["pr_fname"]
     assert proc["cmdline"] == expected["pr_psargs"]
