@@ -20,8 +20,12 @@ def open_dump(path: str | os.PathLike[str]) -> Dump:
     """
     source = ByteSource(path)
     head = source.read(0, HEAD_SIZE)
-    module = detect(head)
     warnings = Warnings()
+    try:
+        module = detect(head)
+    except Exception as exc:  # noqa: BLE001 - a faulty probe must not keep evidence from opening
+        warnings.add(f"format detection failed ({type(exc).__name__}); opened as a raw image")
+        module = None
     if module is None:
         if source.size:
             warnings.add("format not recognised from its magic bytes; opened as a raw image")
