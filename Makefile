@@ -12,7 +12,9 @@ DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth \
   dbus-daemon dbus-bin gnome-keyring gdb xz-utils gcc libc6-dev openssl
 
-.PHONY: run test deps venv lint bench clean fuzz
+BENCH_DEB_PACKAGES := rsakeyfind aeskeyfind yara
+
+.PHONY: run test deps bench-deps venv lint bench clean fuzz
 
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -40,8 +42,18 @@ test: deps venv
 lint: venv
 	$(VENV)/bin/ruff check viewer tests
 
-bench: venv
+bench-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(BENCH_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  fi; \
+	fi
+
+bench: deps bench-deps venv  ## benchmarks: info, scan (beside rsakeyfind/aeskeyfind/yara), entropy
 	$(PY) tests/bench/bench_info.py
+	$(PY) tests/bench/bench_scan.py --size-gib $${BENCH_GIB:-2}
+	$(PY) tests/bench/bench_entropy.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -18,7 +18,7 @@ from . import __version__
 from .evidence import Dump, EvidenceError, open_dump
 
 EXIT_OK, EXIT_SECRETS, EXIT_USAGE = 0, 1, 2
-SUBCOMMANDS = {"info", "gui"}
+SUBCOMMANDS = {"info", "gui", "entropy", "scan"}
 
 
 def info_json(dump: Dump, with_hash: bool = True) -> dict[str, Any]:
@@ -153,6 +153,110 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_gui(path)
 
 
+def cmd_entropy(args: argparse.Namespace) -> int:
+    from .scan.entropy import run_cli
+
+    return run_cli(args)
+
+
+def _load_public_keys(paths: list[str]) -> list[Any]:
+    """The supplied public keys (viewer.scan.publickeys); a bad file is bad input (exit 2)."""
+    if not paths:
+        return []
+    from .scan.publickeys import load_public_keys
+
+    try:
+        return list(load_public_keys(paths))
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"cannot use public key file: {exc}") from None
+
+
+def _select_detectors(names: list[str] | None) -> list[Any]:
+    from .scan.detectors import default_detectors
+
+    detectors = default_detectors()
+    if not names:
+        return detectors
+    known = {d.name: d for d in detectors}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"unknown detector {', '.join(unknown)}; available: {', '.join(sorted(known)) or '(none)'}")
+    return [known[n] for n in dict.fromkeys(names)]
+
+
+class UsageError(Exception):
+    """Bad usage found after parsing (an unknown detector name, an impossible option): exit 2."""
+
+
+def _stderr_progress(path: str) -> Any:
+    """A one-line progress display on stderr when it is a terminal; nothing for pipes and logs."""
+    if not sys.stderr.isatty():
+        return None
+    name = os.path.basename(path)
+
+    def show(done: int, total: int) -> None:
+        pct = 100.0 * done / total if total else 100.0
+        sys.stderr.write(f"\rscanning {name}: {pct:5.1f}%")
+        if done >= total:
+            sys.stderr.write("\r" + " " * (len(name) + 20) + "\r")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Scan each dump; exit 1 when any holds a secret at or above --min-confidence, 2 when one could
+    not be read (the others are still scanned and reported)."""
+    from .scan import report
+    from .scan.engine import ScanState, scan_dump
+    from .scan.finding import Confidence
+
+    try:
+        threshold = Confidence.parse(args.min_confidence)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    detectors = _select_detectors(args.detector)
+    public_keys = _load_public_keys(args.public_key or [])
+    with_hash = not args.no_hash
+    unreadable = False
+    secrets_found = False
+    json_results: list[dict[str, Any]] = []
+    sarif_entries: list[tuple[Dump, Any]] = []
+    opened: list[Dump] = []
+    try:
+        for i, path in enumerate(args.dump):
+            try:
+                dump = open_dump(path)
+            except EvidenceError as exc:
+                print(f"evidence-viewer: {exc}", file=sys.stderr)
+                unreadable = True
+                continue
+            opened.append(dump)
+            state = ScanState(progress=_stderr_progress(path))
+            result = scan_dump(dump, detectors, state, public_keys, deep=args.deep)
+            if report.secrets_at_or_above(result, threshold):
+                secrets_found = True
+            if args.json:
+                json_results.append(report.result_json(dump, result, with_hash, args.reveal, threshold))
+            elif args.sarif:
+                sarif_entries.append((dump, result))
+            else:
+                if i:
+                    print()
+                print(report.result_text(dump, result, threshold, with_hash))
+        if args.json:
+            write_json(report.scan_document(json_results), sys.stdout, pretty=args.pretty)
+        elif args.sarif:
+            doc = report.sarif_document(sarif_entries, threshold, with_hash)
+            write_json(doc, sys.stdout, pretty=args.pretty)
+    finally:
+        for dump in opened:
+            dump.close()
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_SECRETS if secrets_found else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evidence-viewer",
@@ -173,6 +277,44 @@ def build_parser() -> argparse.ArgumentParser:
     p_gui = sub.add_parser("gui", help="open the GUI (the default)")
     p_gui.add_argument("dump", nargs="?")
     p_gui.set_defaults(func=cmd_gui)
+    p_ent = sub.add_parser("entropy", help="Shannon entropy per block, a histogram and the high-entropy runs")
+    p_ent.add_argument("dump")
+    p_ent.add_argument("--block", type=int, default=4096, help="block size in bytes (power of two, 256..16 MiB)")
+    p_ent.add_argument(
+        "--level", type=int, default=0, help="with --json: one value per 2**LEVEL blocks (mean, plus entropy_max)"
+    )
+    p_ent.add_argument("--json", action="store_true", help="one JSON object for programs")
+    p_ent.add_argument("--no-hash", action="store_true", help="skip the SHA-256 of the whole file")
+    p_ent.set_defaults(func=cmd_entropy)
+    p_scan = sub.add_parser(
+        "scan",
+        help="find key material: private keys, tokens; exit 1 when secrets are found",
+        description="Scan every byte of each dump. Offsets are file offsets. Secret bytes are never shown "
+        "in text output; --json excerpts are masked unless --reveal is given.",
+    )
+    p_scan.add_argument("dump", nargs="+")
+    p_scan.add_argument(
+        "--public-key", action="append", metavar="FILE", help="a public key, certificate or JWKS whose private half to look for"
+    )
+    p_scan.add_argument(
+        "--deep", action="store_true", help="exhaustive (slower) searches, e.g. for factors of every known modulus"
+    )
+    fmt = p_scan.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="one JSON object for programs")
+    fmt.add_argument("--sarif", action="store_true", help="SARIF 2.1.0 for code-scanning tools")
+    p_scan.add_argument("--pretty", action="store_true", help="indent the JSON")
+    p_scan.add_argument(
+        "--min-confidence",
+        default="medium",
+        metavar="LEVEL",
+        help="confirmed, high, medium (default) or low: what counts as a secret for the table and exit code",
+    )
+    p_scan.add_argument(
+        "--reveal", action="store_true", help="put the real bytes (hex, up to 4 KiB) in the JSON excerpts"
+    )
+    p_scan.add_argument("--detector", action="append", metavar="NAME", help="run only this detector (repeatable)")
+    p_scan.add_argument("--no-hash", action="store_true", help="skip the SHA-256 of each dump")
+    p_scan.set_defaults(func=cmd_scan)
     return parser
 
 
@@ -190,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_USAGE
     try:
         return int(args.func(args))
-    except EvidenceError as exc:
+    except (EvidenceError, UsageError) as exc:
         print(f"evidence-viewer: {exc}", file=sys.stderr)
         if debug:
             traceback.print_exc()

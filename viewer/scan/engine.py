@@ -1,0 +1,576 @@
+"""The scan engine: every byte of the dump through the prefilter, every hit to its detector.
+
+Shape (Orange3 style): :func:`scan_dump` is a plain function that takes a :class:`ScanState` for
+progress and cancel, so the GUI runs it in a worker thread and the CLI calls it directly.
+
+How the file is walked:
+
+* **Linearly, all of it.** Key material does not care about region boundaries and a corrupt dump's
+  regions may not cover everything, so the engine scans the file from byte 0 to the end and attributes
+  each finding to a region afterwards (``Dump.region_at`` / ``Dump.file_to_va``).
+* **In chunks with overlap.** Chunk ``[s, e)`` is scanned as the buffer ``[s - L, e + L)`` where ``L``
+  is the largest ``Pattern.max_len`` (and ``BlockDetector.block_overlap``); only hits that *start* in
+  ``[s, e)`` belong to the chunk. A match straddling a boundary is therefore whole in the chunk where it
+  starts and reported exactly once; the lead-in makes the leftmost/non-overlapping hit semantics of
+  :mod:`.prefilter` independent of where boundaries fall.
+* **Read, not mapped.** Chunks are read with ``preadv`` into one reused buffer per worker. Scanning
+  through the mmap would leave every touched page counted in our RSS (a 4 GB dump = 4 GB RSS); reading
+  keeps memory flat at about ``workers * (chunk_size + 2L)``. Validators read their few bytes through the
+  Dump's read-only mmap.
+* **In parallel: forked processes for the CLI, threads in the GUI.** Two costs dominate: the prefilter
+  (hyperscan, which releases the GIL inside ``hs_scan``; each thread has its own scratch) and the
+  validation of hits, which is Python and OpenSSL work under the GIL (an RSA key check costs ~40 ms).
+  Measured on 2 cores with tests/bench/bench_scan.py, default detectors: 2 GiB mixed image with 57
+  planted keys, inline 615 MB/s, threads 783 MB/s, forked processes 1326 MB/s (256 MiB with 64 keys:
+  81 / 88 / 126 MB/s — there validation dominates); on key-free data hyperscan alone runs at 2-3 GB/s and
+  is memory-bandwidth bound, so neither threads nor processes gain much there (inline 2.5-3.1 GB/s,
+  threads 2.2-3.2, processes 1.6-2.4 on a 1 GiB page-cached file). So ``executor="auto"`` forks
+  (each worker re-opens the file by path; the compiled database and detectors are inherited, findings
+  come back pickled) when that is safe — a single-threaded process without Qt, i.e. the CLI — and
+  uses threads otherwise: forking a process that runs Qt or other threads can deadlock the child.
+
+Secrets are radioactive: nothing here ever puts evidence bytes into a warning, an exception or a log.
+A validator that raises is reported by detector, exception type, pattern and file offset only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..evidence import Dump
+from ..evidence.source import ByteSource
+from .detector import Detector, Hit, Pattern, PostScanContext, View
+from .finding import Confidence, Finding
+from .prefilter import Prefilter
+
+MiB = 1024 * 1024
+DEFAULT_CHUNK = 64 * MiB
+MAX_WORKERS = 8
+MAX_ERROR_WARNINGS = 50
+
+class SuppliedKey(Protocol):
+    """What public-key matching needs of a supplied key (viewer.scan.publickeys.SuppliedKey)."""
+
+    label: str
+    key_id: str
+
+
+@dataclass
+class ScanState:
+    """Progress and cancel for one scan, shared between the caller's thread and the scan.
+
+    ``progress(done_bytes, total_bytes)`` is called from the scanning thread after each chunk; the GUI
+    forwards it with a queued signal. ``cancel()`` may be called from any thread (or from the progress
+    callback); the scan stops after the chunks in flight and its result says ``cancelled``.
+    """
+
+    progress: Callable[[int, int], Any] | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled.is_set()
+
+
+@dataclass
+class DetectorStats:
+    hits: int = 0
+    findings: int = 0
+    errors: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"hits": self.hits, "findings": self.findings, "errors": self.errors}
+
+
+@dataclass
+class ScanStats:
+    bytes_scanned: int = 0
+    total_bytes: int = 0
+    seconds: float = 0.0
+    engine: str = ""
+    executor: str = ""
+    workers: int = 1
+    chunk_size: int = DEFAULT_CHUNK
+    chunks: int = 0
+    detectors: dict[str, DetectorStats] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def mb_per_s(self) -> float:
+        """Throughput in MB/s (10^6 bytes), the unit the benchmark compares tools in."""
+        return self.bytes_scanned / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bytes_scanned": self.bytes_scanned,
+            "total_bytes": self.total_bytes,
+            "seconds": round(self.seconds, 4),
+            "mb_per_s": round(self.mb_per_s, 1),
+            "engine": self.engine,
+            "executor": self.executor,
+            "workers": self.workers,
+            "chunk_size": self.chunk_size,
+            "chunks": self.chunks,
+            "detectors": {name: s.to_json() for name, s in sorted(self.detectors.items())},
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class Secret:
+    """One key, wherever and however often it was found: the findings that share a ``key_id``."""
+
+    key_id: str | None
+    kind: str
+    confidence: Confidence
+    locations: list[dict[str, Any]]
+    matches: list[str]
+    finding_ids: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "kind": self.kind,
+            "confidence": str(self.confidence),
+            "locations": self.locations,
+            "matches": list(self.matches),
+            "finding_ids": list(self.finding_ids),
+        }
+
+
+@dataclass
+class ScanResult:
+    path: str
+    size: int
+    format: str
+    findings: list[Finding]
+    secrets: list[Secret]
+    public_keys: list[dict[str, Any]]
+    warnings: list[str]
+    stats: ScanStats
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "findings": [f.to_json() for f in self.findings],
+            "secrets": [s.to_json() for s in self.secrets],
+            "public_keys": list(self.public_keys),
+            "warnings": list(self.warnings),
+            "stats": self.stats.to_json(),
+            "cancelled": self.cancelled,
+        }
+
+
+# -- the per-chunk work (runs in worker threads or forked processes) -------------------------------
+@dataclass
+class ChunkResult:
+    """What one chunk produced; pickleable so that process workers can return it."""
+
+    start: int
+    length: int
+    findings: list[Finding] = field(default_factory=list)
+    hits: Counter[str] = field(default_factory=Counter)
+    produced: Counter[str] = field(default_factory=Counter)
+    # (detector, exception type, pattern or "scan_block", file offset): never any data
+    errors: list[tuple[str, str, str, int]] = field(default_factory=list)
+
+
+class _Context:
+    """Everything a worker needs; built once per scan, inherited (not pickled) by forked workers."""
+
+    def __init__(
+        self,
+        path: str,
+        size: int,
+        view: View | None,
+        prefilter: Prefilter,
+        detectors: Sequence[Detector],
+        chunk_size: int,
+        overlap: int,
+    ):
+        self.path = path
+        self.size = size
+        self.view = view  # None in a forked child until it re-opens the file
+        self.prefilter = prefilter
+        self.detectors = list(detectors)
+        self.block_detectors = [d for d in detectors if callable(getattr(d, "scan_block", None))]
+        self.chunk_size = chunk_size
+        self.overlap = overlap
+        self.local = threading.local()
+        self.fds: list[int] = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the descriptors the worker threads opened (forked children close theirs on exit)."""
+        with self._lock:
+            fds, self.fds = self.fds, []
+        for fd in fds:
+            os.close(fd)
+
+    def _worker(self) -> threading.local:
+        """Per-thread (and per-process) resources: a file descriptor, a buffer, a hyperscan scratch."""
+        loc = self.local
+        if getattr(loc, "pid", None) != os.getpid():
+            loc.pid = os.getpid()
+            loc.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            with self._lock:
+                self.fds.append(loc.fd)
+            loc.buf = bytearray(self.chunk_size + 2 * self.overlap)
+            loc.scanner = self.prefilter.scanner()
+            if self.view is None:
+                self.view = ByteSource(self.path)
+        return loc
+
+    def _read(self, loc: threading.local, offset: int, length: int) -> memoryview:
+        buf = memoryview(loc.buf)
+        done = 0
+        while done < length:
+            n = os.preadv(loc.fd, [buf[done:length]], offset + done)
+            if n <= 0:
+                break  # the file shrank under us; scan what is there
+            done += n
+        return buf[:done]
+
+    def scan_chunk(self, start: int) -> ChunkResult:
+        loc = self._worker()
+        end = min(self.size, start + self.chunk_size)
+        buf_start = max(0, start - self.overlap)
+        data = self._read(loc, buf_start, min(self.size, end + self.overlap) - buf_start)
+        out = ChunkResult(start, end - start)
+        view = self.view
+        assert view is not None
+        lead, own_end = start - buf_start, end - buf_start
+        pf = self.prefilter
+        if pf.patterns:
+            for raw in loc.scanner.scan(data):
+                if not lead <= raw.start < own_end:
+                    continue
+                det = self.detectors[pf.owners[raw.index]]
+                pattern = pf.patterns[raw.index]
+                hit = Hit(pattern.name, buf_start + raw.start, buf_start + raw.end)
+                out.hits[det.name] += 1
+                try:
+                    for finding in det.validate(view, hit):
+                        out.findings.append(finding)
+                        out.produced[det.name] += 1
+                except Exception as exc:  # noqa: BLE001 - a detector bug must not stop the scan
+                    out.errors.append((det.name, type(exc).__name__, pattern.name, hit.start))
+        for det in self.block_detectors:
+            extra = max(0, int(getattr(det, "block_overlap", 0)))
+            block = data[lead : min(len(data), own_end + extra)]
+            try:
+                for finding in det.scan_block(view, start, block):  # type: ignore[attr-defined]
+                    out.findings.append(finding)
+                    out.produced[det.name] += 1
+            except Exception as exc:  # noqa: BLE001
+                out.errors.append((det.name, type(exc).__name__, "scan_block", start))
+        del data
+        return out
+
+
+_FORK_CONTEXT: _Context | None = None
+
+
+def _process_chunk(start: int) -> ChunkResult:
+    """Entry point of a forked worker: the context was inherited from the parent at fork time."""
+    assert _FORK_CONTEXT is not None
+    return _FORK_CONTEXT.scan_chunk(start)
+
+
+def _fork_is_safe() -> bool:
+    """Forked workers are used only where fork is harmless: a single-threaded process without Qt (the
+    CLI). In the GUI, or whenever other threads run, threads are used instead."""
+    return (
+        hasattr(os, "fork")
+        and threading.active_count() == 1
+        and threading.current_thread() is threading.main_thread()
+        and not any(m in sys.modules for m in ("PySide6", "PyQt5", "PyQt6"))
+    )
+
+
+# -- the public function ---------------------------------------------------------------------------
+def scan_dump(
+    dump: Dump,
+    detectors: Sequence[Detector] | None = None,
+    state: ScanState | None = None,
+    public_keys: Sequence[SuppliedKey] | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    *,
+    engine: str = "auto",
+    executor: str = "auto",
+    workers: int | None = None,
+    deep: bool = False,
+) -> ScanResult:
+    """Scan every byte of ``dump`` with ``detectors`` (default: all of viewer.scan.detectors).
+
+    ``engine``: "auto" (hyperscan when installed and EV_NO_HYPERSCAN is not set), "hyperscan" or "re".
+    ``executor``: "auto" (threads), "thread", "process" (fork, headless only) or "inline" (one thread).
+    """
+    global _FORK_CONTEXT
+    if detectors is None:
+        from .detectors import default_detectors
+
+        detectors = default_detectors()
+    state = state or ScanState()
+    names = [d.name for d in detectors]
+    if len(set(names)) != len(names):
+        raise ValueError("detector names must be unique")
+    patterns: list[Pattern] = []
+    owners: list[int] = []
+    for i, det in enumerate(detectors):
+        for p in getattr(det, "patterns", ()) or ():
+            patterns.append(p)
+            owners.append(i)
+    pf = Prefilter.build(patterns, owners, engine)
+    block_overlap = max((int(getattr(d, "block_overlap", 0)) for d in detectors), default=0)
+    overlap = max(pf.max_len, block_overlap)
+    chunk_size = max(4096, int(chunk_size))
+    size = dump.size
+    starts = list(range(0, size, chunk_size))
+    cpu = os.cpu_count() or 1
+    workers = max(1, min(workers or cpu, MAX_WORKERS, len(starts) or 1))
+    if executor == "auto":
+        executor = "process" if _fork_is_safe() else "thread"
+    if workers == 1 or executor == "inline":
+        executor, workers = "inline", 1
+    if executor not in ("thread", "process", "inline"):
+        raise ValueError(f"unknown executor {executor!r}")
+
+    stats = ScanStats(
+        total_bytes=size,
+        engine=pf.engine,
+        executor=executor,
+        workers=workers,
+        chunk_size=chunk_size,
+        detectors={d.name: DetectorStats() for d in detectors},
+    )
+    ctx = _Context(str(dump.path), size, dump.source, pf, detectors, chunk_size, overlap)
+    results: list[ChunkResult] = []
+    started = time.perf_counter()
+
+    def collect(res: ChunkResult) -> None:
+        results.append(res)
+        stats.bytes_scanned += res.length
+        stats.chunks += 1
+        if state.progress is not None:
+            state.progress(stats.bytes_scanned, size)
+
+    if state.progress is not None:
+        state.progress(0, size)
+    if executor == "inline":
+        try:
+            for s in starts:
+                if state.is_cancelled:
+                    break
+                collect(ctx.scan_chunk(s))
+        finally:
+            ctx.close()
+    else:
+        if executor == "process":
+            _FORK_CONTEXT = ctx
+            ctx.view = None  # children re-open the file by path
+            pool: cf.Executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            submit: Callable[[int], cf.Future[ChunkResult]] = lambda s: pool.submit(_process_chunk, s)  # noqa: E731
+        else:
+            pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="scan")
+            submit = lambda s: pool.submit(ctx.scan_chunk, s)  # noqa: E731
+        try:
+            pending: set[cf.Future[ChunkResult]] = set()
+            queue = iter(starts)
+            for s in queue:
+                if state.is_cancelled:
+                    break
+                pending.add(submit(s))
+                if len(pending) >= 2 * workers:
+                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    for fut in done:
+                        collect(fut.result())
+            while pending:
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    collect(fut.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            _FORK_CONTEXT = None
+            ctx.view = dump.source
+            ctx.close()
+    stats.seconds = time.perf_counter() - started
+    cancelled = state.is_cancelled and stats.bytes_scanned < size
+
+    findings, warnings = _merge(results, stats)
+    stats.notes = list(pf.notes)  # how patterns were compiled: for the curious, not a problem
+    if cancelled:
+        warnings.append(f"scan cancelled after {stats.bytes_scanned} of {size} bytes")
+    keys = list(public_keys or ())
+    if not cancelled:
+        findings = _run_post_detectors(dump, detectors, findings, keys, deep, state, stats, warnings)
+        cancelled = state.is_cancelled
+    for f in findings:
+        _attribute(dump, f)
+    supplied = _match_public_keys(findings, keys)
+    return ScanResult(
+        path=str(dump.path),
+        size=size,
+        format=dump.format,
+        findings=findings,
+        secrets=group_secrets(findings),
+        public_keys=supplied,
+        warnings=warnings,
+        stats=stats,
+        cancelled=cancelled,
+    )
+
+
+# -- after the scan --------------------------------------------------------------------------------
+def _run_post_detectors(
+    dump: Dump,
+    detectors: Sequence[Detector],
+    findings: list[Finding],
+    keys: list[Any],
+    deep: bool,
+    state: ScanState,
+    stats: ScanStats,
+    warnings: list[str],
+) -> list[Finding]:
+    """Run the detectors that work from the first pass's findings; their findings join the rest.
+
+    An exception is a warning naming the detector and the exception type, never the data."""
+    seen = {f.id for f in findings}
+    out = list(findings)
+    for det in detectors:
+        post = getattr(det, "post_scan", None)
+        if post is None or state.is_cancelled:
+            continue
+        ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(findings), public_keys=keys,
+                              deep=deep, state=state)
+        started = time.perf_counter()
+        try:
+            new = list(post(ctx))
+        except Exception as exc:  # noqa: BLE001 - a detector bug must not lose the other findings
+            stats.detectors[det.name].errors += 1
+            warnings.append(f"detector {det.name} failed after the scan ({type(exc).__name__}); its results are missing")
+            continue
+        stats.notes.extend(f"{det.name}: {n}" for n in ctx.notes)
+        stats.notes.append(f"{det.name}: post-scan {time.perf_counter() - started:.2f} s")
+        for f in new:
+            if f.id not in seen:
+                seen.add(f.id)
+                out.append(f)
+                stats.detectors[det.name].findings += 1
+    out.sort(key=lambda f: (f.offset, f.length, f.kind))
+    return out
+
+
+def _merge(results: Iterable[ChunkResult], stats: ScanStats) -> tuple[list[Finding], list[str]]:
+    """Dedupe findings by id (keep the most confident, merge reasons), count, and turn validator
+    errors into warnings that carry no data."""
+    by_id: dict[str, Finding] = {}
+    errors: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for res in results:
+        for name, n in res.hits.items():
+            stats.detectors[name].hits += n
+        for name, n in res.produced.items():
+            stats.detectors[name].findings += n
+        for det, exc, pattern, offset in res.errors:
+            stats.detectors[det].errors += 1
+            errors[(det, exc)].append((pattern, offset))
+        for f in res.findings:
+            old = by_id.get(f.id)
+            if old is None:
+                by_id[f.id] = f
+                continue
+            keep, other = (f, old) if f.confidence > old.confidence else (old, f)
+            keep.reasons.extend(r for r in other.reasons if r not in keep.reasons)
+            keep.key_id = keep.key_id or other.key_id
+            by_id[f.id] = keep
+    warnings = []
+    for (det, exc), where in sorted(errors.items()):
+        where.sort(key=lambda w: w[1])
+        pattern, offset = where[0]
+        warnings.append(
+            f"detector {det!r} raised {exc} on {len(where)} hit(s) (first at file offset {offset:#x}, "
+            f"pattern {pattern!r}); those hits were skipped"
+        )
+    findings = sorted(by_id.values(), key=lambda f: (f.offset, f.length, f.kind, f.encoding))
+    return findings, warnings
+
+
+def _attribute(dump: Dump, f: Finding) -> None:
+    """Fill vaddr and region from the dump model."""
+    region = dump.region_at(f.offset)
+    f.vaddr = dump.file_to_va(f.offset)
+    f.region = (region.name or region.kind) if region is not None else None
+
+
+def location(f: Finding) -> dict[str, Any]:
+    return {
+        "finding_id": f.id,
+        "offset": f.offset,
+        "length": f.length,
+        "vaddr": f.vaddr,
+        "region": f.region,
+        "encoding": f.encoding,
+        "confidence": str(f.confidence),
+    }
+
+
+def group_secrets(findings: Iterable[Finding]) -> list[Secret]:
+    """One Secret per key_id (a finding without key_id is a secret of its own), best confidence first."""
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.secret:
+            groups.setdefault(f.key_id or f"finding:{f.id}", []).append(f)
+    out = []
+    for members in groups.values():
+        members.sort(key=lambda f: f.offset)
+        best = max(members, key=lambda f: f.confidence)
+        matches: list[str] = []
+        for f in members:
+            matches.extend(m for m in f.matches if m not in matches)
+        out.append(
+            Secret(
+                key_id=best.key_id,
+                kind=best.kind,
+                confidence=best.confidence,
+                locations=[location(f) for f in members],
+                matches=matches,
+                finding_ids=[f.id for f in members],
+            )
+        )
+    out.sort(key=lambda s: (-s.confidence, s.locations[0]["offset"]))
+    return out
+
+
+def _match_public_keys(findings: list[Finding], keys: Sequence[SuppliedKey]) -> list[dict[str, Any]]:
+    """Mark the private halves of supplied public keys; list every supplied key, found or not.
+
+    Only secret findings can be a private half; a public key seen in the dump gets the label in
+    ``matches`` too (useful context) but neither counts as found nor changes confidence.
+    """
+    out = []
+    for key in keys:
+        found = False
+        for f in findings:
+            if f.key_id is None or f.key_id != key.key_id:
+                continue
+            if key.label not in f.matches:
+                f.matches.append(key.label)
+            if f.secret:
+                found = True
+                if f.confidence < Confidence.CONFIRMED:
+                    f.confidence = Confidence.CONFIRMED
+                    f.reasons.append(f"private half of supplied public key {key.label}")
+        out.append({"label": key.label, "key_id": key.key_id, "found": found})
+    return out

@@ -1,0 +1,78 @@
+"""What the scanner reports: a Finding (DESIGN.md contract) and its confidence scale.
+
+A finding never holds secret bytes: only where they are (file offset, length, vaddr, region), what they
+are (kind, encoding), why we believe it (reasons, confidence) and public facts about them (key_id — the
+fingerprint of the public half — bits, curve, JWT claims). The bytes stay in the evidence, which is where
+an examiner who asks for them with --reveal reads them from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Confidence(IntEnum):
+    """How sure we are. ``CONFIRMED`` only when the key's mathematics was checked (or a supplied public
+    key matched); ``HIGH`` for a well-formed structure that could not be checked; below that, heuristics."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CONFIRMED = 4
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Confidence:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown confidence {text!r}: use confirmed, high, medium or low") from None
+
+
+@dataclass
+class Finding:
+    """One thing found at one place in the dump.
+
+    ``secret`` is False for public context (certificates, public keys): reported, never counted as a
+    secret. ``vaddr`` and ``region`` are filled in by the engine from the Dump.
+    """
+
+    kind: str
+    encoding: str
+    offset: int
+    length: int
+    confidence: Confidence
+    reasons: list[str] = field(default_factory=list)
+    key_id: str | None = None
+    matches: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    secret: bool = True
+    vaddr: int | None = None
+    region: str | None = None
+
+    @property
+    def id(self) -> str:
+        """Stable across runs and machines: derived from kind, offset and length only."""
+        return hashlib.sha256(f"{self.kind}:{self.offset}:{self.length}".encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "encoding": self.encoding,
+            "offset": self.offset,
+            "length": self.length,
+            "vaddr": self.vaddr,
+            "region": self.region,
+            "confidence": str(self.confidence),
+            "reasons": list(self.reasons),
+            "key_id": self.key_id,
+            "matches": list(self.matches),
+            "secret": self.secret,
+            "details": self.details,
+        }
