@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.conftest import corpus_files
+from tests.scanhelpers import run_detectors as _run_detectors
 from viewer.evidence import ByteSource, open_dump
 from viewer.scan import keys
 from viewer.scan.detector import Hit
@@ -72,16 +73,7 @@ def aws_pair() -> tuple[str, str]:
 
 # -- running the detectors -----------------------------------------------------------------------------
 def run_detectors(path: Path, detectors=DETECTORS) -> list[Finding]:
-    """Every pattern with Python re over the whole file, every hit validated; findings deduplicated by id."""
-    found: dict[str, Finding] = {}
-    with ByteSource(path) as src:
-        data = src.read(0, src.size)
-        for det in detectors:
-            for pat in det.patterns:
-                for m in re.finditer(pat.regex, data):
-                    for f in det.validate(src, Hit(pat.name, m.start(), m.end())):
-                        found.setdefault(f.id, f)
-    return sorted(found.values(), key=lambda f: f.offset)
+    return _run_detectors(path, detectors)
 
 
 def run_engine(path: Path, engine: str = "auto") -> list[Finding] | None:

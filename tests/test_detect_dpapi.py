@@ -21,9 +21,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import corpus_files
-from viewer.evidence import ByteSource
+from tests.scanhelpers import run_detectors as _run_detectors
 from viewer.scan import keys
-from viewer.scan.detector import Hit
 from viewer.scan.detectors.dpapi import DETECTORS, DPAPI_BLOB, DPAPI_MAGIC
 from viewer.scan.finding import Confidence, Finding
 
@@ -31,16 +30,8 @@ MASTERKEY = uuid.UUID("3f2504e0-4f89-11d3-9a0c-0305e82c3301")
 DESCRIPTION = "Saved credential"
 
 
-def run_detectors(path: Path) -> list[Finding]:
-    found: dict[str, Finding] = {}
-    with ByteSource(path) as src:
-        data = src.read(0, src.size)
-        for det in DETECTORS:
-            for pat in det.patterns:
-                for m in re.finditer(pat.regex, data):
-                    for f in det.validate(src, Hit(pat.name, m.start(), m.end())):
-                        found.setdefault(f.id, f)
-    return sorted(found.values(), key=lambda f: f.offset)
+def run_detectors(path: Path, detectors=DETECTORS) -> list[Finding]:
+    return _run_detectors(path, detectors)
 
 
 def blob_fields(data_len: int = 48, description: str = DESCRIPTION) -> dict:

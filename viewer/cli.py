@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .evidence import Dump, EvidenceError, open_dump
+from .units import human_size
 
 EXIT_OK, EXIT_SECRETS, EXIT_USAGE = 0, 1, 2
 SUBCOMMANDS = {"info", "gui", "entropy", "scan"}
@@ -67,22 +68,13 @@ def write_json(doc: dict[str, Any], out: TextIO, pretty: bool = False) -> None:
     out.write("}\n")
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def info_text(dump: Dump, with_hash: bool = True) -> str:
     """A page for people: what the dump is, whose process, what it holds, what was wrong with it."""
     meta = dump.meta
     lines = [
         f"file      {dump.path}",
         f"format    {dump.format}",
-        f"size      {dump.size} bytes ({_human(dump.size)})",
+        f"size      {dump.size} bytes ({human_size(dump.size)})",
         f"sha256    {dump.sha256() if with_hash else '(not computed: --no-hash)'}",
     ]
     os_text = " ".join(str(meta[k]) for k in ("os", "os_version") if meta.get(k))
@@ -113,7 +105,7 @@ def info_text(dump: Dump, with_hash: bool = True) -> str:
     kinds = Counter(r.kind for r in mem)
     total = sum(r.size for r in mem)
     lines.append(
-        f"memory    {len(mem)} ranges, {_human(total)} in the file"
+        f"memory    {len(mem)} ranges, {human_size(total)} in the file"
         + (f" ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))})" if kinds else "")
     )
     if dump.warnings:

@@ -55,6 +55,8 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from ..units import human_size
+
 DEFAULT_BLOCK = 4096
 MIN_BLOCK = 256  # below 256 bytes a block cannot reach 8 bits/byte and the scale loses its meaning
 MAX_BLOCK = 16 * 1024 * 1024
@@ -369,15 +371,6 @@ def histogram(values: np.ndarray) -> list[tuple[float, float, int]]:
     ]
 
 
-def _fmt_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def _region_name(dump: Any, offset: int) -> str:
     region = dump.region_at(offset)
     if region is None:
@@ -393,7 +386,7 @@ def entropy_text(dump: Any, pyramid: EntropyPyramid, runs: Iterable[EntropyRun],
     lines = [
         f"file      {dump.path}",
         f"format    {dump.format}",
-        f"size      {dump.size} bytes ({_fmt_size(dump.size)})",
+        f"size      {dump.size} bytes ({human_size(dump.size)})",
         f"sha256    {sha256 or '(not computed: --no-hash)'}",
         f"block     {pyramid.block} bytes",
         f"blocks    {pyramid.blocks}",
