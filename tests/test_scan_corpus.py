@@ -41,3 +41,30 @@ def test_no_strong_secret_where_there_is_none(path, detectors):
     assert not unexplained, [(f.kind, f.encoding, hex(f.offset), f.confidence.name, f.reasons) for f in unexplained]
     for f in strong:
         assert f.confidence == Confidence.CONFIRMED, f"a known real key must be confirmed: {f.kind}"
+
+
+@pytest.mark.parametrize("name", ["bp_minidump2.dmp", "rz_core-linux-x86_64", "rz_triage_x64.dmp"])
+def test_corrupted_dumps_scan_without_errors(tmp_path, detectors, name):
+    """Bad input is normal input: flipped bytes and lying words anywhere in the file."""
+    import random
+    import struct
+
+    from .conftest import CORPUS
+
+    rng = random.Random(name)
+    original = (CORPUS / name).read_bytes()
+    for round_ in range(4):
+        data = bytearray(original)
+        for _ in range(200):
+            pos = rng.randrange(len(data) - 4)
+            if rng.random() < 0.5:
+                data[pos] ^= 1 << rng.randrange(8)
+            else:
+                struct.pack_into("<I", data, pos, rng.choice([0xFFFFFFFF, 0x80000000, 0x30820000]))
+        target = tmp_path / f"mutant-{round_}"
+        target.write_bytes(bytes(data))
+        with open_dump(target) as dump:
+            result = scan_dump(dump, detectors=detectors)
+        errors = {n: st.errors for n, st in result.stats.detectors.items() if st.errors}
+        assert not errors, errors
+        assert result.stats.bytes_scanned == len(data)
