@@ -480,7 +480,7 @@ def test_patterns_compile_for_hyperscan_and_re():
     for det in DETECTORS:
         for pat in det.patterns:
             re.compile(pat.regex)
-    hyperscan = pytest.importorskip("hyperscan")
+    hyperscan = __import__("hyperscan")
     for det in DETECTORS:
         for pat in det.patterns:
             db = hyperscan.Database()
@@ -518,11 +518,10 @@ def test_ec_key_in_service_account(tmp_path):
 def test_through_engine_when_present(planted, engine: str):
     """The scan engine (hyperscan prefilter and its Python re fallback) finds exactly the same things."""
     if engine == "hyperscan":
-        pytest.importorskip("hyperscan")
+        __import__("hyperscan")
     path, _, _, found = planted
     via_engine = run_engine(path, engine)
-    if via_engine is None:
-        pytest.skip("viewer.scan.engine.scan_dump is not written yet")
+    assert via_engine is not None
     mine = {(f.kind, f.encoding, f.offset, f.length, f.confidence) for f in found}
     theirs = {(f.kind, f.encoding, f.offset, f.length, f.confidence) for f in via_engine}
     assert mine == theirs

@@ -47,7 +47,7 @@ def _ssh_keygen(tmp: Path, name: str, *args: str, passphrase: str = "") -> tuple
 @pytest.fixture(scope="module")
 def ssh_keys(tmp_path_factory) -> dict[str, tuple[bytes, str]]:
     if shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh-keygen not installed")
+        pytest.fail("ssh-keygen not installed: `make deps` installs it")
     tmp = tmp_path_factory.mktemp("ssh")
     return {
         "ed25519": _ssh_keygen(tmp, "ed", "-t", "ed25519"),

@@ -270,7 +270,7 @@ def test_cli_exit_codes(island_file: Path, tmp_path: Path):
 
 def test_engine_scan_state_works(tmp_path: Path):
     """The engine's ScanState (progress an optional callable, cancelled a threading.Event) drives it too."""
-    engine = pytest.importorskip("viewer.scan.engine")
+    engine = __import__("viewer.scan.engine", fromlist=["scan_dump"])
     path = write(tmp_path, "state.bin", os.urandom(9 * 1024 * 1024))
     calls: list[int] = []
     state = engine.ScanState(progress=lambda done, total: calls.append(done))

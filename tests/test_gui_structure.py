@@ -258,11 +258,13 @@ def test_a_replaced_dump_never_shows_the_old_hash(window, qtbot) -> None:
     assert window.sha256_label.text() == f"sha256: {sha256_of(other)}"
 
 
-def test_hash_worker_reports_a_failure_as_a_signal(qtbot) -> None:
+def test_hash_worker_reports_a_failure_as_a_signal(qtbot, tmp_path: Path) -> None:
     from viewer.gui.main_window import HashWorker
 
-    dump = open_dump(SAMPLE)
-    dump.close()  # the mapping is gone: reading it raises inside the worker
+    copy = tmp_path / "vanishing.core"
+    copy.write_bytes(SAMPLE.read_bytes())
+    dump = open_dump(copy)
+    copy.unlink()  # the evidence file is gone: hashing it raises inside the worker
     worker = HashWorker(dump, token=7)
     failed, finished = [], []
     worker.signals.sig_failed.connect(lambda token, reason: failed.append((token, reason)))

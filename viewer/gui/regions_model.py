@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QFontDatabase
 
 from ..evidence.model import Region
+from ..units import human_size
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -30,18 +31,6 @@ HEADER_TIPS = (
 _NUMERIC = (COL_OFFSET, COL_SIZE, COL_VADDR)
 _NO_PARENT = QModelIndex()
 AnyIndex = QModelIndex | QPersistentModelIndex
-
-
-def human_size(n: int) -> str:
-    """``1.5 MiB`` style, for tooltips and the status bar."""
-    if n < 1024:
-        return f"{n} B"
-    size = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        size /= 1024
-        if size < 1024 or unit == "TiB":
-            break
-    return f"{size:.1f} {unit}"
 
 
 class RegionsModel(QAbstractTableModel):

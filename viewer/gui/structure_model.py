@@ -19,6 +19,7 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistent
 from PySide6.QtGui import QFontDatabase
 
 from ..evidence.model import Node
+from ..units import human_size
 
 FETCH_BATCH = 1000
 MAX_VALUE_CHARS = 160
@@ -85,15 +86,6 @@ def format_value(value: Any) -> tuple[str, str]:
     return display, (_clip(text, MAX_TOOLTIP_CHARS) if display != text else "")
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        size /= 1024
-        if size < 1024 or unit == "TiB":
-            return f"{size:.1f} {unit}"
-    return f"{n} B"  # pragma: no cover - the loop always returns
-
-
 class _Item:
     """One row of the tree: a node, where it sits, and the child rows fetched so far.
 
@@ -156,6 +148,32 @@ class StructureModel(QAbstractItemModel):
             return None
         item: _Item = index.internalPointer()
         return item.node
+
+    def index_for_offset(self, offset: int, max_scan: int = 20000) -> QModelIndex:
+        """The deepest node whose bytes contain file ``offset`` (for cursor -> tree sync).
+
+        Descends from the root, choosing at each level the smallest child that contains the offset, and
+        fetches rows up to it so the view can show it. ``max_scan`` bounds the children looked at per
+        level, so a 100,000-entry list costs at most that many comparisons."""
+        item = self._root
+        found = QModelIndex()
+        while True:
+            children = item.all_children()
+            best = -1
+            best_len = None
+            for i, child in enumerate(children[:max_scan]):
+                if child.length > 0 and child.offset <= offset < child.offset + child.length:
+                    if best_len is None or child.length <= best_len:
+                        best, best_len = i, child.length
+            if best < 0:
+                return found
+            parent_index = found
+            while len(item.loaded) <= best:
+                self.fetchMore(parent_index)
+            item = item.loaded[best]
+            found = self.createIndex(best, 0, item)
+            if not item.has_children():
+                return found
 
     def total_children(self, index: AnyIndex) -> int:
         """How many children the node has in all, fetched or not (evaluates lazy children)."""
@@ -246,7 +264,7 @@ class StructureModel(QAbstractItemModel):
             if col == COL_OFFSET:
                 return f"file offset {node.offset:#x} ({node.offset})"
             end = node.offset + node.length
-            size = f", {_human(node.length)}" if node.length >= 1024 else ""
+            size = f", {human_size(node.length)}" if node.length >= 1024 else ""
             return f"{node.length} bytes ({node.length:#x}{size}); ends at file offset {end:#x}"
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_OFFSET, COL_LENGTH):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -312,8 +312,13 @@ def scan_dump(
     executor: str = "auto",
     workers: int | None = None,
     deep: bool = False,
+    on_findings: Callable[[list[Finding]], Any] | None = None,
 ) -> ScanResult:
     """Scan every byte of ``dump`` with ``detectors`` (default: all of viewer.scan.detectors).
+
+    ``on_findings(chunk_findings)``, when given, is called in the calling thread after each chunk with
+    that chunk's raw findings (before merging, post-scan detectors, region attribution and public-key
+    matching): provisional, for a GUI that shows findings while the scan runs. The result is the truth.
 
     ``engine``: "auto" (hyperscan when installed and EV_NO_HYPERSCAN is not set), "hyperscan" or "re".
     ``executor``: "auto" (threads), "thread", "process" (fork, headless only) or "inline" (one thread).
@@ -364,6 +369,8 @@ def scan_dump(
         results.append(res)
         stats.bytes_scanned += res.length
         stats.chunks += 1
+        if on_findings is not None and res.findings:
+            on_findings(list(res.findings))
         if state.progress is not None:
             state.progress(stats.bytes_scanned, size)
 

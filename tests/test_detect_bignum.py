@@ -1,0 +1,309 @@
+"""Live big-number RSA keys (viewer/scan/detectors/bignum.py): p, q, d, dp, dq and qinv held the way
+OpenSSL (little-endian limbs), CNG/DER (big-endian) and libtommath (28/60-bit digits) hold them.
+
+Real data, no mocks: the two sample dumps against samples-truth.json (every big-number representation the
+truth lists as present, at exactly its offset), a python process holding an OpenSSL key dumped with gcore,
+and controls (a modulus with no factor near it, truncated and lying numbers at the end of the file,
+cancel)."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from viewer.evidence import open_dump
+from viewer.scan.detector import PostScanContext
+from viewer.scan.detectors import default_detectors
+from viewer.scan.detectors.bignum import BignumDetector, encode
+from viewer.scan.engine import ScanState, scan_dump
+from viewer.scan.finding import Confidence
+from viewer.scan.keys import key_id
+from viewer.scan.publickeys import load_public_keys
+
+COMPONENT_REP = re.compile(r"^(p|q|d|dp|dq|qinv)-(be|le|tommath28)$")
+LAYOUT_NAMES = {"be": {"be"}, "le": {"le64", "le32", "le"}, "tommath28": {"digits28"}}
+SAMPLES = ["gcore-python-rsa-ec.core", "wine-keyholder-full.dmp"]
+
+
+def _truth_reps(samples_truth: dict, name: str) -> list[tuple[str, str, str, int, int]]:
+    """(expected key_id, component, truth layout, offset, length) of every big-number representation of
+    an RSA key that the truth lists as present in the dump."""
+    dump = next(d for d in samples_truth["dumps"] if d["file"] == name)
+    out = []
+    for secret in dump["secrets"]:
+        if secret["type"] != "rsa-private":
+            continue
+        pub = rsa.RSAPublicNumbers(int(secret["public"]["e"]), int(secret["public"]["n_hex"], 16)).public_key()
+        kid = key_id(pub)
+        for rep, info in secret["representations"].items():
+            m = COMPONENT_REP.match(rep)
+            if m is None or not info["found"]:
+                continue
+            for hit in info["hits"]:
+                out.append((kid, m.group(1), m.group(2), hit["offset"], hit["length"]))
+    return out
+
+
+def _check_against_truth(result, expected) -> None:
+    got = {(f.offset, f.length): f for f in result.findings if f.encoding == "raw-bignum"}
+    missing = []
+    for kid, comp, layout, offset, length in expected:
+        f = got.get((offset, length))
+        if f is None:
+            missing.append((comp, layout, offset))
+            continue
+        assert f.kind == "rsa-private-key" and f.secret
+        assert f.confidence == Confidence.CONFIRMED, f.reasons
+        assert f.key_id == kid, (comp, layout, offset)
+        assert f.details["component"] == comp, (comp, f.details)
+        assert f.details["layout"] in LAYOUT_NAMES[layout], (layout, f.details)
+        assert f.vaddr is not None and f.region
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_sample_big_numbers_found_at_truth_offsets(samples_dir, samples_truth, name):
+    expected = _truth_reps(samples_truth, name)
+    assert expected, "the truth lists big-number representations for both samples"
+    supplied = load_public_keys([samples_dir / f"{name}.public.pem"])
+    with open_dump(samples_dir / name) as dump:
+        result = scan_dump(dump, public_keys=supplied)
+    _check_against_truth(result, expected)
+    # every raw-bignum finding is a real copy: its bytes are the component in its layout
+    assert not any(f.encoding == "raw-bignum" and f.confidence != Confidence.CONFIRMED for f in result.findings)
+    assert any("bignum:" in n for n in result.stats.notes)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_sample_big_numbers_found_from_the_moduli_alone(samples_dir, samples_truth, name):
+    """Without the other detectors nothing is known but the supplied moduli: the factors must be found in
+    the windows around the live copies of the modulus, and the rest derived and located from them."""
+    expected = _truth_reps(samples_truth, name)
+    supplied = load_public_keys([samples_dir / f"{name}.public.pem"])
+    with open_dump(samples_dir / name) as dump:
+        result = scan_dump(dump, detectors=[BignumDetector()], public_keys=supplied)
+    _check_against_truth(result, expected)
+    rsa_keys = {k.key_id for k in supplied if isinstance(k.public_key, rsa.RSAPublicKey)}
+    found = {pk["key_id"] for pk in result.public_keys if pk["found"]}
+    assert rsa_keys <= found
+
+
+# --- a live process ---------------------------------------------------------------------------------
+
+HOLDER = r"""
+import ctypes, sys
+ctypes.CDLL(None).prctl(0x59616D61, ctypes.c_ulong(-1), 0, 0, 0)  # Yama: let gdb attach
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+open(sys.argv[1], "wb").write(key.public_key().public_bytes(
+    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+print("ready", flush=True)
+sys.stdin.readline()
+n = key.private_numbers()  # only after the core was taken: no Python copy of the numbers is in it
+print(format(n.p, "x"), format(n.q, "x"), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def live_openssl_core(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bignum-live")
+    pub = work / "public.pem"
+    core = work / "holder.core"
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(pub)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().strip() == "ready"
+        out = subprocess.run(["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
+                             capture_output=True, text=True, timeout=180)
+        assert core.exists(), out.stderr[-500:]
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        p_hex, q_hex = proc.stdout.readline().split()
+    finally:
+        proc.kill()
+        proc.wait()
+    return core, pub, int(p_hex, 16), int(q_hex, 16)
+
+
+def test_openssl_bignums_of_a_live_process_are_found(live_openssl_core):
+    core, pub, p, q = live_openssl_core
+    supplied = load_public_keys([pub])
+    expected_id = supplied[0].key_id
+    data = core.read_bytes()
+    with open_dump(core) as dump:
+        result = scan_dump(dump, public_keys=supplied)
+    big = [f for f in result.findings if f.encoding == "raw-bignum"]
+    for name, value in (("p", p), ("q", q)):
+        rep = encode(value, "le")
+        offsets = [m.start() for m in re.finditer(re.escape(rep), data)]
+        assert offsets, f"{name}: OpenSSL's limbs are not in the core"
+        limbs = [f for f in big if f.details["component"] in ("p", "q") and f.details["layout"] == "le64"
+                 and data[f.offset : f.offset + f.length] == rep]
+        assert limbs, f"{name} not found as 64-bit limbs"
+        assert {f.offset for f in limbs} == set(offsets)
+        for f in limbs:
+            assert f.confidence == Confidence.CONFIRMED and f.key_id == expected_id
+            assert f.matches, "not matched to the supplied public key"
+    # every reported number is where it is said to be: its bytes decode to a component of the key
+    assert all(f.key_id == expected_id for f in big)
+    assert result.public_keys[0]["found"]
+
+
+# --- controls ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def key_and_pub(tmp_path_factory):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pub = tmp_path_factory.mktemp("bignum-key") / "pub.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    return key, pub
+
+
+def _image(path, size: int, plants: list[tuple[int, bytes]], seed: int = 7):
+    rng = random.Random(seed)
+    data = bytearray(rng.randbytes(size))
+    for off, blob in plants:
+        data[off : off + len(blob)] = blob
+    path.write_bytes(bytes(data[:size]))
+    return path
+
+
+def _bignum_findings(path, pub, deep: bool = False, state: ScanState | None = None):
+    with open_dump(path) as dump:
+        result = scan_dump(dump, detectors=[BignumDetector()], public_keys=load_public_keys([pub]), deep=deep,
+                           state=state)
+    return result, [f for f in result.findings if f.encoding == "raw-bignum"]
+
+
+def test_modulus_without_factors_nearby_gives_nothing(tmp_path, key_and_pub):
+    key, pub = key_and_pub
+    n = key.public_key().public_numbers().n
+    path = _image(tmp_path / "mod.raw", 1 << 20, [(0x1000, encode(n, "le")), (0x9003, encode(n, "be")),
+                                                  (0x20000, encode(n, "digits28")), (0x30000, encode(n, "digits60"))])
+    result, found = _bignum_findings(path, pub)
+    assert found == []
+    assert not result.warnings
+    assert any("4 copies located" in note for note in result.stats.notes)
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "find"])
+def test_synthetic_layouts_are_found_next_to_the_modulus(tmp_path, key_and_pub, engine, monkeypatch):
+    if engine == "find":
+        monkeypatch.setenv("EV_NO_HYPERSCAN", "1")
+    key, pub = key_and_pub
+    nums = key.private_numbers()
+    n = nums.public_numbers.n
+    plants = [
+        (0x10000, encode(n, "le")),
+        (0x10000 + 0x400, encode(nums.p, "le")),  # 64-bit aligned
+        (0x10000 - 0x204, encode(nums.q, "le")),  # only 32-bit aligned
+        (0x40000, encode(n, "digits60")),
+        (0x40000 + 0x800, encode(nums.p, "digits60")),
+        (0x50000, encode(nums.d, "be")),  # far from any modulus: located once p and q are known
+        (0x60001, encode(nums.dmp1, "digits28")),
+    ]
+    path = _image(tmp_path / "layouts.raw", 1 << 20, plants)
+    result, found = _bignum_findings(path, pub)
+    got = {(f.offset, f.details["component"], f.details["layout"]) for f in found}
+    assert (0x10400, "p", "le64") in got
+    assert (0x10000 - 0x204, "q", "le32") in got
+    assert (0x40800, "p", "digits60") in got
+    assert (0x50000, "d", "be") in got
+    assert (0x60001, "dp", "digits28") in got
+    assert all(f.confidence == Confidence.CONFIRMED and f.key_id == key_id(key.public_key()) for f in found)
+    for f in found:  # never a number in what is reported
+        text = " ".join(f.reasons) + repr(f.details)
+        assert format(nums.p, "x")[:24] not in text and str(nums.p)[:24] not in text
+
+
+@pytest.mark.parametrize(("exponent", "layout"), [("lambda", "le"), ("phi", "be")])
+def test_a_private_exponent_alone_next_to_the_modulus_proves_the_key(tmp_path, key_and_pub, exponent, layout):
+    """No factor anywhere: d (mod lambda(n) as OpenSSL computes it, or mod phi(n) as older code does) next
+    to a copy of the modulus; p, q and the CRT values are derived from it."""
+    key, pub = key_and_pub
+    nums = key.private_numbers()
+    n = nums.public_numbers.n
+    d = nums.d if exponent == "lambda" else pow(65537, -1, (nums.p - 1) * (nums.q - 1))
+    at = 0x9008 if layout == "le" else 0x9003
+    path = _image(tmp_path / "d.raw", 1 << 20, [(0x8000, encode(n, "le")), (at, encode(d, layout))])
+    _result, found = _bignum_findings(path, pub)
+    assert [(f.offset, f.details["component"]) for f in found] == [(at, "d")]
+    assert found[0].confidence == Confidence.CONFIRMED and found[0].key_id == key_id(key.public_key())
+    assert any("private exponent" in r for r in found[0].reasons)
+
+
+def test_truncated_and_lying_numbers_at_the_end_do_not_crash(tmp_path, key_and_pub):
+    key, pub = key_and_pub
+    nums = key.private_numbers()
+    n = nums.public_numbers.n
+    size = 1 << 18
+    lying = b"".join((0x0FFFFFFF).to_bytes(4, "little") for _ in range(40))  # digits all at maximum
+    plants = [
+        (size - 300, encode(n, "le")),  # the modulus, whole, near the end
+        (size - 40, encode(nums.p, "le")[:40]),  # a factor cut by the end of the file
+        (size - 600, lying),
+        (size - 200, encode(n, "be")[:200]),  # a truncated modulus copy: not a copy
+    ]
+    path = _image(tmp_path / "trunc.raw", size, plants)
+    result, found = _bignum_findings(path, pub)
+    assert found == []
+    assert not result.warnings
+    assert result.stats.detectors["bignum"].errors == 0
+    # a file shorter than any number
+    tiny = tmp_path / "tiny.raw"
+    tiny.write_bytes(encode(n, "le")[:16])
+    result, found = _bignum_findings(tiny, pub, deep=True)
+    assert found == [] and result.stats.detectors["bignum"].errors == 0
+
+
+def test_deep_search_finds_a_factor_without_any_modulus_copy(tmp_path, key_and_pub):
+    key, pub = key_and_pub
+    nums = key.private_numbers()
+    path = _image(tmp_path / "deep.raw", 1 << 20, [(0x7a008, encode(nums.q, "le"))])
+    _result, found = _bignum_findings(path, pub)
+    assert found == []  # no modulus in the dump: nothing to start from without --deep
+    result, found = _bignum_findings(path, pub, deep=True)
+    assert [(f.offset, f.details["component"]) for f in found] == [(0x7a008, "q")]
+    assert found[0].confidence == Confidence.CONFIRMED
+    assert any("deep factor search" in note and "MB/s" in note for note in result.stats.notes)
+
+
+def test_cancel_is_honoured(tmp_path, key_and_pub):
+    key, pub = key_and_pub
+    nums = key.private_numbers()
+    n = nums.public_numbers.n
+    path = _image(tmp_path / "cancel.raw", 1 << 20, [(0x1000, encode(n, "le")), (0x1400, encode(nums.p, "le"))])
+    state = ScanState()
+    state.cancel()
+    with open_dump(path) as dump:
+        ctx = PostScanContext(dump=dump, view=dump.source, findings=(), public_keys=load_public_keys([pub]),
+                              deep=True, state=state)
+        started = time.perf_counter()
+        assert list(BignumDetector().post_scan(ctx)) == []
+        assert time.perf_counter() - started < 5
+
+
+def test_bignum_is_a_default_detector():
+    assert any(d.name == "bignum" for d in default_detectors())
+
+
+def test_no_modulus_no_work(tmp_path):
+    """Default-mode work is proportional to the moduli: none known, no pass over the file."""
+    path = tmp_path / "plain.raw"
+    path.write_bytes(os.urandom(1 << 20))
+    with open_dump(path) as dump:
+        ctx = PostScanContext(dump=dump, view=dump.source, findings=(), public_keys=(), deep=True)
+        assert list(BignumDetector().post_scan(ctx)) == []
+        assert ctx.notes == []

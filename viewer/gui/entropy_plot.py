@@ -1,0 +1,687 @@
+"""Entropy plot: bits per byte across the dump, regions shaded by kind, findings marked, hex axis.
+
+``EntropyPlot.set_dump(dump)`` computes the entropy pyramid (:mod:`viewer.scan.entropy`, 4 KiB blocks)
+in an :class:`EntropyWorker` on the widget's thread pool, with progress; a new dump or ``set_dump(None)``
+cancels it (a late result is recognised by its token and dropped). Then:
+
+* x is the file offset (``set_axis_mode("offset")``, every byte of the file) or the virtual address
+  (``"vaddr"``: only regions with an address, each drawn at its vaddr, gaps between them left empty);
+* two curves: the mean of each plotted point's span (``mean_curve``) and, fainter, its max
+  (``max_curve``, so a 4 KiB key blob in a zoomed-out view still shows as a spike); each point is
+  drawn as a flat step over the bytes it covers (x values come in pairs: start, end);
+* in vaddr mode a region narrower than 3 pixels gets a dot at its mean entropy (``region_dots``):
+  address spaces are sparse, and a stack 1 MiB wide is invisible next to a module at 0x7c900000;
+* regions are shaded, one semi-transparent colour per kind (:data:`KIND_COLOURS`), from 0 to 8;
+* ``set_findings(findings)`` puts one marker per finding at y = 8.2, coloured by kind, sized by
+  confidence (anything with ``offset``, ``kind`` and ``confidence`` works);
+* hovering shows offset, address, region and the 4 KiB block's entropy in ``hover_label``;
+* a left click emits ``sig_offset_clicked(file_offset)`` (a Python int; None positions are ignored);
+* zooming (any change of the x range, or of the plot's width) redraws from the in-memory pyramid at
+  about one point per pixel (``EntropyPyramid.range``), so zooming in shows finer structure down to
+  level 0. Finer than one 4 KiB block is not computed: the plot then shows one point per block (block
+  entropy below 4 KiB is too noisy to mean much, and the hex view is the tool at that scale).
+
+Limits (documented, not bugs): in vaddr mode with more visible regions than half the plot's width in
+pixels, each region is drawn as one flat segment at its mean (max = mean there); x values are float64,
+so with kernel addresses (~2**64) the x resolution is ~4 KiB and clicks resolve to that precision.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+import zlib
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from ..scan.entropy import DEFAULT_BLOCK, HIGH_ENTROPY, EntropyPyramid, compute_entropy
+
+MODES = ("offset", "vaddr")
+KIND_COLOURS: dict[str, tuple[int, int, int]] = {
+    "stack": (255, 140, 0),
+    "module": (65, 105, 225),
+    "heap": (46, 170, 87),
+    "memory": (150, 150, 150),
+    "header": (170, 60, 220),
+    "stream": (0, 170, 170),
+    "notes": (220, 180, 40),
+}
+OTHER_COLOUR = (200, 120, 160)
+REGION_ALPHA = 55
+REGION_EDGE_ALPHA = 140
+FINDING_Y = 8.2
+FINDING_PALETTE = 12
+PROGRESS_EVERY_S = 0.1
+REDRAW_DELAY_MS = 30
+MIN_POINTS = 100
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def kind_colour(kind: str) -> tuple[int, int, int]:
+    return KIND_COLOURS.get(kind, OTHER_COLOUR)
+
+
+def finding_colour(kind: str) -> Any:
+    """A stable colour per finding kind (same kind, same colour, across runs)."""
+    return pg.intColor(
+        zlib.crc32(kind.encode()) % FINDING_PALETTE, hues=FINDING_PALETTE, values=1, minValue=200
+    )
+
+
+def hex_label(value: float) -> str:
+    if not math.isfinite(value) or value < 0:
+        return ""
+    return f"{round(value):#x}"
+
+
+class HexAxisItem(pg.AxisItem):
+    """An axis whose ticks fall on powers of two and read in hex (offsets and addresses)."""
+
+    def __init__(self, orientation: str = "bottom", **kwargs: Any):
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        span = maxVal - minVal
+        if not (span > 0 and math.isfinite(span)) or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        ticks = max(2.0, size / 130.0)  # hex labels of 64-bit addresses need ~100 px each
+        major = float(2 ** max(0, math.ceil(math.log2(span / ticks))))
+        levels = [(major, 0.0)]
+        if major >= 4:
+            levels.append((major / 4, 0.0))
+        return levels
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        return [hex_label(v * scale) for v in values]
+
+
+class EntropySignals(QObject):
+    sig_progress = Signal(object, object, object)  # token, bytes done, bytes in all
+    sig_done = Signal(object, object)  # token, EntropyPyramid (complete)
+    sig_failed = Signal(object, str)  # token, one-line reason ("cancelled" when asked to stop)
+    sig_finished = Signal(object)  # token; always last
+
+
+class EntropyWorker(QRunnable):
+    """:func:`compute_entropy` off the GUI thread, with throttled progress and cancel."""
+
+    def __init__(self, dump: Any, token: int, block: int = DEFAULT_BLOCK):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.signals = EntropySignals()
+        self.token = token
+        self.block = block
+        self._dump = dump
+        self.cancelled = threading.Event()
+        self._last = 0.0
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def progress(self, done: int, total: int) -> None:  # called by compute_entropy (state protocol)
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_EVERY_S or done >= total:
+            self._last = now
+            self.signals.sig_progress.emit(self.token, done, total)
+
+    def run(self) -> None:
+        try:
+            pyramid = compute_entropy(self._dump.source, self.block, self)
+            if self.cancelled.is_set() or not pyramid.complete:
+                self.signals.sig_failed.emit(
+                    self.token, "cancelled" if self.cancelled.is_set() else "short read"
+                )
+            else:
+                self.signals.sig_done.emit(self.token, pyramid)
+        except Exception as exc:  # noqa: BLE001 - a worker reports every failure as a signal
+            self.signals.sig_failed.emit(self.token, _one_line(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.signals.sig_finished.emit(self.token)
+
+
+class EntropyPlot(QWidget):
+    """Entropy of a dump over file offsets or virtual addresses (see the module docstring)."""
+
+    sig_offset_clicked = Signal(object)  # file offset (Python int)
+    sig_progress = Signal(object, object)  # bytes done, bytes in all
+    sig_ready = Signal(object)  # the EntropyPyramid now shown
+    sig_failed = Signal(str)  # one-line reason
+
+    def __init__(self, parent: QWidget | None = None, block: int = DEFAULT_BLOCK):
+        super().__init__(parent)
+        self.block = block
+        self.dump: Any = None
+        self.pyramid: EntropyPyramid | None = None
+        self.findings: list[Any] = []
+        self._mode = "offset"
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._token = 0
+        self._workers: dict[int, EntropyWorker] = {}
+        self._mem: dict[str, np.ndarray] = {}
+        self._mem_regions: list[Any] = []  # regions with an address, sorted by vaddr
+        self._extent = (0.0, 1.0)
+        self._finding_xs = np.empty(0)
+        self._finding_objs: list[Any] = []
+        self._spans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: weakref.WeakKeyDictionary[Any, EntropyPyramid] = weakref.WeakKeyDictionary()
+
+        self.axis = HexAxisItem("bottom")
+        self.plot_widget = pg.PlotWidget(axisItems={"bottom": self.axis})
+        self.plot_item = self.plot_widget.getPlotItem()
+        self.view_box = self.plot_item.getViewBox()
+        self.plot_item.setMenuEnabled(False)
+        self.plot_item.hideButtons()
+        self.plot_item.showGrid(x=False, y=True, alpha=0.25)
+        self.plot_item.setLabel("left", "entropy (bits/byte)")
+        self.plot_item.setLabel("bottom", "file offset")
+        self.view_box.setMouseEnabled(x=True, y=False)
+        self.plot_item.disableAutoRange()
+        self.plot_item.setYRange(-0.1, 8.6, padding=0)
+
+        self.region_items: dict[str, pg.BarGraphItem] = {}
+        self.max_curve = pg.PlotDataItem(pen=pg.mkPen(255, 90, 90, 150, width=1), connect="finite")
+        self.mean_curve = pg.PlotDataItem(pen=pg.mkPen(255, 225, 40, width=2), connect="finite")
+        self.findings_scatter = pg.ScatterPlotItem(pen=pg.mkPen(20, 20, 20), size=9)
+        self.region_dots = pg.ScatterPlotItem(pen=pg.mkPen(None), brush=pg.mkBrush(255, 225, 40), size=5)
+        self.threshold_line = pg.InfiniteLine(
+            pos=HIGH_ENTROPY,
+            angle=0,
+            movable=False,
+            pen=pg.mkPen(255, 255, 255, 70, style=Qt.PenStyle.DashLine),
+        )
+        self.cursor_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(255, 255, 255, 110))
+        self.cursor_line.hide()
+        for item, z in (
+            (self.threshold_line, 1),
+            (self.max_curve, 2),
+            (self.mean_curve, 3),
+            (self.region_dots, 3),
+            (self.findings_scatter, 4),
+            (self.cursor_line, 5),
+        ):
+            item.setZValue(z)
+            self.plot_item.addItem(item, ignoreBounds=True)
+
+        self.hover_label = QLabel("")
+        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label = QLabel("no dump")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setMaximumWidth(160)
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.hide()
+        self.legend_label = QLabel(self._legend_html())
+        self.legend_label.setTextFormat(Qt.TextFormat.RichText)
+
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.setSpacing(12)
+        bottom.addWidget(self.legend_label)
+        bottom.addStretch(1)
+        bottom.addWidget(self.status_label)
+        bottom.addWidget(self.progress_bar)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.hover_label)
+        layout.addLayout(bottom)
+
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_DELAY_MS)
+        self._redraw_timer.timeout.connect(self.redraw)
+        self.view_box.sigXRangeChanged.connect(self._schedule_redraw)
+        self.view_box.sigResized.connect(self._schedule_redraw)
+        scene = self.plot_widget.scene()
+        scene.sigMouseMoved.connect(self._on_mouse_moved)
+        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+
+    # -- public API ------------------------------------------------------------------------------
+    def set_dump(self, dump: Any) -> None:
+        """Show ``dump`` (None: nothing). Cancels a computation in flight and starts a new one.
+
+        The same dump again is a no-op (findings and zoom stay); a dump shown before (switching tabs)
+        comes back at once from a per-dump cache of pyramids (weak: it goes with the Dump object).
+        """
+        if dump is not None and dump is self.dump and (self.pyramid is not None or self.is_computing()):
+            return
+        self.cancel()
+        self.dump = dump
+        self.pyramid = None
+        self.findings = []
+        self._index_regions()
+        self._clear_plot()
+        self.hover_label.setText("")
+        if dump is None:
+            self.status_label.setText("no dump")
+            return
+        cached = self._cached(dump)
+        if cached is not None:
+            self.set_pyramid(cached)
+            self.sig_ready.emit(cached)
+            return
+        self._token += 1
+        worker = EntropyWorker(dump, self._token, self.block)
+        worker.signals.sig_progress.connect(self._on_progress)
+        worker.signals.sig_done.connect(self._on_done)
+        worker.signals.sig_failed.connect(self._on_failed)
+        worker.signals.sig_finished.connect(self._on_finished)
+        self._workers[self._token] = worker
+        self.status_label.setText("computing entropy…")
+        self.progress_bar.setValue(0)
+        self.progress_bar.show()
+        self._pool.start(worker)
+
+    def set_pyramid(self, pyramid: EntropyPyramid) -> None:
+        """Show an already computed pyramid of the current dump (the worker ends here too)."""
+        self.pyramid = pyramid
+        self.progress_bar.hide()
+        note = "" if pyramid.complete else " (incomplete)"
+        self.status_label.setText(f"mean {pyramid.mean:.2f} bits/byte{note}")
+        self._rebuild()
+
+    def _cached(self, dump: Any) -> EntropyPyramid | None:
+        try:
+            return self._cache.get(dump)
+        except TypeError:  # not weak-referenceable (a test double)
+            return None
+
+    def cancel(self) -> None:
+        worker = self._workers.get(self._token)
+        if worker is not None:
+            worker.cancel()
+        self._token += 1
+        self.progress_bar.hide()
+
+    def is_computing(self) -> bool:
+        return self._token in self._workers
+
+    def wait_idle(self, msecs: int = 30000) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def axis_mode(self) -> str:
+        return self._mode
+
+    def set_axis_mode(self, mode: str) -> None:
+        """``"offset"`` (x = file offset) or ``"vaddr"`` (x = virtual address, memory regions only)."""
+        if mode not in MODES:
+            raise ValueError(f"axis mode must be one of {MODES}, not {mode!r}")
+        if mode != self._mode:
+            self._mode = mode
+            self.plot_item.setLabel("bottom", "file offset" if mode == "offset" else "virtual address")
+            self._rebuild()
+
+    def set_findings(self, findings: Any) -> None:
+        """Markers at y = 8.2 for objects with ``offset``, ``kind`` and ``confidence``."""
+        self.findings = list(findings or [])
+        self._draw_findings()
+
+    def extent(self) -> tuple[float, float]:
+        """The x range of the whole plot in the current mode."""
+        return self._extent
+
+    def x_for_offset(self, offset: int) -> float | None:
+        if self._mode == "offset":
+            return float(offset)
+        if self.dump is None:
+            return None
+        va = self.dump.file_to_va(int(offset))
+        return None if va is None else float(va)
+
+    def offset_for_x(self, x: float) -> int | None:
+        """File offset under plot position ``x`` (None outside the file / outside captured memory)."""
+        if self.dump is None or not math.isfinite(x):
+            return None
+        if self._mode == "offset":
+            off = int(x)
+            return off if 0 <= off < self.dump.size else None
+        return self.dump.va_to_file(int(x)) if x >= 0 else None
+
+    def entropy_at(self, offset: int) -> float | None:
+        """Entropy of the level-0 block holding ``offset`` (None before the pyramid is ready)."""
+        p = self.pyramid
+        if p is None or offset < 0:
+            return None
+        i = offset // p.block
+        return float(p.values[i]) if i < p.blocks else None
+
+    def hover_text(self, x: float) -> str:
+        """What the hover label says at plot position ``x``: offset, address, region, entropy."""
+        if self.dump is None:
+            return ""
+        offset = self.offset_for_x(x)
+        if offset is None:
+            if self._mode == "vaddr" and x >= 0:
+                return f"va {hex_label(x)}  not in the dump"
+            return ""
+        parts = [f"offset {offset:#x}"]
+        region = self.dump.region_at(offset)
+        if region is not None and region.vaddr is not None:
+            parts.append(f"va {region.vaddr + offset - region.file_offset:#x}")
+        if region is not None:
+            parts.append(f"{region.kind}: {region.name}" if region.name else region.kind)
+        else:
+            parts.append("no region")
+        h = self.entropy_at(offset)
+        if h is not None and self.pyramid is not None:
+            parts.append(f"entropy {h:.2f} bits/byte ({self.pyramid.block} B block)")
+        near = self._finding_near(x)
+        if near is not None:
+            parts.append(f"finding {near.kind} ({_confidence_name(near.confidence)})")
+        return "  ·  ".join(parts)
+
+    def click_at_x(self, x: float) -> int | None:
+        """What a left click at plot position ``x`` does: emit and return the file offset there."""
+        offset = self.offset_for_x(x)
+        if offset is not None:
+            self.sig_offset_clicked.emit(offset)
+        return offset
+
+    def scene_pos_for(self, x: float, y: float = 4.0) -> QPointF:
+        """Scene position of plot point (x, y): for tests and callers that drive the plot."""
+        return self.view_box.mapViewToScene(QPointF(x, y))
+
+    def redraw(self) -> None:
+        """Recompute the curves for the visible x range at about one point per pixel.
+
+        Each point is drawn as a flat step over the bytes it covers (x pairs ``start, end``), so the
+        curve covers exactly the file (or the region) and a block's value reads the same at any zoom.
+        """
+        self._redraw_timer.stop()
+        p = self.pyramid
+        self.region_dots.setData([], [])
+        if p is None or self.dump is None:
+            self.mean_curve.setData([], [])
+            self.max_curve.setData([], [])
+            return
+        x0, x1 = self.view_box.viewRange()[0]
+        points = max(MIN_POINTS, int(self.view_box.width()) or 1000)
+        self._update_shading(x0, x1, self.view_box.viewPixelSize()[0] or 1.0)
+        if self._mode == "offset":
+            x, mean, mx = self._offset_series(p, x0, x1, points)
+        else:
+            x, mean, mx = self._vaddr_series(p, x0, x1, points)
+        self.max_curve.setData(x, mx)
+        self.mean_curve.setData(x, mean)
+
+    # -- data ------------------------------------------------------------------------------------
+    @staticmethod
+    def _steps(starts: np.ndarray, ends: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
+        """x = start0, end0, start1, end1, ...; each value repeated: a flat step per point."""
+        x = np.stack([starts, ends], axis=1).reshape(-1).astype(np.float64)
+        return (x, *(np.repeat(v.astype(np.float64), 2) for v in values))
+
+    def _offset_series(self, p: EntropyPyramid, x0: float, x1: float, points: int) -> tuple[np.ndarray, ...]:
+        s = p.range(max(0, math.floor(x0)), math.ceil(x1) + 1, points)
+        return self._steps(s.x, np.minimum(s.x + s.span, p.size), s.mean, s.max)
+
+    @staticmethod
+    def _region_means(p: EntropyPyramid, fo0: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """Mean level-0 entropy of each region (vectorised over regions)."""
+        b0 = np.minimum(fo0 // p.block, p.blocks).astype(np.int64)
+        b1 = np.minimum(-(-(fo0 + size.astype(np.int64)) // p.block), p.blocks).astype(np.int64)
+        cs = getattr(p, "_cumsum", None)  # the pyramid's float64 prefix sums of level 0, when it has them
+        if cs is None or len(cs) != p.blocks + 1:
+            cs = np.concatenate(([0.0], np.cumsum(p.values, dtype=np.float64)))
+        return (cs[b1] - cs[b0]) / np.maximum(b1 - b0, 1)
+
+    def _vaddr_series(self, p: EntropyPyramid, x0: float, x1: float, points: int) -> tuple[np.ndarray, ...]:
+        m = self._mem
+        empty = np.empty(0)
+        if not m or not m["va0"].size:
+            return empty, empty, empty
+        visible = np.flatnonzero((m["va1"] > x0) & (m["va0"] < x1) & (m["fo0"] < p.size))
+        if not visible.size:
+            return empty, empty, empty
+        va0, va1, fo0 = m["va0"][visible], m["va1"][visible], m["fo0"][visible]
+        # regions too narrow to show a curve at this zoom get a dot at their mean
+        px = self.view_box.viewPixelSize()[0] or 1.0
+        narrow = (va1 - va0) < 3 * px
+        if narrow.any():
+            means = self._region_means(p, fo0[narrow], va1[narrow] - va0[narrow])
+            centres = (va0[narrow] + va1[narrow]) / 2.0
+            if centres.size > points:  # more dots than pixels: keep the highest per pixel column
+                cols = np.floor((centres - x0) / px).astype(np.int64)
+                order = np.lexsort((-means, cols))
+                keep = order[np.concatenate(([True], cols[order][1:] != cols[order][:-1]))]
+                centres, means = centres[keep], means[keep]
+            self.region_dots.setData(centres, means)
+        if visible.size * 2 > points:  # one flat segment per region, at its mean (max = mean here)
+            mean = self._region_means(p, fo0, va1 - va0)
+            xs = np.stack([va0, va1, va1], axis=1).reshape(-1)
+            ys = np.stack([mean, mean, np.full_like(mean, np.nan)], axis=1).reshape(-1)
+            return xs, ys, ys.copy()
+        lo = np.maximum(va0, x0)
+        hi = np.minimum(va1, x1)
+        total = float(np.sum(hi - lo)) or 1.0
+        xs_parts: list[np.ndarray] = []
+        mean_parts: list[np.ndarray] = []
+        max_parts: list[np.ndarray] = []
+        nan = np.array([np.nan])
+        for a0, a1, f0, v_lo, v_hi in zip(
+            va0.tolist(), va1.tolist(), fo0.tolist(), lo.tolist(), hi.tolist(), strict=True
+        ):
+            budget = max(2, int(points * (v_hi - v_lo) / total))
+            f_lo = int(f0 + (v_lo - a0))
+            f_hi = int(f0 + (v_hi - a0))
+            s = p.range(f_lo, max(f_hi, f_lo + 1), budget)
+            if not s.x.size:
+                continue
+            starts = np.clip(a0 + (s.x - f0), a0, a1)
+            ends = np.clip(a0 + (np.minimum(s.x + s.span, p.size) - f0), a0, a1)
+            x, mean, mx = self._steps(starts, ends, s.mean, s.max)
+            xs_parts += [x, nan]
+            mean_parts += [mean, nan]
+            max_parts += [mx, nan]
+        if not xs_parts:
+            return empty, empty, empty
+        return np.concatenate(xs_parts), np.concatenate(mean_parts), np.concatenate(max_parts)
+
+    def _index_regions(self) -> None:
+        self._mem = {}
+        self._mem_regions = []
+        if self.dump is None:
+            return
+        mem = sorted(
+            (r for r in self.dump.regions if r.vaddr is not None and r.size > 0), key=lambda r: r.vaddr
+        )
+        self._mem = {
+            "va0": np.array([float(r.vaddr) for r in mem], dtype=np.float64),
+            "va1": np.array([float(r.vaddr + r.size) for r in mem], dtype=np.float64),
+            "fo0": np.array([r.file_offset for r in mem], dtype=np.int64),
+        }
+        self._mem_regions = mem
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def _clear_plot(self) -> None:
+        for item in self.region_items.values():
+            self.plot_item.removeItem(item)
+        self.region_items = {}
+        self._spans = {}
+        self.mean_curve.setData([], [])
+        self.max_curve.setData([], [])
+        self.findings_scatter.setData([])
+        self._finding_xs = np.empty(0)
+        self._finding_objs = []
+        self.region_dots.setData([], [])
+        self.cursor_line.hide()
+
+    def _rebuild(self) -> None:
+        """Everything that depends on the mode: extent, region shading, findings, curves."""
+        self._clear_plot()
+        if self.dump is None:
+            return
+        lo, hi = self._compute_extent()
+        self._extent = (lo, hi)
+        self._draw_regions()
+        self._draw_findings()
+        pad = max(1.0, (hi - lo) * 0.01)
+        self.view_box.setLimits(xMin=lo - pad, xMax=hi + pad, minXRange=min(64.0, hi - lo or 1.0))
+        self.view_box.setXRange(lo, hi, padding=0.01)
+        self.redraw()
+
+    def _compute_extent(self) -> tuple[float, float]:
+        if self._mode == "offset":
+            return 0.0, float(max(1, self.dump.size))
+        m = self._mem
+        if not m or not m["va0"].size:
+            self.status_label.setText("no memory regions: this format has no address space")
+            return 0.0, 1.0
+        return float(m["va0"].min()), float(m["va1"].max())
+
+    def _draw_regions(self) -> None:
+        """One BarGraphItem per kind; the spans themselves are set per redraw (:meth:`_update_shading`)."""
+        by_kind: dict[str, list[tuple[float, float]]] = {}
+        if self._mode == "offset":
+            for r in self.dump.regions:
+                if r.size > 0:
+                    by_kind.setdefault(r.kind, []).append((float(r.file_offset), float(r.end)))
+        else:
+            for r in self._mem_regions:
+                by_kind.setdefault(r.kind, []).append((float(r.vaddr), float(r.vaddr + r.size)))
+        self._spans = {}
+        for kind, spans in sorted(by_kind.items()):
+            arr = np.array(sorted(spans), dtype=np.float64)
+            self._spans[kind] = (arr[:, 0].copy(), arr[:, 1].copy())
+            item = pg.BarGraphItem(
+                x0=arr[:1, 0],
+                x1=arr[:1, 1],
+                y0=0.0,
+                height=8.0,
+                brush=pg.mkBrush(*kind_colour(kind), REGION_ALPHA),
+                pen=pg.mkPen(*kind_colour(kind), REGION_EDGE_ALPHA),  # cosmetic: tiny regions stay 1 px wide
+            )
+            item.setZValue(-10)
+            item.setToolTip(kind)
+            self.plot_item.addItem(item, ignoreBounds=True)
+            self.region_items[kind] = item
+        self.legend_label.setText(self._legend_html(sorted(by_kind)))
+
+    def _update_shading(self, x0: float, x1: float, px: float) -> None:
+        """Shade the regions visible in [x0, x1], spans of one kind closer than a pixel merged: 100,000
+        regions of a full-memory dump paint as at most a few thousand rectangles."""
+        for kind, (starts, ends) in self._spans.items():
+            vis = (ends > x0) & (starts < x1)
+            a, b = starts[vis], ends[vis]
+            if a.size > 1:
+                reach = np.maximum.accumulate(b)  # starts are sorted; the furthest end so far
+                new = np.concatenate(([True], a[1:] > reach[:-1] + px))
+                idx = np.flatnonzero(new)
+                a = a[idx]
+                b = np.maximum.reduceat(b, idx)
+            self.region_items[kind].setOpts(x0=a, x1=b, y0=0.0, height=8.0)
+
+    def _draw_findings(self) -> None:
+        xs: list[float] = []
+        objs: list[Any] = []
+        for f in self.findings:
+            x = self.x_for_offset(int(f.offset)) if self.dump is not None else None
+            if x is not None:
+                xs.append(x)
+                objs.append(f)
+        order = np.argsort(np.array(xs, dtype=np.float64), kind="stable")
+        self._finding_xs = np.array(xs, dtype=np.float64)[order]
+        self._finding_objs = [objs[i] for i in order.tolist()]
+        brushes: dict[str, Any] = {}
+        for f in self._finding_objs:
+            kind = str(f.kind)
+            if kind not in brushes:
+                brushes[kind] = pg.mkBrush(finding_colour(kind))
+        self.findings_scatter.setData(
+            x=self._finding_xs,
+            y=np.full(self._finding_xs.size, FINDING_Y),
+            brush=[brushes[str(f.kind)] for f in self._finding_objs],
+            size=np.array(
+                [7 + 2 * max(1, min(int(getattr(f, "confidence", 1) or 1), 4)) for f in self._finding_objs]
+            ),
+            symbol="t",  # a downward triangle, pointing at the spot
+            data=self._finding_objs,
+        )
+
+    def _finding_near(self, x: float) -> Any:
+        """The drawn finding nearest to ``x`` within 5 pixels (None when there is none)."""
+        xs = self._finding_xs
+        if not xs.size:
+            return None
+        px = self.view_box.viewPixelSize()[0] or 1.0
+        i = int(np.searchsorted(xs, x))
+        best = min((j for j in (i - 1, i) if 0 <= j < xs.size), key=lambda j: abs(xs[j] - x))
+        return self._finding_objs[best] if abs(xs[best] - x) <= 5 * px else None
+
+    @staticmethod
+    def _legend_html(kinds: list[str] | None = None) -> str:
+        kinds = kinds if kinds is not None else []
+        return " ".join(
+            f'<span style="color: rgb{kind_colour(k)}">&#9632;</span>&nbsp;{k}&nbsp;&nbsp;' for k in kinds
+        )
+
+    # -- slots -----------------------------------------------------------------------------------
+    def _schedule_redraw(self, *_: object) -> None:
+        if self.pyramid is not None:
+            self._redraw_timer.start()
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if not self.view_box.sceneBoundingRect().contains(scene_pos):
+            self.cursor_line.hide()
+            return
+        x = self.view_box.mapSceneToView(scene_pos).x()
+        self.cursor_line.setPos(x)
+        self.cursor_line.setVisible(self.dump is not None)
+        self.hover_label.setText(self.hover_text(x))
+
+    def _on_mouse_clicked(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self.dump is None:
+            return
+        pos = event.scenePos()
+        if not self.view_box.sceneBoundingRect().contains(pos):
+            return
+        self.click_at_x(self.view_box.mapSceneToView(pos).x())
+
+    def _on_progress(self, token: int, done: int, total: int) -> None:
+        if token != self._token:
+            return
+        if total:
+            self.progress_bar.setValue(1000 * done // total)
+            self.status_label.setText(f"computing entropy… {100 * done // total}%")
+        self.sig_progress.emit(done, total)
+
+    def _on_done(self, token: int, pyramid: EntropyPyramid) -> None:
+        if token != self._token:
+            return
+        try:
+            self._cache[self.dump] = pyramid
+        except TypeError:
+            pass
+        self.set_pyramid(pyramid)
+        self.sig_ready.emit(pyramid)
+
+    def _on_failed(self, token: int, reason: str) -> None:
+        if token != self._token:
+            return
+        self.progress_bar.hide()
+        self.status_label.setText(f"entropy failed: {reason}")
+        self.sig_failed.emit(reason)
+
+    def _on_finished(self, token: int) -> None:
+        self._workers.pop(token, None)
+
+    def closeEvent(self, event: Any) -> None:
+        self.cancel()
+        super().closeEvent(event)
+
+
+def _confidence_name(value: Any) -> str:
+    name = getattr(value, "name", None)
+    return str(name).lower() if name else str(value)

@@ -1,0 +1,388 @@
+"""Find bar: search the dump for hex (with ``??`` wildcards), ASCII, UTF-16LE or a bytes regex.
+
+The search itself is Qt-free (:mod:`viewer.scan.search`: :func:`find_all`, :func:`parse_query`, re-exported
+here); this module runs it in a :class:`SearchWorker` on the bar's thread pool and lists the results
+(offset, virtual address, region, a 16-byte preview). Activating a result (double-click, Enter,
+:meth:`FindBar.next_result` / :meth:`FindBar.previous_result`) emits ``sig_result_activated(offset,
+length)``; the caller wires F3 / Shift+F3 to next/previous and shows the bytes.
+
+Offsets travel as Python ints (``Signal(object, ...)``): dumps exceed 4 GiB and a Qt ``int`` is 32-bit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..scan.search import DEFAULT_LIMIT, find_all, iter_matches, parse_query
+
+__all__ = ["FindBar", "SearchWorker", "SearchSignals", "find_all", "parse_query", "MODE_LABELS"]
+
+MODE_LABELS = (("Hex", "hex"), ("ASCII", "ascii"), ("UTF-16", "utf16"), ("Regex", "regex"))
+MODE_TIPS = {
+    "hex": "Hex bytes: 'de ad be ef' or 'deadbeef'; ?? matches any byte (4? any nibble)",
+    "ascii": "Text as typed (UTF-8 beyond ASCII)",
+    "utf16": "Text encoded UTF-16LE, as Windows keeps strings in memory",
+    "regex": "Python bytes regex (DOTALL): \\x00 escapes, classes, {n,m}; matches are bounded to 4 KiB",
+}
+BATCH_EVERY_S = 0.1
+BATCH_MAX = 500
+PREVIEW = 16
+OFFSET_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class SearchSignals(QObject):
+    """Signals of a :class:`SearchWorker`; every one carries the worker's token first."""
+
+    sig_progress = Signal(object, object, object)  # token, bytes done, bytes in all
+    sig_results = Signal(object, object)  # token, list of (offset, length): a batch, in file order
+    sig_done = Signal(object, object, bool)  # token, number of results, limit reached
+    sig_failed = Signal(object, str)  # token, one-line reason ("cancelled" when asked to stop)
+    sig_finished = Signal(object)  # token; always last
+
+
+class _State:
+    def __init__(self, worker: SearchWorker):
+        self.cancelled = threading.Event()
+        self._worker = worker
+        self._last = 0.0
+
+    def progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last >= BATCH_EVERY_S or done >= total:
+            self._last = now
+            self._worker.signals.sig_progress.emit(self._worker.token, done, total)
+
+
+class SearchWorker(QRunnable):
+    """Runs :func:`viewer.scan.search.iter_matches` off the GUI thread, emitting results in batches."""
+
+    def __init__(
+        self,
+        source: Any,
+        pattern: Any,
+        token: int,
+        start: int = 0,
+        end: int | None = None,
+        limit: int = DEFAULT_LIMIT,
+        chunk_size: int | None = None,
+    ):
+        super().__init__()
+        self.setAutoDelete(False)  # the bar keeps the Python object until sig_finished
+        self.signals = SearchSignals()
+        self.token = token
+        self._source = source
+        self._pattern = pattern
+        self._start, self._end, self._limit = start, end, limit
+        self._chunk = chunk_size
+        self.state = _State(self)
+
+    def cancel(self) -> None:
+        self.state.cancelled.set()
+
+    def run(self) -> None:
+        try:
+            kwargs = {} if self._chunk is None else {"chunk_size": self._chunk}
+            batch: list[tuple[int, int]] = []
+            count = 0
+            last = time.monotonic()
+            for hit in iter_matches(
+                self._source, self._pattern, self._start, self._end, self.state, **kwargs
+            ):
+                batch.append(hit)
+                count += 1
+                now = time.monotonic()
+                if len(batch) >= BATCH_MAX or now - last >= BATCH_EVERY_S:
+                    self.signals.sig_results.emit(self.token, batch)
+                    batch, last = [], now
+                if count >= self._limit:
+                    break
+            if batch:
+                self.signals.sig_results.emit(self.token, batch)
+            if self.state.cancelled.is_set():
+                self.signals.sig_failed.emit(self.token, "cancelled")
+            else:
+                self.signals.sig_done.emit(self.token, count, count >= self._limit)
+        except Exception as exc:  # noqa: BLE001 - a worker reports every failure as a signal
+            self.signals.sig_failed.emit(self.token, _one_line(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.signals.sig_finished.emit(self.token)
+
+
+def _preview(data: bytes) -> str:
+    hexed = " ".join(f"{b:02x}" for b in data)
+    text = "".join(chr(b) if 32 <= b < 127 else "." for b in data)
+    return f"{hexed:<{PREVIEW * 3}} {text}"
+
+
+class FindBar(QWidget):
+    """Mode combo, pattern line edit, Find / Next / Previous, a status line and the results list.
+
+    ``set_dump(dump)`` (or None) cancels any search in flight. ``find()`` starts a search of the whole
+    dump; results arrive in batches (``results()`` lists what is in so far). ``sig_search_done(count)``
+    fires once a search has ended, however it ended.
+    """
+
+    sig_result_activated = Signal(object, object)  # file offset, length
+    sig_search_done = Signal(object)  # number of results listed
+    sig_failed = Signal(str)  # one-line reason (bad query, read error)
+
+    def __init__(self, parent: QWidget | None = None, limit: int = DEFAULT_LIMIT):
+        super().__init__(parent)
+        self.limit = limit
+        self.chunk_size: int | None = None  # None: the scanner's default
+        self.dump: Any = None
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._token = 0
+        self._workers: dict[int, SearchWorker] = {}
+        self._results: list[tuple[int, int]] = []
+        self._fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+        self.mode_combo = QComboBox()
+        for label, mode in MODE_LABELS:
+            self.mode_combo.addItem(label, mode)
+            self.mode_combo.setItemData(
+                self.mode_combo.count() - 1, MODE_TIPS[mode], Qt.ItemDataRole.ToolTipRole
+            )
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText("de ad ?? ef")
+        self.edit.setClearButtonEnabled(True)
+        self.find_button = QPushButton("Find")
+        self.next_button = QPushButton("Next")
+        self.prev_button = QPushButton("Previous")
+        self.find_button.setDefault(True)
+        self.next_button.setToolTip("Next result (F3)")
+        self.prev_button.setToolTip("Previous result (Shift+F3)")
+        self.status = QLabel("")
+        self.results_list = QListWidget()
+        self.results_list.setFont(self._fixed)
+        self.results_list.setUniformItemSizes(True)  # 10,000 rows stay cheap
+        self.results_list.setAlternatingRowColors(True)
+
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.mode_combo)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.find_button)
+        row.addWidget(self.prev_button)
+        row.addWidget(self.next_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(2)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.results_list, 1)
+
+        self.mode_combo.currentIndexChanged.connect(self._on_mode_changed)
+        self.edit.returnPressed.connect(self.find)
+        self.edit.textChanged.connect(self._update_buttons)
+        self.find_button.clicked.connect(self._on_find_clicked)
+        self.next_button.clicked.connect(self.next_result)
+        self.prev_button.clicked.connect(self.previous_result)
+        self.results_list.itemActivated.connect(self._on_item_activated)
+        self.setFocusProxy(self.edit)  # focusing the bar (Ctrl+F) puts the cursor in the line edit
+        self._on_mode_changed()
+        self._update_buttons()
+
+    # -- public API ------------------------------------------------------------------------------
+    def set_dump(self, dump: Any) -> None:
+        """Search ``dump`` from now on (None: nothing); cancels a search in flight, clears results.
+        The same dump again is a no-op: the results stay (showing the bar again must not lose them)."""
+        if dump is self.dump:
+            return
+        self.cancel()
+        self.dump = dump
+        self._clear()
+        self.status.setText("")
+        self._update_buttons()
+
+    def set_mode(self, mode: str) -> None:
+        index = self.mode_combo.findData(mode)
+        if index < 0:
+            raise ValueError(f"unknown search mode {mode!r}")
+        self.mode_combo.setCurrentIndex(index)
+
+    def mode(self) -> str:
+        return str(self.mode_combo.currentData())
+
+    def results(self) -> list[tuple[int, int]]:
+        """``(offset, length)`` of every result listed so far, in file order."""
+        return list(self._results)
+
+    def is_searching(self) -> bool:
+        return self._token in self._workers
+
+    def find(self) -> bool:
+        """Start searching the whole dump for what the line edit holds; False (and a status line) when
+        the query is not valid or no dump is shown."""
+        if self.dump is None:
+            self.status.setText("no dump open")
+            return False
+        try:
+            pattern = parse_query(self.edit.text(), self.mode())
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            self.sig_failed.emit(str(exc))
+            return False
+        self.cancel()
+        self._clear()
+        self._token += 1
+        worker = SearchWorker(self.dump, pattern, self._token, limit=self.limit, chunk_size=self.chunk_size)
+        worker.signals.sig_progress.connect(self._on_progress)
+        worker.signals.sig_results.connect(self._on_results)
+        worker.signals.sig_done.connect(self._on_done)
+        worker.signals.sig_failed.connect(self._on_failed)
+        worker.signals.sig_finished.connect(self._on_finished)
+        self._workers[self._token] = worker
+        self.status.setText("searching…")
+        self._update_buttons()
+        self._pool.start(worker)
+        return True
+
+    def cancel(self) -> None:
+        """Stop the search in flight (its late results are dropped)."""
+        worker = self._workers.get(self._token)
+        if worker is not None:
+            worker.cancel()
+        self._token += 1  # whatever arrives for the old token is ignored
+
+    def closeEvent(self, event: Any) -> None:
+        self.cancel()
+        super().closeEvent(event)
+
+    def wait_idle(self, msecs: int = 30000) -> bool:
+        """Block until no search runs (tests, closing)."""
+        return self._pool.waitForDone(msecs)
+
+    def next_result(self) -> tuple[int, int] | None:
+        """Select and activate the result after the current one (wrapping); start a search first when
+        there are no results yet but a query is typed."""
+        return self._step(+1)
+
+    def previous_result(self) -> tuple[int, int] | None:
+        return self._step(-1)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _step(self, delta: int) -> tuple[int, int] | None:
+        n = self.results_list.count()
+        if n == 0:
+            if not self.is_searching() and self.edit.text():
+                self.find()
+            return None
+        row = self.results_list.currentRow()
+        row = (0 if delta > 0 else n - 1) if row < 0 else (row + delta) % n
+        self.results_list.setCurrentRow(row)
+        return self._activate(self.results_list.item(row))
+
+    def _activate(self, item: QListWidgetItem | None) -> tuple[int, int] | None:
+        if item is None:
+            return None
+        offset, length = item.data(OFFSET_ROLE)
+        self.sig_result_activated.emit(offset, length)
+        return offset, length
+
+    def _on_item_activated(self, item: QListWidgetItem) -> None:
+        self._activate(item)
+
+    def _on_find_clicked(self) -> None:
+        if self.is_searching():
+            self.cancel()
+            self.status.setText(f"cancelled: {len(self._results)} results")
+            self._update_buttons()
+        else:
+            self.find()
+
+    def _on_mode_changed(self, *_: object) -> None:
+        mode = self.mode()
+        self.edit.setToolTip(MODE_TIPS.get(mode, ""))
+        placeholders = {
+            "hex": "de ad ?? ef",
+            "ascii": "text",
+            "utf16": "text (UTF-16LE)",
+            "regex": r"ssh-(rsa|ed25519)",
+        }
+        self.edit.setPlaceholderText(placeholders.get(mode, ""))
+
+    def _clear(self) -> None:
+        self._results.clear()
+        self.results_list.clear()
+
+    def _update_buttons(self, *_: object) -> None:
+        searching = self.is_searching()
+        self.find_button.setText("Cancel" if searching else "Find")
+        has = self.results_list.count() > 0
+        self.next_button.setEnabled(has or bool(self.edit.text()))
+        self.prev_button.setEnabled(has)
+
+    def _describe(self, offset: int, length: int) -> str:
+        dump = self.dump
+        va = "-"
+        where = "-"
+        region_at = getattr(dump, "region_at", None)
+        region = region_at(offset) if callable(region_at) else None
+        if region is not None:
+            where = region.name or region.kind
+            if region.name and region.kind:
+                where = f"{region.kind}: {region.name}"
+            if region.vaddr is not None:
+                va = f"{region.vaddr + (offset - region.file_offset):#x}"
+        data = dump.read(offset, PREVIEW) if dump is not None else b""
+        return f"{offset:#012x}  {va:>18}  {_preview(data)}  {length:>5}  {where}"
+
+    def _on_progress(self, token: int, done: int, total: int) -> None:
+        if token == self._token and total:
+            self.status.setText(f"searching… {100 * done // total}%  ({len(self._results)} results)")
+
+    def _on_results(self, token: int, batch: list[tuple[int, int]]) -> None:
+        if token != self._token:
+            return
+        self.results_list.setUpdatesEnabled(False)
+        try:
+            for offset, length in batch:
+                item = QListWidgetItem(self._describe(offset, length))
+                item.setData(OFFSET_ROLE, (offset, length))
+                self.results_list.addItem(item)
+                self._results.append((offset, length))
+        finally:
+            self.results_list.setUpdatesEnabled(True)
+        self._update_buttons()
+
+    def _on_done(self, token: int, count: int, limited: bool) -> None:
+        if token != self._token:
+            return
+        text = f"{count} result{'s' if count != 1 else ''}"
+        if limited:
+            text += f" (stopped at the limit of {self.limit})"
+        self.status.setText(text + "   offset · vaddr · bytes · length · region")
+
+    def _on_failed(self, token: int, reason: str) -> None:
+        if token != self._token:
+            return
+        self.status.setText(f"search failed: {reason}")
+        self.sig_failed.emit(reason)
+
+    def _on_finished(self, token: int) -> None:
+        self._workers.pop(token, None)
+        if token == self._token:
+            self._update_buttons()
+            self.sig_search_done.emit(len(self._results))

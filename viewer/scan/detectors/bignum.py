@@ -1,0 +1,901 @@
+"""Live big-number RSA keys: private keys held the way libraries hold them in memory.
+
+OpenSSL and GMP keep a number as an array of little-endian limbs (64 or 32 bits: the same bytes as the
+number written little-endian), libtommath as digits of 28 bits in 32-bit words (``MP_32BIT``; Wine's
+rsaenh) or 60 bits in 64-bit words (``MP_64BIT``), CNG and DER as big-endian bytes. None of these has a
+header to look for, so this detector runs after the first pass (a ``PostDetector``) and starts from the
+moduli it already knows:
+
+* every RSA public key of the first pass (certificates, public keys, key blobs, private keys: the
+  finding's bytes are parsed again and kept only when they give the finding's own key_id), and the public
+  keys the examiner supplied (``--public-key``);
+* the private keys the first pass confirmed: their numbers are known, so every live copy of p, q, d,
+  dp, dq and qinv is simply located.
+
+How a key is proved, cheapest first:
+
+1. one multi-pattern pass over the file (hyperscan, ``ByteSource.find`` without it) locates every copy of
+   every known modulus in every layout (big-endian, little-endian, 28- and 60-bit digits) — the needle is
+   the first 32 bytes of each representation, the whole representation is compared at each hit;
+2. around each located copy that is not part of a first-pass structure (a certificate's modulus has no
+   factor next to it; a key blob's numbers are the first pass's business) a window of ``WINDOW`` bytes
+   either side is searched for a factor: every position (limb-aligned for the word layouts) whose bytes
+   could be one (odd, the right top byte, random-looking — a numpy prefilter) is tested exactly,
+   ``n % c == 0``; a factor proves the key (``keys.check_rsa`` derives and checks the rest). Where no
+   factor is, the window is searched for d (little- or big-endian): e*d/n must be close to a fraction
+   k/g with small g, checked in floating point, then ``2^(e*d) = 2 mod n``, then ``check_rsa``;
+2b. a key still unproved: its numbers may be far from the copy of n (OpenSSL generates p and q long before
+   n), but the structure that points at n's limbs (a BIGNUM, an mp_int) is allocated with its siblings:
+   the aligned pointers to each little-endian or digit copy are located (one more pass) and the windows
+   around them searched the same way;
+3. with ``deep``, the writable regions are searched the same way, exhaustively, for a factor of any
+   modulus still unproved (slow, ~10 MB/s per modulus: the throughput is reported in the scan notes);
+4. a second pass locates every copy of p, q, d, dp, dq and qinv of each key proved in 2 or 3 (both
+   orders of the factors are tried; the one under which qinv = q^-1 mod p is in memory names p and q).
+
+Default-mode cost: nothing without an RSA modulus; otherwise one hyperscan pass over the file (~2-3 GB/s)
+plus work proportional to the number of moduli and their copies, and one more pass for each of 2b and 4
+only when there is something to look for.
+
+Each located private number is one ``rsa-private-key`` finding, encoding ``raw-bignum``, ``confirmed``,
+with the key's key_id; ``details`` name the component and the layout (``be``, ``le64``/``le32`` when the
+little-endian bytes are limb-aligned in the address space, ``le`` otherwise, ``digits28``, ``digits60``).
+The offset and length are those of the number's minimal representation (no leading zero bytes, no zero
+top digits). Copies of the modulus itself are public and are not reported (they would only add noise).
+Numbers inside first-pass structures (a DER key's integers, a blob's fields) are reported too: they are
+where the key is, and the examiner asked for every location; ``details["within"]`` names the enclosing
+finding (id and encoding) so that they are not mistaken for more live copies.
+
+Bounded: at most ``MAX_MODULI`` moduli, ``MAX_HITS`` copies of a needle, ``WINDOW`` bytes either side of a
+copy and ``WINDOW_BUDGET`` (about 3 s of tests) in the default mode. No number ever goes into a reason, a
+detail or a note. Not covered: d far from every copy of n and of its holders (found with the factors,
+never alone, outside them), dp/dq/qinv alone, EC private scalars.
+"""
+
+from __future__ import annotations
+
+import bisect
+import mmap
+import os
+import struct
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .. import keys
+from ..detector import Hit, PostScanContext, View
+from ..finding import Confidence, Finding
+
+try:  # optional, like everywhere else in the scanner
+    import hyperscan as _hs
+except ImportError:  # pragma: no cover - depends on the installation
+    _hs = None
+
+MAX_MODULI = 256
+MAX_HITS = 4096  # copies of one needle; more is not a key held by a process
+NEEDLE = 32  # bytes of each representation searched for; the rest is compared at each hit
+WINDOW = 16 * 1024  # bytes either side of a modulus copy searched for a factor
+# Work allowed in the windows in the default mode, all windows together, in units of about a microsecond:
+# a division n % c costs 3, a byte of the private-exponent prefilter 2, a modular exponentiation 20000.
+WINDOW_BUDGET = 3_000_000
+MIN_BITS = 512
+MAX_PARSE = 1 << 20
+CHUNK = 32 * 1024 * 1024
+DEEP_CHUNK = 4 * 1024 * 1024
+
+COMPONENTS = ("p", "q", "d", "dp", "dq", "qinv")
+LAYOUTS = ("be", "le", "digits28", "digits60")
+_DIGITS = {"digits28": (28, 4), "digits60": (60, 8)}
+
+
+# --- representations ----------------------------------------------------------------------------------
+
+
+def encode(value: int, layout: str) -> bytes:
+    """The minimal representation of ``value`` (> 0) in ``layout``."""
+    if layout == "be":
+        return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    if layout == "le":
+        return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "little")
+    bits, width = _DIGITS[layout]
+    mask = (1 << bits) - 1
+    count = max(1, -(-value.bit_length() // bits))
+    return b"".join(((value >> (bits * i)) & mask).to_bytes(width, "little") for i in range(count))
+
+
+def decode_digits(data: bytes, layout: str) -> int | None:
+    """The value of ``data`` as libtommath digits, or None when a word has bits above the digit."""
+    bits, width = _DIGITS[layout]
+    value = 0
+    for i in range(len(data) // width - 1, -1, -1):
+        word = int.from_bytes(data[i * width : (i + 1) * width], "little")
+        if word >> bits:
+            return None
+        value = (value << bits) | word
+    return value
+
+
+def _escape(needle: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % c for c in needle)
+
+
+# --- keys -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class KeyInfo:
+    n: int
+    e: int
+    key_id: str
+    source: str  # where the modulus came from (no numbers: a label, an encoding and an offset)
+    numbers: rsa.RSAPrivateNumbers | None = None
+    proof: list[str] = field(default_factory=list)
+    copies: list[tuple[int, str]] = field(default_factory=list)  # (offset, layout) of the modulus
+
+    @property
+    def bits(self) -> int:
+        return self.n.bit_length()
+
+
+def _rsa_from_blob(data: bytes, encoding: str) -> tuple[int, int, int | None, int | None] | None:
+    """(n, e, p, q) of a CryptoAPI or CNG RSA blob (p, q None for public blobs)."""
+    if encoding.startswith("cryptoapi-"):
+        pos = 8 if encoding in ("cryptoapi-privatekeyblob", "cryptoapi-publickeyblob") else 0
+        if len(data) < pos + 12:
+            return None
+        bitlen = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        e = int.from_bytes(data[pos + 8 : pos + 12], "little")
+        if not MIN_BITS // 2 <= bitlen <= keys.MAX_RSA_BITS or bitlen % 16:
+            return None
+        pos += 12
+        nb, hb = bitlen // 8, bitlen // 16
+        if len(data) < pos + nb:
+            return None
+        n = int.from_bytes(data[pos : pos + nb], "little")
+        p = q = None
+        if data[:12].find(b"RSA2") >= 0 and len(data) >= pos + nb + 2 * hb:
+            p = int.from_bytes(data[pos + nb : pos + nb + hb], "little")
+            q = int.from_bytes(data[pos + nb + hb : pos + nb + 2 * hb], "little")
+        return n, e, p, q
+    if encoding.startswith("bcrypt-rsa") and len(data) >= 24:
+        cb = [int.from_bytes(data[i : i + 4], "little") for i in range(8, 24, 4)]
+        cb_e, cb_n, cb_p, cb_q = cb
+        if not 1 <= cb_e <= 8 or not 0 < cb_n <= keys.MAX_RSA_BITS // 8 or len(data) < 24 + cb_e + cb_n:
+            return None
+        pos = 24
+        e = int.from_bytes(data[pos : pos + cb_e], "big")
+        pos += cb_e
+        n = int.from_bytes(data[pos : pos + cb_n], "big")
+        pos += cb_n
+        p = q = None
+        if encoding != "bcrypt-rsapublic" and cb_p and cb_q and len(data) >= pos + cb_p + cb_q:
+            p = int.from_bytes(data[pos : pos + cb_p], "big")
+            q = int.from_bytes(data[pos + cb_p : pos + cb_p + cb_q], "big")
+        return n, e, p, q
+    return None
+
+
+def _key_objects(data: bytes, encoding: str) -> Iterator[Any]:
+    """Every key object the bytes of a finding can be read as (public or private); cheap failures."""
+    blob = _rsa_from_blob(data, encoding)
+    if blob is not None:
+        n, e, p, q = blob
+        if p is not None and q is not None:
+            check = keys.check_rsa(n, e, p=p, q=q)
+            if check.ok:
+                yield check.private_key
+        try:
+            yield rsa.RSAPublicNumbers(e, n).public_key()
+        except (ValueError, TypeError, OverflowError):
+            pass
+        return
+    texts = [data]
+    if "utf16" in encoding:
+        try:
+            texts.append(data.decode("utf-16-le").encode("ascii", "ignore"))
+        except UnicodeDecodeError:
+            pass
+    if "json" in encoding or b"\\n" in data[:200]:
+        texts += [t.replace(b"\\r", b"").replace(b"\\n", b"\n").replace(b"\\/", b"/") for t in list(texts)]
+    loaders = (
+        lambda b: x509.load_der_x509_certificate(b).public_key(),
+        lambda b: x509.load_pem_x509_certificate(b).public_key(),
+        # the first pass confirmed the numbers already: OpenSSL's own check (~40 ms a key) adds nothing
+        lambda b: serialization.load_der_private_key(b, None, unsafe_skip_rsa_key_validation=True),
+        lambda b: serialization.load_pem_private_key(b, None, unsafe_skip_rsa_key_validation=True),
+        serialization.load_der_public_key,
+        serialization.load_pem_public_key,
+        lambda b: serialization.load_ssh_private_key(b, None),
+        serialization.load_ssh_public_key,
+    )
+    for text in texts:
+        for load in loaders:
+            try:
+                yield load(text)
+            except Exception:  # noqa: BLE001 - any parse failure just means "not this form"
+                continue
+    if encoding == "jwk":
+        yield from _jwk(data)
+
+
+def _jwk(data: bytes) -> Iterator[Any]:
+    import json
+
+    try:
+        obj = json.loads(data.decode("utf-8", "replace"))
+        num = {k: int.from_bytes(keys.b64url_decode(obj[k]), "big") for k in ("n", "e", "d", "p", "q") if k in obj}
+        if {"p", "q"} <= num.keys():
+            check = keys.check_rsa(num["n"], num["e"], d=num.get("d"), p=num["p"], q=num["q"])
+            if check.ok:
+                yield check.private_key
+        yield rsa.RSAPublicNumbers(num["e"], num["n"]).public_key()
+    except Exception:  # noqa: BLE001
+        return
+
+
+def _collect_keys(ctx: PostScanContext) -> tuple[dict[int, KeyInfo], int]:
+    """The RSA keys to work from: supplied public keys first, then every RSA key of the first pass.
+    Returns (keys by modulus, how many were left out by ``MAX_MODULI``)."""
+    found: dict[int, KeyInfo] = {}
+    skipped = 0
+
+    def add(public: Any, source: str, private: Any = None) -> None:
+        nonlocal skipped
+        if not isinstance(public, rsa.RSAPublicKey):
+            return
+        nums = public.public_numbers()
+        if nums.n.bit_length() < MIN_BITS or nums.n.bit_length() > keys.MAX_RSA_BITS:
+            return
+        info = found.get(nums.n)
+        if info is None:
+            if len(found) >= MAX_MODULI:
+                skipped += 1
+                return
+            info = found[nums.n] = KeyInfo(nums.n, nums.e, keys.key_id(public), source)
+        if private is not None and info.numbers is None:
+            info.numbers = private.private_numbers()
+            info.proof = ["private key confirmed by the first pass"]
+
+    for supplied in ctx.public_keys or ():
+        add(getattr(supplied, "public_key", None), f"supplied public key {getattr(supplied, 'label', '?')}")
+
+    by_id: dict[str, list[Finding]] = {}
+    for f in ctx.findings:
+        if f.key_id is None or f.encoding == "raw-bignum":
+            continue
+        if f.details.get("algorithm") == "RSA" or "rsa" in f.kind:
+            by_id.setdefault(f.key_id, []).append(f)
+    for kid, group in by_id.items():
+        if _cancelled(ctx):
+            break
+        group.sort(key=lambda f: (-(f.secret and f.confidence == Confidence.CONFIRMED), f.offset))
+        known = next((i for i in found.values() if i.key_id == kid), None)
+        if known is not None and (known.numbers is not None or not any(
+            f.secret and f.confidence == Confidence.CONFIRMED for f in group
+        )):
+            continue
+        for f in group[:4]:
+            if f.length > MAX_PARSE:
+                continue
+            data = ctx.view.read(f.offset, f.length)
+            done = False
+            for obj in _key_objects(data, f.encoding):
+                private = obj if isinstance(obj, rsa.RSAPrivateKey) else None
+                public = obj.public_key() if private is not None else obj
+                if not isinstance(public, rsa.RSAPublicKey) or keys.key_id(public) != kid:
+                    continue
+                confirmed = f.secret and f.confidence == Confidence.CONFIRMED
+                add(public, f"{f.kind} ({f.encoding}) at offset {f.offset:#x}", private if confirmed else None)
+                done = private is not None or not confirmed
+                if done:
+                    break
+            if done:
+                break
+    return found, skipped
+
+
+def _cancelled(ctx: PostScanContext) -> bool:
+    return bool(ctx.state is not None and getattr(ctx.state, "is_cancelled", False))
+
+
+# --- exact search of many needles over the whole file -------------------------------------------------
+
+
+def _find_all(ctx: PostScanContext, needles: Sequence[bytes]) -> list[list[int]]:
+    """Every offset of every needle in the file (at most ``MAX_HITS`` each)."""
+    out: list[list[int]] = [[] for _ in needles]
+    if not needles:
+        return out
+    dump = ctx.dump
+    size = int(ctx.view.size)
+    path = getattr(dump, "path", None)
+    if _hs is not None and os.environ.get("EV_NO_HYPERSCAN", "") not in ("1", "true", "yes") and path:
+        try:
+            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+            db.compile(
+                expressions=[_escape(n) for n in needles],
+                ids=list(range(len(needles))),
+                elements=len(needles),
+                flags=0,
+            )
+        except _hs.error:
+            db = None
+        if db is not None and size > 0:
+            try:
+                _scan_file_hs(ctx, str(path), size, db, needles, out)
+                return out
+            except (OSError, ValueError):  # the file cannot be mapped again: search through the source
+                out = [[] for _ in needles]
+    source = getattr(dump, "source", None)
+    for i, needle in enumerate(needles):
+        pos = 0
+        while len(out[i]) < MAX_HITS and not _cancelled(ctx):
+            if source is not None:
+                hit = source.find(needle, pos)
+            else:  # pragma: no cover - every Dump has a source
+                break
+            if hit < 0:
+                break
+            out[i].append(hit)
+            pos = hit + 1
+    return out
+
+
+def _scan_file_hs(ctx: PostScanContext, path: str, size: int, db: Any, needles: Sequence[bytes],
+                  out: list[list[int]]) -> None:
+    """One hyperscan pass over the file through a private read-only map, chunk by chunk; each chunk's
+    pages are dropped from the map once scanned (memory stays flat: the page cache keeps them)."""
+    overlap = max(len(n) for n in needles)
+    lengths = [len(n) for n in needles]
+    scratch = _hs.Scratch(db)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)
+    size = min(size, len(mapped))
+    view = memoryview(mapped)
+    try:
+        for start in range(0, size, CHUNK):
+            if _cancelled(ctx):
+                break
+            piece = view[start : min(size, start + CHUNK + overlap)]
+
+            def on_match(idx: int, _from: int, to: int, flags: int, context: object, base: int = start) -> None:
+                s = to - lengths[idx]  # literals: the start is known from the end (no SOM needed)
+                if s < CHUNK and len(out[idx]) < MAX_HITS:
+                    out[idx].append(base + s)
+
+            db.scan(piece, match_event_handler=on_match, scratch=scratch)
+            piece.release()
+            if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+                mapped.madvise(mmap.MADV_DONTNEED, start, min(size, start + CHUNK) - start)
+    finally:
+        view.release()
+        mapped.close()
+    for lst in out:
+        lst.sort()
+
+
+def _locate(ctx: PostScanContext, wanted: list[tuple[bytes, Any]]) -> list[tuple[int, bytes, Any]]:
+    """(offset, representation, tag) of every complete copy of every representation in ``wanted``."""
+    needles: dict[bytes, list[int]] = {}
+    for i, (rep, _tag) in enumerate(wanted):
+        needles.setdefault(rep[:NEEDLE], []).append(i)
+    order = list(needles)
+    hits = _find_all(ctx, order)
+    out = []
+    for needle, offsets in zip(order, hits, strict=True):
+        for off in offsets:
+            for i in needles[needle]:
+                rep, tag = wanted[i]
+                if len(rep) <= NEEDLE or ctx.view.read(off, len(rep)) == rep:
+                    out.append((off, rep, tag))
+    return out
+
+
+# --- factor candidates ------------------------------------------------------------------------------
+
+
+def _phase(ctx: PostScanContext, at: int, buf_start: int, width: int) -> int:
+    """Where, in a buffer read from ``buf_start``, the addresses aligned to ``width`` begin (mod
+    ``width``): taken from the address of the file offset ``at`` (file offsets without an address are
+    taken as addresses)."""
+    to_va = getattr(ctx.dump, "file_to_va", None)
+    va = to_va(at) if to_va is not None else None
+    delta = at - va if va is not None else 0
+    return (delta - buf_start) % width
+
+
+def _factor_shapes(n: int) -> list[tuple[int, int]]:
+    """(bits, byte length) of the factors worth looking for: the two halves of the modulus."""
+    nb = n.bit_length()
+    return sorted({(b, (b + 7) // 8) for b in {nb // 2, (nb + 1) // 2}})
+
+
+def _candidates(buf: bytes, phase4: int, phase8: int, shapes: Sequence[tuple[int, int]]
+                ) -> Iterator[tuple[int, int, str, int]]:
+    """(relative offset, length, layout, value) of every position of ``buf`` whose bytes could be a
+    factor of the given shapes; the prefilter rejects what cannot be (even, wrong top byte, not random)."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    size = len(a)
+    if size < 8:
+        return
+    # A factor is a random-looking number: few zero bytes (a random 128-byte number has more than 6 with
+    # probability ~1e-6) and about half its bytes >= 0x80 (fewer than a quarter: ~1e-8). Pointers, small
+    # integers, text and most code fail one or the other.
+    zeros = np.concatenate(([0], np.cumsum(a == 0, dtype=np.int64)))
+    highs = np.concatenate(([0], np.cumsum(a >= 0x80, dtype=np.int64)))
+    # Nor is it periodic: tables of 32- and 64-bit records repeat bytes 4 or 8 apart.
+    same4 = np.concatenate(([0], np.cumsum(a[:-4] == a[4:], dtype=np.int64), [0] * 4))
+    same8 = np.concatenate(([0], np.cumsum(a[:-8] == a[8:], dtype=np.int64), [0] * 8))
+    same4[size - 3 :] = same4[size - 4]
+    same8[size - 7 :] = same8[size - 8]
+    for bits, length in shapes:
+        if size < length:
+            continue
+        top_min = 1 << ((bits - 1) % 8)
+        count = size - length + 1
+        ok = (zeros[length : length + count] - zeros[:count]) <= max(6, length // 20)
+        ok &= (highs[length : length + count] - highs[:count]) >= max(0, length // 4 - 2)
+        span = length - 8
+        ok &= (same4[span : span + count] - same4[:count]) <= max(8, length // 16)
+        ok &= (same8[span : span + count] - same8[:count]) <= max(8, length // 16)
+        first, last = a[:count], a[length - 1 : length - 1 + count]
+        # little-endian bytes, at 4-byte alignment (covers 32- and 64-bit limbs)
+        le = ok & (first & 1).astype(bool) & (last >= top_min)
+        idx = np.flatnonzero(le)
+        idx = idx[(idx - phase4) % 4 == 0]
+        for i in idx.tolist():
+            yield i, length, "le", int.from_bytes(buf[i : i + length], "little")
+        # big-endian bytes, at any offset
+        be = ok & (last & 1).astype(bool) & (first >= top_min)
+        for i in np.flatnonzero(be).tolist():
+            yield i, length, "be", int.from_bytes(buf[i : i + length], "big")
+        # libtommath digits: every word's bits above the digit are zero (very selective)
+        for layout, phase in (("digits28", phase4), ("digits60", phase8)):
+            dbits, width = _DIGITS[layout]
+            ndig = -(-bits // dbits)
+            start = phase % width
+            usable = (size - start) // width
+            if usable < ndig:
+                continue
+            dtype = np.dtype("<u4") if width == 4 else np.dtype("<u8")
+            words = np.frombuffer(buf, dtype=dtype, count=usable, offset=start)
+            bad = (words >> np.array(dbits, dtype=dtype)) != 0
+            cbad = np.concatenate(([0], np.cumsum(bad, dtype=np.int64)))
+            # random digits have one of their top 4 bits set 15 times in 16: arrays of small numbers fail
+            wide = words >= np.array(1 << (dbits - 4), dtype=dtype)
+            cwide = np.concatenate(([0], np.cumsum(wide, dtype=np.int64)))
+            cnt = usable - ndig + 1
+            good = (cbad[ndig : ndig + cnt] - cbad[:cnt]) == 0
+            good &= (cwide[ndig : ndig + cnt] - cwide[:cnt]) >= ndig // 2
+            same = same4 if width == 4 else same8
+            first_byte = start + np.arange(cnt, dtype=np.int64) * width
+            span = (ndig - 1) * width
+            good &= (same[first_byte + span] - same[first_byte]) <= ndig // 2
+            good &= (words[:cnt] & np.array(1, dtype=dtype)) == 1
+            top_word = words[ndig - 1 : ndig - 1 + cnt]
+            good &= top_word >= np.array(1 << ((bits - 1) % dbits), dtype=dtype)
+            for j in np.flatnonzero(good).tolist():
+                off = start + j * width
+                value = decode_digits(buf[off : off + ndig * width], layout)
+                if value is not None:
+                    yield off, ndig * width, layout, value
+
+
+def _windows(centres: Sequence[int], length: int, spans: list[tuple[int, int]], size: int
+             ) -> list[tuple[int, int, int]]:
+    """Merged windows (start, end, centre) around the ``centres`` that are not inside a first-pass
+    finding (``spans``, sorted)."""
+    starts = [s for s, _ in spans]
+    raw = []
+    for off in centres:
+        i = bisect.bisect_right(starts, off) - 1
+        # spans may nest: look back over the few spans that start before the copy
+        inside = any(spans[j][0] <= off < spans[j][1] for j in range(i, max(-1, i - 8), -1))
+        if not inside:
+            raw.append((max(0, off - WINDOW), min(size, off + WINDOW + length), off))
+    raw.sort()
+    merged: list[tuple[int, int, int]] = []
+    for s, e, c in raw:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e), merged[-1][2])
+        else:
+            merged.append((s, e, c))
+    return merged
+
+
+def _factor_in(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int], budget: list[int]) -> bool:
+    """Search the window (start, end, the copy it is centred on) for a factor of ``info.n``; on success
+    set ``info.numbers``. Word alignment is that of the copy's address."""
+    start, end, centre = window
+    buf = ctx.view.read(start, end - start)
+    n = info.n
+    phases = _phase(ctx, centre, start, 4), _phase(ctx, centre, start, 8)
+    for rel, _length, layout, value in _candidates(buf, *phases, _factor_shapes(n)):
+        budget[0] -= 3
+        if budget[0] < 0:
+            return False
+        if 1 < value < n and n % value == 0:
+            other = n // value
+            check = keys.check_rsa(n, info.e, p=max(value, other), q=min(value, other))
+            if check.ok:
+                info.numbers = check.private_key.private_numbers()
+                info.proof = [f"a factor of the modulus ({layout}) at offset {start + rel:#x}: n % p == 0",
+                              *check.reasons]
+                return True
+    budget[0] -= 2 * len(buf)
+    if budget[0] < 0:
+        return False
+    for rel, layout, value in _exponent_candidates(buf, phases[0], n, info.e):
+        budget[0] -= 20000
+        if budget[0] < 0:
+            return False
+        if 1 < value < n and pow(2, info.e * value, n) == 2:
+            check = keys.check_rsa(n, info.e, d=value)
+            if check.ok:
+                info.numbers = check.private_key.private_numbers()
+                info.proof = [f"a private exponent ({layout}) at offset {start + rel:#x}: e*d = 1 mod lambda(n)",
+                              *check.reasons]
+                return True
+    return False
+
+
+MAX_G = 128  # gcd(p-1, q-1) up to this is covered by the private-exponent prefilter (~99% of keys)
+
+
+def _exponent_candidates(buf: bytes, phase4: int, n: int, e: int) -> Iterator[tuple[int, str, int]]:
+    """(relative offset, layout, value) of the positions of ``buf`` whose bytes could be the private
+    exponent d of (n, e), little-endian (limb-aligned) or big-endian, as long as the modulus.
+
+    The prefilter is arithmetic: e*d = 1 + k*lambda(n) with 1 <= k < e and lambda(n) = phi(n)/g, so
+    e*d/n is within ~2^-1000 of the fraction k/g; with g <= ``MAX_G`` it is checked in floating point from
+    the top 8 bytes of the candidate (a random number passes with probability ~1e-5), and only then with a
+    modular exponentiation (~20 ms for 2048 bits)."""
+    length = (n.bit_length() + 7) // 8
+    a = np.frombuffer(buf, dtype=np.uint8)
+    if e >= 1 << 24 or length < 16 or len(a) < length:
+        return
+    count = len(a) - length + 1
+    scale = (e << (8 * (length - 8))) / n
+    ok = _random_mask(a, length, count)
+    # g = 1 for d = e^-1 mod phi(n); g = gcd(p-1, q-1), which is even, for d = e^-1 mod lambda(n)
+    g = np.concatenate(([1.0], np.arange(2, MAX_G + 1, 2, dtype=np.float64)))
+    for layout in ("le", "be"):
+        top = np.zeros(count, dtype=np.uint64)
+        for k in range(8):
+            if layout == "le":
+                byte = a[length - 8 + k : length - 8 + k + count]
+            else:
+                byte = a[k : k + count]
+            shift = 8 * k if layout == "le" else 8 * (7 - k)
+            top |= byte.astype(np.uint64) << np.uint64(shift)
+        low = a[:count] if layout == "le" else a[length - 1 : length - 1 + count]
+        mask = ok & (low & 1).astype(bool)
+        if layout == "le":
+            idx = np.flatnonzero(mask)
+            idx = idx[(idx - phase4) % 4 == 0]
+        else:
+            idx = np.flatnonzero(mask)
+        if not len(idx):
+            continue
+        r = top[idx].astype(np.float64) * scale
+        keep = (r > 0.5 / MAX_G) & (r < e)
+        idx, r = idx[keep], r[keep]
+        for lo in range(0, len(idx), 4096):
+            x = r[lo : lo + 4096, None] * g[None, :]
+            near = np.abs(x - np.rint(x)) <= x * 2.0**-48 + 1e-12
+            hit = np.any(near & (np.rint(x) >= 1), axis=1)
+            for i in idx[lo : lo + 4096][hit].tolist():
+                yield i, layout, int.from_bytes(buf[i : i + length], "little" if layout == "le" else "big")
+
+
+def _random_mask(a: np.ndarray, length: int, count: int) -> np.ndarray:
+    """For each of the first ``count`` positions: whether the ``length`` bytes there look like a random
+    number (few zero bytes, about half the bytes >= 0x80, no repeats 4 or 8 bytes apart)."""
+    size = len(a)
+    zeros = np.concatenate(([0], np.cumsum(a == 0, dtype=np.int64)))
+    highs = np.concatenate(([0], np.cumsum(a >= 0x80, dtype=np.int64)))
+    ok = (zeros[length : length + count] - zeros[:count]) <= max(6, length // 20)
+    ok &= (highs[length : length + count] - highs[:count]) >= max(0, length // 4 - 2)
+    for dist in (4, 8):
+        if size <= dist:
+            continue
+        same = np.concatenate(([0], np.cumsum(a[:-dist] == a[dist:], dtype=np.int64)))
+        span = length - dist
+        ok &= (same[span : span + count] - same[:count]) <= max(8, length // 16)
+    return ok
+
+
+class _Reader:
+    """Reads for the deep search: ``pread`` into one reused buffer (scanning gigabytes through the map
+    would leave every page in our resident set), the view where the file cannot be opened again."""
+
+    def __init__(self, ctx: PostScanContext) -> None:
+        self.view = ctx.view
+        self.total = 0
+        self.buf = bytearray(DEEP_CHUNK + 4096)
+        self.fd: int | None = None
+        path = getattr(ctx.dump, "path", None)
+        if path:
+            try:
+                self.fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except OSError:
+                self.fd = None
+
+    def __call__(self, offset: int, length: int, counted: int) -> bytes | memoryview:
+        self.total += counted
+        if self.fd is None or length > len(self.buf):
+            return self.view.read(offset, length)
+        mv = memoryview(self.buf)
+        got = 0
+        while got < length:
+            r = os.preadv(self.fd, [mv[got:length]], offset + got)
+            if r <= 0:
+                break
+            got += r
+        return mv[:got]
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+# --- the detector -----------------------------------------------------------------------------------
+
+
+def _components(nums: rsa.RSAPrivateNumbers) -> dict[str, int]:
+    return {"p": nums.p, "q": nums.q, "d": nums.d, "dp": nums.dmp1, "dq": nums.dmq1, "qinv": nums.iqmp}
+
+
+_WHY = {
+    "p": "divides the modulus (n % p == 0)",
+    "q": "divides the modulus (n % q == 0)",
+    "d": "e*d = 1 mod lambda(n)",
+    "dp": "dp = d mod (p-1)",
+    "dq": "dq = d mod (q-1)",
+    "qinv": "qinv * q = 1 mod p",
+}
+
+
+class BignumDetector:
+    name = "bignum"
+    patterns: tuple = ()
+
+    def validate(self, view: View, hit: Hit) -> Iterable[Finding]:
+        return ()
+
+    def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
+        started = time.perf_counter()
+        infos, skipped = _collect_keys(ctx)
+        if skipped:
+            ctx.notes.append(f"{skipped} RSA moduli over the limit of {MAX_MODULI} were not searched")
+        if not infos or _cancelled(ctx):
+            return []
+        # 1. every copy of every modulus, and every copy of the numbers of keys already proved
+        wanted: list[tuple[bytes, Any]] = []
+        for info in infos.values():
+            for layout in LAYOUTS:
+                wanted.append((encode(info.n, layout), (info.n, "n", layout)))
+        proved_first = [i for i in infos.values() if i.numbers is not None]
+        wanted += self._component_reps(proved_first)
+        located = _locate(ctx, wanted)
+        if _cancelled(ctx):
+            return []
+        results: list[tuple[int, bytes, Any]] = []
+        for off, rep, tag in located:
+            n, comp, layout = tag
+            if comp == "n":
+                infos[n].copies.append((off, layout))
+            else:
+                results.append((off, rep, tag))
+        # 2. windows around the live copies of moduli whose key is not proved yet
+        spans = sorted((f.offset, f.offset + f.length) for f in ctx.findings)
+        budget = [WINDOW_BUDGET]
+        searched = 0
+        newly: list[KeyInfo] = []
+        for info in infos.values():
+            if info.numbers is not None:
+                continue
+            centres = [off for off, _layout in info.copies]
+            for window in _windows(centres, (info.bits + 7) // 8, spans, int(ctx.view.size)):
+                if _cancelled(ctx) or budget[0] < 0:
+                    break
+                searched += 1
+                if _factor_in(ctx, info, window, budget):
+                    newly.append(info)
+                    break
+        # 2b. what points at the live copies: the structure holding the number (OpenSSL's BIGNUM,
+        # libtommath's mp_int) is allocated with its siblings, whose digits may be far from the copy's
+        todo = [i for i in infos.values() if i.numbers is None and i.copies]
+        holders = self._holders(ctx, todo) if todo and budget[0] >= 0 and not _cancelled(ctx) else {}
+        for info in todo:
+            centres = holders.get(info.n, [])
+            for window in _windows(centres, (info.bits + 7) // 8, spans, int(ctx.view.size)):
+                if _cancelled(ctx) or budget[0] < 0:
+                    break
+                searched += 1
+                if _factor_in(ctx, info, window, budget):
+                    info.proof.insert(0, "found next to the structure that points at a copy of the modulus")
+                    newly.append(info)
+                    break
+        if budget[0] < 0:
+            ctx.notes.append("window budget spent: some copies of moduli were not searched (--deep searches everything)")
+        # 3. deep: the writable regions, exhaustively
+        if ctx.deep and not _cancelled(ctx):
+            newly += self._deep(ctx, [i for i in infos.values() if i.numbers is None])
+        # 4. every copy of the numbers of the keys proved in 2 and 3
+        if newly and not _cancelled(ctx):
+            found = _locate(ctx, self._component_reps(newly, both_orders=True))
+            results += self._orient(newly, found)
+        ctx.notes.append(
+            f"{len(infos)} RSA moduli, {sum(len(i.copies) for i in infos.values())} copies located, "
+            f"{searched} windows searched, {len(proved_first) + len(newly)} keys with numbers "
+            f"({time.perf_counter() - started:.2f} s)"
+        )
+        return self._findings(ctx, infos, results)
+
+    @staticmethod
+    def _orient(infos: Sequence[KeyInfo], found: list[tuple[int, bytes, Any]]) -> list[tuple[int, bytes, Any]]:
+        """Which factor is p, for keys proved from a factor alone: the order under which qinv (q^-1 mod p)
+        is in memory; p > q when it is not there either way."""
+        out = []
+        for info in infos:
+            mine = [r for r in found if r[2][0] == info.n]
+            std = sum(1 for r in mine if r[2][1] == "qinv")
+            alt = sum(1 for r in mine if r[2][1] == "qinv~")
+            rename: dict[str, str] = {}
+            if alt > std and info.numbers is not None:
+                nums = info.numbers
+                info.numbers = rsa.RSAPrivateNumbers(
+                    nums.q, nums.p, nums.d, nums.dmq1, nums.dmp1, pow(nums.p, -1, nums.q), nums.public_numbers
+                )
+                rename = {"p": "q", "q": "p", "dp": "dq", "dq": "dp", "qinv~": "qinv", "qinv": "qinv~"}
+            for off, rep, (n, comp, layout) in mine:
+                comp = rename.get(comp, comp)
+                if comp != "qinv~":
+                    out.append((off, rep, (n, comp, layout)))
+        return out
+
+    @staticmethod
+    def _component_reps(infos: Sequence[KeyInfo], both_orders: bool = False) -> list[tuple[bytes, Any]]:
+        out = []
+        for info in infos:
+            assert info.numbers is not None
+            comps = _components(info.numbers)
+            if both_orders:
+                comps["qinv~"] = pow(info.numbers.p, -1, info.numbers.q)
+            for comp, value in comps.items():
+                if value <= 0 or value.bit_length() < 64:
+                    continue  # a tiny number is everywhere; never the case for a real key
+                for layout in LAYOUTS:
+                    out.append((encode(value, layout), (info.n, comp, layout)))
+        return out
+
+    @staticmethod
+    def _holders(ctx: PostScanContext, todo: Sequence[KeyInfo]) -> dict[int, list[int]]:
+        """File offsets of the aligned pointers (8 bytes; 4 bytes too below 4 GiB) to the little-endian
+        and digit copies of the moduli in ``todo``, by modulus."""
+        to_va = getattr(ctx.dump, "file_to_va", None)
+        if to_va is None:
+            return {}
+        wanted: list[tuple[bytes, Any]] = []
+        for info in todo:
+            for off, layout in info.copies:
+                va = to_va(off) if layout != "be" else None
+                if va is None or va < 0x10000 or va % 4:
+                    continue
+                wanted.append((struct.pack("<Q", va), (info.n, 8)))
+                if va < 1 << 32:
+                    wanted.append((struct.pack("<I", va), (info.n, 4)))
+        out: dict[int, list[int]] = {}
+        for off, _rep, (n, width) in _locate(ctx, wanted):
+            va = to_va(off)
+            if va is not None and va % width == 0:
+                out.setdefault(n, []).append(off)
+        return out
+
+    def _deep(self, ctx: PostScanContext, todo: list[KeyInfo]) -> list[KeyInfo]:
+        """Exhaustive search of the writable regions (all of the file without regions) for a factor."""
+        if not todo:
+            return []
+        regions = [r for r in getattr(ctx.dump, "regions", ()) or ()
+                   if r.size > 0 and r.vaddr is not None and (r.perms is None or "w" in r.perms)]
+        ranges = [(r.file_offset, r.file_offset + r.size) for r in regions] or [(0, int(ctx.view.size))]
+        ranges.sort()
+        found: list[KeyInfo] = []
+        started = time.perf_counter()
+        shapes = sorted({s for info in todo for s in _factor_shapes(info.n)})
+        overlap = max(length for _, length in shapes) + 8
+        read = _Reader(ctx)
+        try:
+            self._deep_ranges(ctx, todo, ranges, shapes, overlap, read, found)
+            scanned = read.total
+        finally:
+            read.close()
+        seconds = time.perf_counter() - started
+        rate = scanned / 1e6 / seconds if seconds > 0 else 0.0
+        ctx.notes.append(f"deep factor search: {scanned} bytes of writable memory in {seconds:.2f} s ({rate:.1f} MB/s)")
+        return found
+
+    @staticmethod
+    def _deep_ranges(ctx: PostScanContext, todo: list[KeyInfo], ranges: list[tuple[int, int]],
+                     shapes: list[tuple[int, int]], overlap: int, read: _Reader, found: list[KeyInfo]) -> None:
+        for lo, hi in ranges:
+            pos = lo
+            while pos < hi and todo and not _cancelled(ctx):
+                end = min(hi, pos + DEEP_CHUNK)
+                buf = read(pos, min(hi, end + overlap) - pos, end - pos)
+                phases = _phase(ctx, pos, pos, 4), _phase(ctx, pos, pos, 8)
+                for rel, _length, layout, value in _candidates(buf, *phases, shapes):
+                    if rel >= end - pos:
+                        continue  # belongs to the next chunk
+                    for info in list(todo):
+                        n = info.n
+                        if 1 < value < n and n % value == 0:
+                            other = n // value
+                            check = keys.check_rsa(n, info.e, p=max(value, other), q=min(value, other))
+                            if check.ok:
+                                info.numbers = check.private_key.private_numbers()
+                                info.proof = [f"a factor of the modulus ({layout}) at offset {pos + rel:#x} "
+                                              "(deep search): n % p == 0", *check.reasons]
+                                todo.remove(info)
+                                found.append(info)
+                pos = end
+
+    @staticmethod
+    def _findings(ctx: PostScanContext, infos: dict[int, KeyInfo], results: list[tuple[int, bytes, Any]]
+                  ) -> list[Finding]:
+        out: dict[tuple[int, int], Finding] = {}
+        to_va = getattr(ctx.dump, "file_to_va", None)
+        hosts = sorted((f for f in ctx.findings if f.encoding != "raw-bignum"), key=lambda f: f.offset)
+        host_starts = [f.offset for f in hosts]
+        for off, rep, (n, comp, layout) in sorted(results, key=lambda r: (r[0], len(r[1]))):
+            info = infos[n]
+            if info.numbers is None:
+                continue
+            value = _components(info.numbers)[comp]
+            name = layout
+            if layout == "le":
+                va = to_va(off) if to_va is not None else None
+                where = va if va is not None else off
+                name = "le64" if where % 8 == 0 else "le32" if where % 4 == 0 else "le"
+            public = rsa.RSAPublicNumbers(info.e, n).public_key()
+            details: dict[str, Any] = keys.describe_public(public)
+            details.update({"component": comp, "layout": name, "component_bits": value.bit_length()})
+            i = bisect.bisect_right(host_starts, off) - 1
+            for host in hosts[max(0, i - 8) : i + 1][::-1]:
+                if host.offset <= off and off + len(rep) <= host.offset + host.length:
+                    # a field of a structure the first pass reported: say so, so that it is not
+                    # mistaken for another live copy
+                    details["within"] = {"finding_id": host.id, "encoding": host.encoding}
+                    break
+            finding = Finding(
+                kind="rsa-private-key",
+                encoding="raw-bignum",
+                offset=off,
+                length=len(rep),
+                confidence=Confidence.CONFIRMED,
+                reasons=[
+                    f"{comp} of key {info.key_id}: {_WHY[comp]}",
+                    f"modulus from {info.source}",
+                    *info.proof,
+                ],
+                key_id=info.key_id,
+                details=details,
+            )
+            key = (off, len(rep))
+            if key not in out:
+                out[key] = finding
+        return list(out.values())
+
+
+DETECTORS = [BignumDetector()]
