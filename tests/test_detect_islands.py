@@ -30,7 +30,7 @@ def key(n: int = 32, fill: int = 0) -> bytes:
 def islands(path, findings=(), detector=None, state=None):
     det = detector or IslandsDetector()
     with open_dump(path) as dump:
-        ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(findings), state=state)
+        ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(findings), state=state, deep=True)
         return list(det.post_scan(ctx)), ctx.notes
 
 
@@ -128,16 +128,18 @@ def test_text_pointers_and_low_entropy_are_not_islands():
     assert starts.tolist() == [32] and ends.tolist() == [36]
 
 
-def test_deep_only_runs_only_for_a_deep_scan(tmp_path):
+def test_runs_only_for_a_deep_scan_unless_told(tmp_path):
     data = bytearray(MiB)
     data[0x9000 : 0x9020] = key()
     path = tmp_path / "deep.raw"
     path.write_bytes(bytes(data))
-    det = IslandsDetector(deep_only=True)
     with open_dump(path) as dump:
-        assert list(det.post_scan(PostScanContext(dump=dump, view=dump.source, findings=()))) == []
-        deep = list(det.post_scan(PostScanContext(dump=dump, view=dump.source, findings=(), deep=True)))
+        assert list(IslandsDetector().post_scan(PostScanContext(dump=dump, view=dump.source, findings=()))) == []
+        deep = list(IslandsDetector().post_scan(PostScanContext(dump=dump, view=dump.source, findings=(), deep=True)))
+        always = IslandsDetector(deep_only=False)
+        shallow = list(always.post_scan(PostScanContext(dump=dump, view=dump.source, findings=())))
     assert [(f.offset, f.length) for f in deep] == [(0x9000, 32)]
+    assert [(f.offset, f.length) for f in shallow] == [(0x9000, 32)]
 
 
 def test_cancel_is_honoured(tmp_path):
@@ -149,17 +151,19 @@ def test_cancel_is_honoured(tmp_path):
     assert found == [] and any("cancelled" in n for n in notes)
 
 
-def test_default_scan_reports_an_island(tmp_path):
+def test_deep_scan_reports_an_island_and_the_default_scan_does_not(tmp_path):
     data = bytearray(MiB)
     k = key()
     data[0x9000 : 0x9020] = k
     path = tmp_path / "default.raw"
     path.write_bytes(bytes(data))
     with open_dump(path) as dump:
-        result = scan_dump(dump)
-    hits = [f for f in result.findings if f.kind == "high-entropy"]
+        default = scan_dump(dump)
+        deep = scan_dump(dump, deep=True)
+    assert not [f for f in default.findings if f.kind == "high-entropy"]
+    hits = [f for f in deep.findings if f.kind == "high-entropy"]
     assert [(f.offset, f.length, f.confidence) for f in hits] == [(0x9000, 32, Confidence.LOW)]
-    assert k.hex() not in str(result.to_json())
+    assert k.hex() not in str(deep.to_json())
 
 
 FILES = corpus_files()
@@ -169,9 +173,12 @@ FILES = corpus_files()
 def test_corpus_islands_are_low_and_capped(path):
     with open_dump(path) as dump:
         result = scan_dump(dump)
-    assert not result.cancelled
-    found = [f for f in result.findings if f.kind == "high-entropy"]
+        assert not result.cancelled
+        ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(result.findings), deep=True)
+        found = list(IslandsDetector().post_scan(ctx))
     assert len(found) <= MAX_REPORTED
-    assert all(f.confidence == Confidence.LOW for f in found)
+    assert all(f.kind == "high-entropy" and f.confidence == Confidence.LOW for f in found)
     assert all(16 <= f.length <= 64 and f.secret and f.key_id is None for f in found)
     assert sorted(f.details["rank"] for f in found) == list(range(1, len(found) + 1))
+    for f in found:  # nothing another finding explains
+        assert not any(o.offset < f.offset + f.length and f.offset < o.offset + max(1, o.length) for o in result.findings)

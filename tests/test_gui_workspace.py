@@ -180,8 +180,18 @@ def test_find_and_bookmark(window, qtbot):
     bar.results_list.setCurrentRow(0)
     bar.results_list.itemActivated.emit(bar.results_list.item(0))
     assert window.hex.selection() == (first, len(b"test_app"))
+    assert any(h.kind == "search" and h.offset == first for h in window.hex.highlights())
     window.add_bookmark("name", first, 8)
-    assert any(h.kind == "bookmark" and h.offset == first for h in window.hex.highlights())
+    window.add_bookmark("second", 0, 4)
+    marks = [h for h in window.hex.highlights() if h.kind == "bookmark"]
+    assert {(h.offset, h.label) for h in marks} == {(first, "bookmark: name"), (0, "bookmark: second")}
+    assert len({h.color.name() for h in marks}) == 2  # each bookmark its own colour
+    window._fill_bookmarks_menu()
+    entries = [a for a in window.bookmarks_menu.actions() if a.text().startswith("second")]
+    entries[0].trigger()
+    assert window.hex.selection() == (0, 4)
+    assert {"bookmark", "search"} <= set(window.tab.legend_kinds())
+    assert window.tab.legend.isVisible() and "bookmark" in window.tab.legend.text()
 
 
 def test_entropy_click_moves_the_hex_view(window, qtbot):

@@ -10,13 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..evidence import Dump
 from ..scan.finding import Finding
 from .hexview import HexView, Highlight, color_for_kind
 
 SELECTION_COLOR = QColor(80, 140, 255, 90)
+PUBLIC_COLOR = QColor(120, 160, 200, 90)
+CREDENTIAL_KINDS = {"jwt", "api-token", "aws-credentials", "aws-access-key-id", "password-in-url",
+                    "gcp-service-account-key", "dpapi-blob", "pkcs12"}
+KEY_KINDS = {"aes-key", "symmetric-key", "hmac-secret", "ssh-agent-prekey"}
+
+
+def finding_color(finding: Finding) -> QColor:
+    """Red for key material, magenta for credentials, grey-blue for public context, orange otherwise."""
+    if not finding.secret:
+        return QColor(PUBLIC_COLOR)
+    if finding.kind.endswith("private-key") or finding.kind in KEY_KINDS:
+        return color_for_kind("key")
+    if finding.kind in CREDENTIAL_KINDS:
+        return color_for_kind("credential")
+    return color_for_kind("finding")
 SEARCH_COLOR = QColor(255, 220, 0, 140)
 
 
@@ -47,16 +62,22 @@ class DumpTab(QWidget):
         self.hex = HexView(self)
         self.hex.setObjectName("hex-view")
         self.hex.set_dump(dump)
+        self.legend = QLabel()
+        self.legend.setObjectName("hex-legend")
+        self.legend.setContentsMargins(6, 2, 6, 2)
+        self.legend.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.hex)
+        layout.setSpacing(0)
+        layout.addWidget(self.hex, 1)
+        layout.addWidget(self.legend)
 
     def refresh_highlights(self) -> None:
         """Findings (by kind), bookmarks, search hits and the selected field, painted in that order."""
         marks: list[Highlight] = []
         for f in self.findings:
             marks.append(
-                Highlight(f.offset, f.length, color_for_kind(f.kind), f"{f.kind} ({f.encoding}, {f.confidence})",
+                Highlight(f.offset, f.length, finding_color(f), f"{f.kind} ({f.encoding}, {f.confidence})",
                           f.kind, secret=f.secret)
             )
         for b in self.bookmarks:
@@ -67,3 +88,21 @@ class DumpTab(QWidget):
             off, length, name = self.field
             marks.append(Highlight(off, length, SELECTION_COLOR, name, "field"))
         self.hex.set_highlights(marks)
+        self._update_legend({m.kind: m.color for m in marks})
+
+    def _update_legend(self, colors: dict[str, QColor]) -> None:
+        """A legend of the highlight colours present (findings by kind, bookmarks, search hits)."""
+        if not colors:
+            self.legend.hide()
+            return
+        items = []
+        for kind in sorted(colors):
+            c = colors[kind]
+            swatch = f"rgba({c.red()},{c.green()},{c.blue()},{max(c.alpha(), 160)})"
+            items.append(f'<span style="background:{swatch}">&nbsp;&nbsp;&nbsp;</span>&nbsp;{kind}')
+        self.legend.setText("&nbsp;&nbsp;&nbsp;".join(items))
+        self.legend.show()
+
+    def legend_kinds(self) -> list[str]:
+        """The kinds the legend shows (for tests and screen readers)."""
+        return sorted({h.kind for h in self.hex.highlights()})

@@ -42,6 +42,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QColorDialog,
     QDockWidget,
     QFileDialog,
     QHeaderView,
@@ -77,6 +78,7 @@ from .structure_model import StructureModel
 from .workers import ScanWorker
 
 APP_TITLE = "Evidence Viewer"
+BOOKMARK_COLORS = ("#aa5aff", "#2bb673", "#ff8c1a", "#1a9bff", "#e0409a", "#8fbf00")
 MAX_RECENT = 10
 SETTINGS_GEOMETRY, SETTINGS_STATE, SETTINGS_RECENT, SETTINGS_THEME = "window/geometry", "window/state", "recent", "theme"
 
@@ -181,6 +183,7 @@ class MainWindow(QMainWindow):
         self.find_bar.setObjectName("find-bar")
         self.find_bar.hide()
         self.find_bar.sig_result_activated.connect(self._on_search_result)
+        self.find_bar.sig_search_done.connect(self._on_search_done)
         self._placeholder = QLabel("Open a dump with File ▸ Open… (Ctrl+O), or drop it here")
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setEnabled(False)  # drawn in the disabled (grey) text colour
@@ -347,12 +350,17 @@ class MainWindow(QMainWindow):
         self.action_goto = self._action(edit, "&Go to offset or address…", self.ask_go_to, QKeySequence("Ctrl+G"))
         self.action_bookmark = self._action(edit, "&Bookmark selection…", self.ask_bookmark, QKeySequence("Ctrl+B"))
 
+        self.bookmarks_menu = bar.addMenu("&Bookmarks")
+        self.bookmarks_menu.aboutToShow.connect(self._fill_bookmarks_menu)
+
         view = bar.addMenu("&View")
         for dock in self.docks:
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         self.action_vaddr = self._action(view, "Show &virtual addresses", self._toggle_address_mode, QKeySequence("Ctrl+Shift+A"))
         self.action_vaddr.setCheckable(True)
+        self.action_entropy_va = self._action(view, "Entropy over the &address space", self._toggle_entropy_axis)
+        self.action_entropy_va.setCheckable(True)
         self.action_wide = self._action(view, "&32 bytes per row", self._toggle_width)
         self.action_wide.setCheckable(True)
         self.action_utf16 = self._action(view, "Text as &UTF-16", self._toggle_text_mode)
@@ -669,6 +677,13 @@ class MainWindow(QMainWindow):
         self.details.show_finding(finding)
         self._select(finding.offset, finding.length)
 
+    def _on_search_done(self, _count: int) -> None:
+        """Search hits are highlighted in the hex view of the dump they were found in."""
+        tab = self.tab
+        if tab is not None and self.find_bar.dump is tab.dump:
+            tab.search_hits = list(self.find_bar.results())
+            tab.refresh_highlights()
+
     def _on_search_result(self, offset: int, length: int) -> None:
         self._select(offset, length)
 
@@ -749,17 +764,37 @@ class MainWindow(QMainWindow):
             return
         offset, length = self.tab.hex.selection()
         name, ok = QInputDialog.getText(self, "Bookmark", f"Name for {max(1, length)} bytes at {offset:#x}:")
-        if ok:
-            self.add_bookmark(name or f"bookmark {len(self.tab.bookmarks) + 1}", offset, max(1, length))
+        if not ok:
+            return
+        color = QColorDialog.getColor(self._next_bookmark_color(), self, "Bookmark colour",
+                                      QColorDialog.ColorDialogOption.ShowAlphaChannel)
+        self.add_bookmark(name or f"bookmark {len(self.tab.bookmarks) + 1}", offset, max(1, length),
+                          color if color.isValid() else None)
 
-    def add_bookmark(self, name: str, offset: int, length: int) -> None:
+    def _next_bookmark_color(self) -> QColor:
+        count = len(self.tab.bookmarks) if self.tab is not None else 0
+        return QColor(BOOKMARK_COLORS[count % len(BOOKMARK_COLORS)])
+
+    def add_bookmark(self, name: str, offset: int, length: int, color: QColor | None = None) -> None:
+        """A named, coloured byte range; listed in the Bookmarks menu, painted in the hex view."""
         if self.tab is not None:
-            self.tab.bookmarks.append(Bookmark(name, offset, length))
+            self.tab.bookmarks.append(Bookmark(name, offset, length, QColor(color or self._next_bookmark_color())))
             self.tab.refresh_highlights()
+
+    def _fill_bookmarks_menu(self) -> None:
+        self.bookmarks_menu.clear()
+        self.bookmarks_menu.addAction(self.action_bookmark)
+        self.bookmarks_menu.addSeparator()
+        for mark in self.tab.bookmarks if self.tab is not None else []:
+            act = self.bookmarks_menu.addAction(f"{mark.name}  —  {mark.offset:#x}, {mark.length} bytes")
+            act.triggered.connect(lambda _=False, m=mark: self._select(m.offset, m.length))
 
     def _toggle_address_mode(self, checked: bool) -> None:
         for tab in self._tabs_by_token.values():
             tab.hex.set_address_mode("vaddr" if checked else "offset")
+
+    def _toggle_entropy_axis(self, checked: bool) -> None:
+        self.entropy_plot.set_axis_mode("vaddr" if checked else "offset")
 
     def _toggle_width(self, checked: bool) -> None:
         for tab in self._tabs_by_token.values():

@@ -24,13 +24,15 @@ the mapping, so RSS stays flat):
     looks only within +-8 MiB (``RAW_RADIUS``) of the JWT copies, nearest first, in 64 KiB pieces — an
     application that holds a token usually holds its key in the same heap (in gcore dumps of a Python
     process holding both, the key sat 0.2-2 MiB from the token, so +-1 MiB was not enough) — and stops
-    after 64 MiB of memory or 250,000 distinct key-like windows, whichever comes first (a note says
+    after 64 MiB of memory or 65,536 distinct key-like windows, whichever comes first (a note says
     so). With ``deep`` it covers all writable memory in file order, up to 1 GiB or 2 million windows,
     and the HMAC budget is five times larger.
-    Steps (a)-(c) always cover the whole file, at ~160-190 MB/s of CPU (one thread). Measured on the
+    Steps (a)-(c) cover +-16 MiB (``TEXT_RADIUS``) around every JWT copy by default and the whole file
+    with ``deep``, at ~160-190 MB/s of CPU (one thread): a whole-file pass by default would have cut the
+    default scan of the 2 GiB benchmark image to ~100 MB/s. Measured on the
     512 MiB mixed image of tests/bench/bench_scan.py (one HS256 token, no secret) on the 2-core VM while
     other jobs loaded it: the whole post-scan took 3.7-3.9 s of CPU (4.9-9.1 s wall): ~2.9 s text
-    candidates, ~0.5 s raw windows (250,000-window cap reached in its random blocks), ~0.4 s HMACs.
+    candidates, ~0.5 s raw windows (then a 250,000-window cap, since lowered to 65,536 to keep the default scan above rsakeyfind's speed), ~0.4 s HMACs.
     A dump without HS* tokens costs nothing.
 
 Cost: one HMAC costs ~1.3 us here (keyed inner/outer hash states made once per candidate, ~0.9 us,
@@ -48,7 +50,7 @@ verified secrets' (``bytes.find``; read, not mapped), at most ``MAX_LOCATIONS`` 
 itself never appears in reasons, details or notes.
 
 Limitation: post-scan detectors see only the first pass's findings, so a raw secret found here can also
-be reported by the islands detector (kind ``high-entropy``, ``low``) at the same place.
+be reported by the islands detector (kind ``high-entropy``, ``low``; deep scans only) at the same place.
 """
 
 from __future__ import annotations
@@ -77,9 +79,10 @@ CHUNK = 16 * MiB
 LEAD = 512  # overlap between chunks: longer than any candidate run (128 + 2 '=' bytes)
 DEFAULT_BUDGET = 2_000_000  # HMAC computations per scan
 RAW_RADIUS = 8 * MiB  # default raw-window search: this far either side of each JWT copy
+TEXT_RADIUS = 16 * MiB  # default text-candidate search: this far either side of each JWT copy
 RAW_LIMIT = 64 * MiB  # default cap on memory searched for raw windows
 RAW_LIMIT_DEEP = 1024 * MiB  # with deep
-MAX_RAW = 250_000  # default cap on distinct key-like windows (random data makes every window one)
+MAX_RAW = 65_536  # default cap on distinct key-like windows (random data makes every window one)
 MAX_RAW_DEEP = 2_000_000
 DEEP_BUDGET_FACTOR = 5  # deep: five times the HMAC budget
 PIECE = 64 * 1024  # raw-window search proceeds in pieces of this size, nearest to a JWT first
@@ -313,6 +316,22 @@ def _writable_spans(ctx: PostScanContext, size: int) -> list[tuple[int, int, int
     return sorted(spans)
 
 
+def _text_spans(ctx: PostScanContext, tokens: list[_Token], size: int) -> list[tuple[int, int]]:
+    """Where to collect text candidates: the whole file with ``deep``; by default the merged spans of
+    +-TEXT_RADIUS around every JWT copy, so the cost follows the tokens, not the size of the dump (a
+    whole-file text pass runs at ~170 MB/s and would halve the default scan's speed)."""
+    if ctx.deep:
+        return [(0, size)]
+    spans = sorted((max(0, o - TEXT_RADIUS), min(size, o + TEXT_RADIUS)) for t in tokens for o in t.offsets)
+    merged: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
 def _raw_pieces(ctx: PostScanContext, tokens: list[_Token], size: int) -> Iterator[tuple[int, int, int, int]]:
     """(start, end, span end, address delta) of the pieces of writable memory to search for raw windows,
     nearest to a JWT copy first (by default, within RAW_RADIUS), or in file order with ``deep``."""
@@ -425,14 +444,21 @@ class HmacSecretDetector:
     # -- candidates --------------------------------------------------------------------------------
     def _collect(self, ctx: PostScanContext, reader: _Reader, tokens: list[_Token], search: _Search) -> list[bytes]:
         text: dict[bytes, None] = {}  # an ordered set: the same order on every run
-        for s, b0, buf in reader.chunks(0, reader.size):
-            if _cancelled(ctx):
-                search.cancelled = True
-                return []
-            _text_candidates(buf, s - b0, min(len(buf), s - b0 + CHUNK), text)
+        for start, end in _text_spans(ctx, tokens, reader.size):
+            for s, b0, buf in reader.chunks(start, end):
+                if _cancelled(ctx):
+                    search.cancelled = True
+                    return []
+                _text_candidates(buf, s - b0, min(len(buf), s - b0 + min(CHUNK, end - s)), text)
+                if len(text) >= MAX_CANDIDATES:
+                    break
             if len(text) >= MAX_CANDIDATES:
                 search.notes.append(f"candidate text strings capped at {MAX_CANDIDATES}; the rest of the file not searched")
                 break
+        if not ctx.deep:
+            search.notes.append(
+                f"text candidates: within {TEXT_RADIUS // MiB} MiB of each JWT copy (--deep: the whole file)"
+            )
         raw: dict[bytes, None] = {}
         sizes = {32, 64} | ({48} if any(t.alg == "HS384" for t in tokens) else set())
         limit = RAW_LIMIT_DEEP if ctx.deep else RAW_LIMIT

@@ -1,0 +1,125 @@
+"""Scanner part 2 on live processes the tests start and dump with gcore: `openssl s_server` holding its
+key, and a control process that holds no key but lots of random and compressed data, certificates and
+public keys — which must give no secret finding above `low`."""
+
+from __future__ import annotations
+
+import datetime
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from viewer.evidence import open_dump
+from viewer.scan.engine import scan_dump
+from viewer.scan.finding import Confidence
+from viewer.scan.keys import key_id
+from viewer.scan.publickeys import load_public_keys
+
+
+def gcore(pid: int, out: Path) -> Path:
+    proc = subprocess.run(["gdb", "-batch", "-nx", "-p", str(pid), "-ex", f"gcore {out}"],
+                          capture_output=True, text=True, timeout=180)
+    assert out.exists(), proc.stderr[-500:]
+    return out
+
+
+def self_signed(key, name: str) -> x509.Certificate:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_openssl_s_server_key_is_found_and_matched(tmp_path):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = self_signed(key, "s-server.test")
+    key_pem, cert_pem = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key_pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    port = free_port()
+    server = subprocess.Popen(
+        ["openssl", "s_server", "-quiet", "-key", str(key_pem), "-cert", str(cert_pem),
+         "-accept", f"127.0.0.1:{port}", "-www"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # wait until it listens: then the key is loaded
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "s_server did not start"
+                time.sleep(0.1)
+        core = gcore(server.pid, tmp_path / "s_server.core")
+    finally:
+        server.kill()
+        server.wait()
+    supplied = load_public_keys([cert_pem])
+    with open_dump(core) as dump:
+        result = scan_dump(dump, public_keys=supplied)
+    expected = key_id(key.public_key())
+    mine = [f for f in result.findings if f.key_id == expected and f.secret]
+    assert mine, "the server's private key was not found"
+    assert all(f.confidence == Confidence.CONFIRMED for f in mine)
+    assert any(f.encoding == "raw-bignum" for f in mine), {f.encoding for f in mine}
+    assert all(supplied[0].label in f.matches for f in mine)
+    assert result.public_keys[0]["found"]
+
+
+CONTROL = r"""
+import ctypes, os, sys, zlib
+ctypes.CDLL(None).prctl(0x59616D61, ctypes.c_ulong(-1), 0, 0, 0)  # Yama: let gdb attach
+noise = os.urandom(8 * 1024 * 1024)
+text = (b"The quick brown fox jumps over the lazy dog. " * 200000)
+packed = zlib.compress(text + noise[:1 << 20], 9)
+publics = [open(p, "rb").read() for p in sys.argv[1:]]
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_control_process_without_keys_gives_nothing_above_low(tmp_path):
+    files = []
+    for i, key in enumerate([rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                             ec.generate_private_key(ec.SECP256R1())]):
+        cert = tmp_path / f"cert{i}.pem"
+        cert.write_bytes(self_signed(key, f"control-{i}").public_bytes(serialization.Encoding.PEM))
+        pub = tmp_path / f"pub{i}.der"
+        pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.DER,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+        files += [str(cert), str(pub)]
+        del key  # the private halves never reach the control process
+    proc = subprocess.Popen([sys.executable, "-c", CONTROL, *files], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        core = gcore(proc.pid, tmp_path / "control.core")
+    finally:
+        proc.kill()
+        proc.wait()
+    with open_dump(core) as dump:
+        result = scan_dump(dump, public_keys=load_public_keys(files))
+    loud = [(f.kind, f.encoding, hex(f.offset), str(f.confidence), f.reasons[:2])
+            for f in result.findings if f.secret and f.confidence > Confidence.LOW]
+    assert not loud, loud
+    context = [f for f in result.findings if not f.secret]
+    assert context, "the certificates and public keys should be reported as public context"
+    assert not any(pk["found"] for pk in result.public_keys)
