@@ -58,3 +58,14 @@ def samples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def samples_truth() -> dict:
     return json.loads((SAMPLES / "samples-truth.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _usable_pyside(request: pytest.FixtureRequest) -> None:
+    """Fail with the reason, instead of aborting the whole run, on a PySide6 that corrupts refcounts."""
+    if not {"qapp", "qtbot", "qtmodeltester"} & set(request.fixturenames):
+        return  # this test does not create Qt objects in this process
+    from viewer.gui.app import broken_pyside_message, pyside_breaks_refcounts
+
+    if pyside_breaks_refcounts():
+        pytest.fail(broken_pyside_message(), pytrace=False)

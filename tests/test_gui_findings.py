@@ -26,14 +26,6 @@ WINE = "wine-keyholder-full.dmp"
 GCORE = "gcore-python-rsa-ec.core"
 
 
-@pytest.fixture(autouse=True)
-def _usable_pyside(request: pytest.FixtureRequest) -> None:
-    if not {"qapp", "qtbot", "qtmodeltester"} & set(request.fixturenames):
-        return
-    from viewer.gui.app import broken_pyside_message, pyside_breaks_refcounts
-
-    if pyside_breaks_refcounts():
-        pytest.fail(broken_pyside_message(), pytrace=False)
 
 
 # -- a generated file with real keys -----------------------------------------------------------------

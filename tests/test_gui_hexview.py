@@ -21,15 +21,6 @@ CALC = CORPUS / "rz_calc.dmp"  # Windows minidump: headers and streams, then thr
 INT32_MAX = 2**31 - 1
 
 
-@pytest.fixture(autouse=True)
-def _usable_pyside(request: pytest.FixtureRequest) -> None:
-    """Fail with the reason, instead of aborting the whole run, on a PySide6 that corrupts refcounts."""
-    if not {"qapp", "qtbot"} & set(request.fixturenames):
-        return
-    from viewer.gui.app import broken_pyside_message, pyside_breaks_refcounts
-
-    if pyside_breaks_refcounts():
-        pytest.fail(broken_pyside_message(), pytrace=False)
 
 
 @pytest.fixture

@@ -23,14 +23,6 @@ WHEN = dt.datetime(2024, 5, 17, 13, 45, 30, tzinfo=dt.UTC)
 GUID = uuid.UUID("5a9832e5-2872-41c1-838e-d98914e9b7ff")
 
 
-@pytest.fixture(autouse=True)
-def _usable_pyside(request: pytest.FixtureRequest) -> None:
-    if not {"qapp", "qtbot", "qtmodeltester"} & set(request.fixturenames):
-        return
-    from viewer.gui.app import broken_pyside_message, pyside_breaks_refcounts
-
-    if pyside_breaks_refcounts():
-        pytest.fail(broken_pyside_message(), pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -25,15 +25,6 @@ DUMPS = [SAMPLE, CORPUS / "bp_minidump2.dmp", CORPUS / "rz_core-linux-x86_64"]
 DUMP_IDS = [p.name for p in DUMPS]
 
 
-@pytest.fixture(autouse=True)
-def _usable_pyside(request: pytest.FixtureRequest) -> None:
-    """Fail with the reason, instead of aborting the whole run, on a PySide6 that corrupts refcounts."""
-    if not {"qapp", "qtbot", "qtmodeltester"} & set(request.fixturenames):
-        return  # this test does not create Qt objects in this process
-    from viewer.gui.app import broken_pyside_message, pyside_breaks_refcounts
-
-    if pyside_breaks_refcounts():
-        pytest.fail(broken_pyside_message(), pytrace=False)
 
 
 def sha256_of(path: Path) -> str:

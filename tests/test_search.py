@@ -17,14 +17,6 @@ from viewer.scan.search import find_all, iter_matches, max_width, parse_hex, par
 GiB = 1024**3
 
 
-@pytest.fixture(autouse=True)
-def _usable_pyside(request: pytest.FixtureRequest) -> None:
-    if "qtbot" not in request.fixturenames:
-        return
-    from viewer.gui.app import broken_pyside_message, pyside_breaks_refcounts
-
-    if pyside_breaks_refcounts():
-        pytest.fail(broken_pyside_message(), pytrace=False)
 
 
 def layout() -> tuple[bytes, dict[str, int]]:

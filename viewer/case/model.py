@@ -1,0 +1,371 @@
+"""The case model: what an examiner's case holds, as plain data (no Qt, no crypto).
+
+* :class:`Case` — id (UUID4 string), name, number, examiner, description, created/modified (UTC ISO),
+  evidence references, findings as scanned with their review, scan runs, bookmarks and the audit trail.
+* :class:`EvidenceRef` — path (relative to the case file's folder where possible), size, SHA-256,
+  format, added_at, added_by. :func:`verify_evidence` re-hashes every reference and reports ``ok``,
+  ``changed`` or ``missing``; :func:`relocate` points a reference at a new path when its hash matches.
+* :class:`FindingRecord` — one ``Finding.to_json()`` dict for one evidence item (keyed by evidence
+  SHA-256 and finding id), the scanner version and settings that produced it, and its :class:`Review`
+  (status, severity, tags, comment thread). :func:`merge_scan` merges a new scan by finding id and keeps
+  every review; findings a later scan no longer reports are kept and flagged ``stale``.
+* :class:`Bookmark` — evidence SHA-256, offset, length, name, colour, note.
+
+Every mutating function takes an ``author`` (see :func:`make_author`: configured name plus the OS user)
+and appends the matching event to ``case.audit``; the caller saves.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .audit import AuditTrail, utc_now
+from .errors import CaseError, EvidenceMismatch
+
+STATUSES = ("unreviewed", "confirmed", "false-positive", "needs-more-information")
+SEVERITIES = ("none", "low", "medium", "high", "critical")
+
+
+def make_author(configured: str | None = None) -> str:
+    """``"<configured name> (<os user>)"``, or just the OS user when no name is configured."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (containers): still record something
+        user = f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    configured = (configured or "").strip()
+    return f"{configured} ({user})" if configured else user
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class EvidenceRef:
+    path: str
+    size: int
+    sha256: str
+    format: str
+    added_at: str
+    added_by: str
+
+    def resolve(self, case_dir: str | os.PathLike[str] | None) -> Path:
+        p = Path(self.path)
+        return p if p.is_absolute() or case_dir is None else Path(case_dir) / p
+
+
+@dataclass
+class EvidenceStatus:
+    ref: EvidenceRef
+    state: str  # "ok", "changed" or "missing"
+    actual_sha256: str | None = None
+
+
+@dataclass
+class Comment:
+    author: str
+    time: str
+    text: str
+    edited: bool = False
+    edited_at: str | None = None
+
+
+@dataclass
+class Review:
+    status: str = "unreviewed"
+    severity: str = "none"
+    tags: list[str] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+
+
+@dataclass
+class FindingRecord:
+    evidence_sha256: str
+    finding: dict[str, Any]
+    scanner_version: str
+    settings: dict[str, Any]
+    first_seen: str
+    last_seen: str
+    stale: bool = False
+    review: Review = field(default_factory=Review)
+
+    @property
+    def id(self) -> str:
+        return self.finding["id"]
+
+
+@dataclass
+class ScanRun:
+    evidence_sha256: str
+    time: str
+    author: str
+    scanner_version: str
+    settings: dict[str, Any]
+    findings: int
+    new: int
+    stale: int
+
+
+@dataclass
+class Bookmark:
+    id: str
+    evidence_sha256: str
+    offset: int
+    length: int
+    name: str
+    colour: str = ""
+    note: str = ""
+    author: str = ""
+    created: str = ""
+
+
+@dataclass
+class Case:
+    id: str
+    name: str
+    number: str = ""
+    examiner: str = ""
+    description: str = ""
+    created: str = ""
+    modified: str = ""
+    evidence: list[EvidenceRef] = field(default_factory=list)
+    findings: list[FindingRecord] = field(default_factory=list)
+    scans: list[ScanRun] = field(default_factory=list)
+    bookmarks: list[Bookmark] = field(default_factory=list)
+    audit: AuditTrail = field(default_factory=AuditTrail)
+
+    @classmethod
+    def new(cls, name: str, examiner: str, *, number: str = "", description: str = "",
+            author: str | None = None) -> Case:
+        now = utc_now()
+        case = cls(id=str(uuid.uuid4()), name=name, number=number, examiner=examiner,
+                   description=description, created=now, modified=now)
+        case.audit.append("case-created", author or make_author(examiner),
+                          {"id": case.id, "name": name, "number": number, "examiner": examiner})
+        return case
+
+    def touch(self) -> None:
+        self.modified = utc_now()
+
+    def finding(self, finding_id: str, evidence_sha256: str | None = None) -> FindingRecord:
+        hits = [r for r in self.findings if r.id == finding_id
+                and (evidence_sha256 is None or r.evidence_sha256 == evidence_sha256)]
+        if not hits:
+            raise KeyError(f"no finding {finding_id} in the case")
+        if len(hits) > 1:
+            raise KeyError(f"finding {finding_id} is in several evidence items: name the evidence SHA-256")
+        return hits[0]
+
+    def evidence_by_sha256(self, sha256: str) -> EvidenceRef | None:
+        return next((e for e in self.evidence if e.sha256 == sha256), None)
+
+    # -- serialisation ---------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k != "audit"}
+        d["audit"] = self.audit.to_json()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Case:
+        def record(r: dict[str, Any]) -> FindingRecord:
+            rv = dict(r["review"])
+            rv["comments"] = [Comment(**c) for c in rv.get("comments", [])]
+            return FindingRecord(**{**r, "review": Review(**rv)})
+
+        return cls(
+            id=d["id"], name=d["name"], number=d.get("number", ""), examiner=d.get("examiner", ""),
+            description=d.get("description", ""), created=d["created"], modified=d["modified"],
+            evidence=[EvidenceRef(**e) for e in d.get("evidence", [])],
+            findings=[record(r) for r in d.get("findings", [])],
+            scans=[ScanRun(**s) for s in d.get("scans", [])],
+            bookmarks=[Bookmark(**b) for b in d.get("bookmarks", [])],
+            audit=AuditTrail.from_json(d.get("audit", [])),
+        )
+
+
+# -- evidence -------------------------------------------------------------------------------------
+def _stored_path(path: Path, case_dir: str | os.PathLike[str] | None) -> str:
+    path = path.resolve()
+    if case_dir is None:
+        return str(path)
+    try:
+        return os.path.relpath(path, Path(case_dir).resolve())
+    except ValueError:  # another drive (Windows): keep it absolute
+        return str(path)
+
+
+def add_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
+                 case_dir: str | os.PathLike[str] | None = None) -> EvidenceRef:
+    """Open the dump (read-only), hash it and add a reference; the same SHA-256 twice is refused."""
+    from viewer.evidence import open_dump
+
+    dump = open_dump(dump_path)
+    try:
+        sha, size, fmt = dump.sha256(), dump.size, dump.format
+    finally:
+        dump.source.close()
+    if case.evidence_by_sha256(sha):
+        raise CaseError(f"{dump_path}: this evidence (SHA-256 {sha[:16]}…) is already in the case")
+    ref = EvidenceRef(path=_stored_path(Path(dump_path), case_dir), size=size, sha256=sha, format=fmt,
+                      added_at=utc_now(), added_by=author)
+    case.evidence.append(ref)
+    case.audit.append("evidence-added", author,
+                      {"sha256": sha, "path": ref.path, "size": ref.size, "format": ref.format})
+    case.touch()
+    return ref
+
+
+def verify_evidence(case: Case, case_dir: str | os.PathLike[str] | None = None) -> list[EvidenceStatus]:
+    """Re-hash every evidence file: ``ok``, ``changed`` (other SHA-256) or ``missing``."""
+    out = []
+    for ref in case.evidence:
+        p = ref.resolve(case_dir)
+        if not p.is_file():
+            out.append(EvidenceStatus(ref, "missing"))
+            continue
+        actual = file_sha256(p)
+        out.append(EvidenceStatus(ref, "ok" if actual == ref.sha256 else "changed", actual))
+    return out
+
+
+def relocate(case: Case, ref: EvidenceRef, new_path: str | os.PathLike[str], author: str,
+             case_dir: str | os.PathLike[str] | None = None) -> None:
+    """Point ``ref`` at ``new_path`` if that file has the reference's SHA-256; else EvidenceMismatch."""
+    actual = file_sha256(new_path)
+    if actual != ref.sha256:
+        raise EvidenceMismatch(
+            f"{new_path}: SHA-256 {actual[:16]}… is not that of the evidence ({ref.sha256[:16]}…)")
+    old = ref.path
+    ref.path = _stored_path(Path(new_path), case_dir)
+    case.audit.append("evidence-relocated", author, {"sha256": ref.sha256, "from": old, "to": ref.path})
+    case.touch()
+
+
+# -- findings -------------------------------------------------------------------------------------
+def merge_scan(case: Case, evidence_sha256: str, findings_json: list[dict[str, Any]],
+               settings: dict[str, Any], author: str, scanner_version: str | None = None) -> ScanRun:
+    """Merge one scan of one evidence item by finding id.
+
+    A finding seen before gets the new scan's data and keeps its review (status, severity, tags,
+    comments); a new one starts unreviewed; one the scan no longer reports stays, flagged ``stale``.
+    """
+    if case.evidence_by_sha256(evidence_sha256) is None:
+        raise CaseError(f"no evidence with SHA-256 {evidence_sha256[:16]}… in the case: add it first")
+    if scanner_version is None:
+        from viewer import __version__ as scanner_version
+    now = utc_now()
+    existing = {r.id: r for r in case.findings if r.evidence_sha256 == evidence_sha256}
+    seen: set[str] = set()
+    new = 0
+    for f in findings_json:
+        fid = f["id"]
+        seen.add(fid)
+        rec = existing.get(fid)
+        if rec is None:
+            rec = FindingRecord(evidence_sha256, dict(f), scanner_version, dict(settings), now, now)
+            case.findings.append(rec)
+            existing[fid] = rec
+            new += 1
+        else:
+            rec.finding, rec.scanner_version, rec.settings = dict(f), scanner_version, dict(settings)
+            rec.last_seen, rec.stale = now, False
+    stale = 0
+    for fid, rec in existing.items():
+        if fid not in seen:
+            rec.stale = True
+            stale += 1
+    run = ScanRun(evidence_sha256, now, author, scanner_version, dict(settings), len(seen), new, stale)
+    case.scans.append(run)
+    case.audit.append("scan-run", author, {
+        "evidence": evidence_sha256, "scanner_version": scanner_version, "settings": dict(settings),
+        "findings": len(seen), "new": new, "stale": stale})
+    case.touch()
+    return run
+
+
+def annotate(case: Case, finding_id: str, author: str, *, evidence_sha256: str | None = None,
+             status: str | None = None, severity: str | None = None, tags: list[str] | None = None,
+             comment: str | None = None) -> FindingRecord:
+    """Change a finding's review; one audit event per changed field and per comment."""
+    rec = case.finding(finding_id, evidence_sha256)
+    rv = rec.review
+    ref = {"finding": finding_id, "evidence": rec.evidence_sha256}
+    if status is not None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+        if status != rv.status:
+            case.audit.append("status-change", author, {**ref, "field": "status", "old": rv.status, "new": status})
+            rv.status = status
+    if severity is not None:
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}: use one of {', '.join(SEVERITIES)}")
+        if severity != rv.severity:
+            case.audit.append("status-change", author,
+                              {**ref, "field": "severity", "old": rv.severity, "new": severity})
+            rv.severity = severity
+    if tags is not None:
+        tags = sorted({t.strip() for t in tags if t.strip()})
+        if tags != rv.tags:
+            case.audit.append("status-change", author, {**ref, "field": "tags", "old": rv.tags, "new": tags})
+            rv.tags = tags
+    if comment is not None:
+        if not comment.strip():
+            raise ValueError("an empty comment")
+        rv.comments.append(Comment(author, utc_now(), comment))
+        case.audit.append("comment", author,
+                          {**ref, "action": "added", "index": len(rv.comments) - 1, "text": comment})
+    case.touch()
+    return rec
+
+
+def edit_comment(case: Case, finding_id: str, index: int, text: str, author: str, *,
+                 evidence_sha256: str | None = None) -> Comment:
+    """Replace a comment's text (only its author may) and flag it edited."""
+    rec = case.finding(finding_id, evidence_sha256)
+    c = rec.review.comments[index]
+    if c.author != author:
+        raise CaseError(f"only {c.author} may edit this comment")
+    case.audit.append("comment", author, {"finding": finding_id, "evidence": rec.evidence_sha256,
+                                          "action": "edited", "index": index, "old": c.text, "text": text})
+    c.text, c.edited, c.edited_at = text, True, utc_now()
+    case.touch()
+    return c
+
+
+# -- bookmarks ------------------------------------------------------------------------------------
+def add_bookmark(case: Case, evidence_sha256: str, offset: int, length: int, name: str, author: str, *,
+                 colour: str = "", note: str = "") -> Bookmark:
+    if case.evidence_by_sha256(evidence_sha256) is None:
+        raise CaseError(f"no evidence with SHA-256 {evidence_sha256[:16]}… in the case")
+    if offset < 0 or length < 0:
+        raise ValueError("bookmark offset and length must not be negative")
+    b = Bookmark(uuid.uuid4().hex, evidence_sha256, offset, length, name, colour, note, author, utc_now())
+    case.bookmarks.append(b)
+    case.audit.append("bookmark", author, {"action": "added", **asdict(b)})
+    case.touch()
+    return b
+
+
+def remove_bookmark(case: Case, bookmark_id: str, author: str) -> None:
+    b = next((b for b in case.bookmarks if b.id == bookmark_id), None)
+    if b is None:
+        raise KeyError(f"no bookmark {bookmark_id}")
+    case.bookmarks.remove(b)
+    case.audit.append("bookmark", author, {"action": "removed", "id": b.id, "name": b.name})
+    case.touch()
+
+
+def record_export(case: Case, kind: str, target: str, author: str) -> None:
+    """Note an export (report, bundle, findings file) in the audit trail."""
+    case.audit.append("export", author, {"kind": kind, "target": target})
+    case.touch()

@@ -1,0 +1,310 @@
+"""Creating, opening and saving `.evcase` files (format: :mod:`viewer.case.crypto`).
+
+API::
+
+    create_case(path, name, examiner, *, number="", description="", passphrase=None,
+                use_keyring=True, author_name=None, kdf=None) -> CaseFile
+    open_case(path, *, passphrase=None, use_keyring=True, prefer_recovery=False,
+              author_name=None) -> CaseFile
+    has_recovery(path) -> bool;  recovery_path(path) -> Path
+    open_recovery(path, **same as open_case) -> CaseFile   # open_case(..., prefer_recovery=True)
+
+    CaseFile: .path, .case (viewer.case.model.Case), .author, .recovered, .warnings
+      .save()                 atomic save; removes the recovery file afterwards
+      .autosave()             atomic save of <path>.recovery (same slots, same encryption)
+      .discard_recovery()
+      .slots()                public slot info: kind, created, kdf parameters
+      .add_passphrase_slot(passphrase, kdf=None) -> index;  .add_keyring_slot() -> index
+      .remove_slot(index)     refuses to remove the last slot; a keyring slot's entry is deleted from
+                              the OS keyring by the next save()
+      .add_evidence(dump_path, author=None) -> EvidenceRef;  .verify_evidence();  .relocate(ref, path)
+      .merge_scan(evidence_sha256, findings_json, settings, scanner_version=None, author=None)
+      .annotate(finding_id, status=None, comment=None, severity=None, tags=None, evidence_sha256=None,
+                author=None);  .edit_comment(...)
+      .add_bookmark(...), .remove_bookmark(id), .record_export(kind, target)
+
+Every mutating method appends its audit event to ``case.audit`` (author = configured name + OS user,
+:func:`viewer.case.model.make_author`); slot changes are recorded as ``key-slot-change``. Mutations stay
+in memory until :meth:`CaseFile.save` (or :meth:`CaseFile.autosave`); slot changes likewise.
+
+Unlocking: with ``passphrase`` given, the passphrase slots are tried (WrongPassphrase when none opens).
+Without one, the keyring slot is used when ``use_keyring`` (KeyringUnavailable when no keyring backend
+works, KeyringEntryMissing when the entry is gone); a case without a keyring slot, or ``use_keyring``
+False, raises PassphraseRequired. Creating with ``use_keyring`` and no working keyring raises
+KeyringUnavailable unless a passphrase is given, in which case the case gets only the passphrase slot and
+``CaseFile.warnings`` says why. Nothing is ever stored unencrypted.
+
+Saves are atomic: a temporary file (mode 0600) in the same folder, written, flushed and fsynced, then
+``os.replace`` over the case and an fsync of the folder. A crash leaves either the old or the new case
+(and at worst a stray ``.<name>.*.tmp`` which is itself encrypted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import crypto, model
+from .errors import CaseError, KeyringUnavailable, NotACaseFile, PassphraseRequired
+
+SUFFIX = ".evcase"
+RECOVERY_SUFFIX = ".recovery"
+
+
+def recovery_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    return p.with_name(p.name + RECOVERY_SUFFIX)
+
+
+def has_recovery(path: str | os.PathLike[str]) -> bool:
+    """True when an autosave of ``path`` newer than its last save is waiting to be recovered."""
+    return recovery_path(path).is_file()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    folder = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:  # platforms without directory fds
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise NotACaseFile(f"{path}: is a folder, not a case file") from None
+    except FileNotFoundError:
+        raise CaseError(f"{path}: no such case file") from None
+    except OSError as exc:
+        raise CaseError(f"{path}: cannot read the case file ({exc.strerror})") from None
+
+
+class CaseFile:
+    """An open case: the decrypted :class:`~viewer.case.model.Case` plus what is needed to save it."""
+
+    def __init__(self, path: Path, case: model.Case, data_key: bytes, slots: list[dict[str, Any]],
+                 author: str):
+        self.path = Path(path)
+        self.case = case
+        self._data_key = data_key
+        self._slots = slots
+        self.author = author
+        self.recovered = False
+        self.warnings: list[str] = []
+        self._keyring_deletes: list[dict[str, Any]] = []  # removed keyring slots, forgotten on save
+
+    @property
+    def case_dir(self) -> Path:
+        return self.path.resolve().parent
+
+    def _who(self, author: str | None) -> str:
+        return author or self.author
+
+    # -- saving ----------------------------------------------------------------------------------
+    def _bytes(self) -> bytes:
+        return crypto.seal(self.case.to_json(), self.case.id, self._slots, self._data_key)
+
+    def save(self) -> None:
+        """Atomically write the case; the recovery file, now older, is removed."""
+        write_atomic(self.path, self._bytes())
+        self.discard_recovery()
+        self.recovered = False
+        # Only now that no saved file needs it any more: the KEK of a removed keyring slot.
+        while self._keyring_deletes:
+            crypto.delete_keyring_entry(self._keyring_deletes.pop())
+
+    def autosave(self) -> Path:
+        """Atomically write the current state to ``<case>.recovery`` (encrypted like the case)."""
+        target = recovery_path(self.path)
+        write_atomic(target, self._bytes())
+        return target
+
+    def discard_recovery(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            recovery_path(self.path).unlink()
+            _fsync_dir(self.path.parent)
+
+    # -- key slots -------------------------------------------------------------------------------
+    def slots(self) -> list[dict[str, Any]]:
+        return [crypto.public_slot_info(s) for s in self._slots]
+
+    def add_passphrase_slot(self, passphrase: str, *, kdf: dict[str, Any] | None = None,
+                            author: str | None = None) -> int:
+        """Add a passphrase slot (``kdf`` only for tests: :data:`crypto.TEST_KDF`); returns its index."""
+        self._slots.append(crypto.passphrase_slot(self._data_key, passphrase, kdf))
+        index = len(self._slots) - 1
+        self.case.audit.append("key-slot-change", self._who(author),
+                               {"action": "added", "kind": "passphrase", "index": index})
+        self.case.touch()
+        return index
+
+    def add_keyring_slot(self, *, author: str | None = None) -> int:
+        if any(s.get("kind") == "keyring" for s in self._slots):
+            raise CaseError("the case already has a keyring slot")
+        self._slots.append(crypto.keyring_slot(self._data_key, self.case.id))
+        self._keyring_deletes.clear()  # the entry now holds the new slot's KEK
+        index = len(self._slots) - 1
+        self.case.audit.append("key-slot-change", self._who(author),
+                               {"action": "added", "kind": "keyring", "index": index})
+        self.case.touch()
+        return index
+
+    def remove_slot(self, index: int, *, author: str | None = None) -> None:
+        """Remove key slot ``index`` (takes effect on disk with the next save)."""
+        if not 0 <= index < len(self._slots):
+            raise IndexError(f"no key slot {index}: the case has {len(self._slots)}")
+        if len(self._slots) == 1:
+            raise CaseError("cannot remove the last key slot: the case could never be opened again")
+        slot = self._slots.pop(index)
+        if slot.get("kind") == "keyring":
+            self._keyring_deletes.append(slot)
+        self.case.audit.append("key-slot-change", self._who(author),
+                               {"action": "removed", "kind": slot.get("kind"), "index": index})
+        self.case.touch()
+
+    def change_passphrase(self, index: int, new_passphrase: str, *, kdf: dict[str, Any] | None = None,
+                          author: str | None = None) -> int:
+        """Replace passphrase slot ``index`` by a new one; the data key (and so the case) stays."""
+        if self._slots[index].get("kind") != "passphrase":
+            raise CaseError(f"key slot {index} is not a passphrase slot")
+        new = self.add_passphrase_slot(new_passphrase, kdf=kdf, author=author)
+        self.remove_slot(index, author=author)
+        return new - 1
+
+    # -- the case --------------------------------------------------------------------------------
+    def add_evidence(self, dump_path: str | os.PathLike[str], author: str | None = None) -> model.EvidenceRef:
+        return model.add_evidence(self.case, dump_path, self._who(author), self.case_dir)
+
+    def verify_evidence(self) -> list[model.EvidenceStatus]:
+        return model.verify_evidence(self.case, self.case_dir)
+
+    def relocate(self, ref: model.EvidenceRef, new_path: str | os.PathLike[str],
+                 author: str | None = None) -> None:
+        model.relocate(self.case, ref, new_path, self._who(author), self.case_dir)
+
+    def merge_scan(self, evidence_sha256: str, findings_json: list[dict[str, Any]], settings: dict[str, Any],
+                   *, scanner_version: str | None = None, author: str | None = None) -> model.ScanRun:
+        return model.merge_scan(self.case, evidence_sha256, findings_json, settings, self._who(author),
+                                scanner_version)
+
+    def annotate(self, finding_id: str, status: str | None = None, comment: str | None = None, *,
+                 severity: str | None = None, tags: list[str] | None = None,
+                 evidence_sha256: str | None = None, author: str | None = None) -> model.FindingRecord:
+        return model.annotate(self.case, finding_id, self._who(author), evidence_sha256=evidence_sha256,
+                              status=status, severity=severity, tags=tags, comment=comment)
+
+    def edit_comment(self, finding_id: str, index: int, text: str, *, evidence_sha256: str | None = None,
+                     author: str | None = None) -> model.Comment:
+        return model.edit_comment(self.case, finding_id, index, text, self._who(author),
+                                  evidence_sha256=evidence_sha256)
+
+    def add_bookmark(self, evidence_sha256: str, offset: int, length: int, name: str, *, colour: str = "",
+                     note: str = "", author: str | None = None) -> model.Bookmark:
+        return model.add_bookmark(self.case, evidence_sha256, offset, length, name, self._who(author),
+                                  colour=colour, note=note)
+
+    def remove_bookmark(self, bookmark_id: str, author: str | None = None) -> None:
+        model.remove_bookmark(self.case, bookmark_id, self._who(author))
+
+    def record_export(self, kind: str, target: str, author: str | None = None) -> None:
+        model.record_export(self.case, kind, target, self._who(author))
+
+
+def create_case(path: str | os.PathLike[str], name: str, examiner: str, *, number: str = "",
+                description: str = "", passphrase: str | None = None, use_keyring: bool = True,
+                author_name: str | None = None, kdf: dict[str, Any] | None = None) -> CaseFile:
+    """Create and save a new case. ``author_name`` defaults to ``examiner``; ``kdf`` is for tests only."""
+    path = Path(path)
+    if path.exists():
+        raise CaseError(f"{path}: already exists; open it or choose another name")
+    if not use_keyring and not passphrase:
+        raise PassphraseRequired("a case without the keyring needs a passphrase")
+    author = model.make_author(author_name if author_name is not None else examiner)
+    case = model.Case.new(name, examiner, number=number, description=description, author=author)
+    data_key = os.urandom(32)
+    cf = CaseFile(path, case, data_key, [], author)
+    if use_keyring:
+        try:
+            cf.add_keyring_slot()
+        except KeyringUnavailable as exc:
+            if not passphrase:
+                raise
+            cf.warnings.append(f"{exc}; the case is protected by its passphrase only")
+    if passphrase:
+        cf.add_passphrase_slot(passphrase, kdf=kdf)
+    cf.save()
+    return cf
+
+
+def _load(path: Path, passphrase: str | None, use_keyring: bool, author_name: str | None) -> CaseFile:
+    header, payload = crypto.parse_header(_read(path))
+    if passphrase is not None:
+        data_key = crypto.unlock_with_passphrase(header.slots, passphrase)
+    elif use_keyring and any(s.get("kind") == "keyring" for s in header.slots):
+        data_key = crypto.unlock_with_keyring(header.slots, header.case_id)
+    elif use_keyring:
+        raise PassphraseRequired(f"{path.name}: this case has no keyring slot; give its passphrase")
+    else:
+        raise PassphraseRequired(f"{path.name}: give the case passphrase (keyring not used)")
+    try:
+        case = model.Case.from_json(crypto.unseal(header, payload, data_key))
+    except CaseError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CaseError(f"{path.name}: the case content is not in the expected form ({exc})") from None
+    author = model.make_author(author_name if author_name is not None else case.examiner)
+    return CaseFile(path, case, data_key, header.slots, author)
+
+
+def open_case(path: str | os.PathLike[str], *, passphrase: str | None = None, use_keyring: bool = True,
+              prefer_recovery: bool = False, author_name: str | None = None) -> CaseFile:
+    """Open a case; with ``prefer_recovery`` and a recovery file present, its (autosaved) state instead.
+
+    A recovered CaseFile has ``recovered`` True and still saves to ``path``.
+    """
+    path = Path(path)
+    if prefer_recovery and has_recovery(path):
+        cf = _load(recovery_path(path), passphrase, use_keyring, author_name)
+        if path.exists():
+            main = crypto.parse_header(_read(path))[0]
+            if main.case_id != cf.case.id:
+                raise CaseError(f"{recovery_path(path).name}: belongs to another case than {path.name}")
+        cf.path, cf.recovered = path, True
+        return cf
+    return _load(path, passphrase, use_keyring, author_name)
+
+
+def open_recovery(path: str | os.PathLike[str], **kwargs: Any) -> CaseFile:
+    """Open the autosaved state of ``path`` (CaseError when there is none)."""
+    if not has_recovery(path):
+        raise CaseError(f"{path}: no recovery file")
+    return open_case(path, prefer_recovery=True, **kwargs)
+
+
+__all__ = ["CaseFile", "create_case", "open_case", "open_recovery", "has_recovery", "recovery_path",
+           "write_atomic", "SUFFIX"]
