@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from viewer.evidence import open_dump
+from viewer.scan.entropy import block_entropy
 from viewer.scan.finding import Confidence, Finding
 
 from .conftest import CORPUS
@@ -20,6 +22,9 @@ SEG = 256 * KiB
 KINDS = ["zeros", "text", "random", "zeros"] * 4
 TEXT = b"It was the best of times, it was the worst of times, it was the age of wisdom. " * 8
 MINIDUMP = CORPUS / "bp_minidump2.dmp"
+# 8 MiB of zeros (2048 blocks: more than the plot's pixels, so the full view is the pyramid's) with a
+# 1 KiB random island at an offset aligned to neither 4 KiB nor 64 bytes
+ISLAND, ISLAND_LEN, ISLAND_FILE_SIZE = 0x19320, 1024, 8 * 1024 * KiB
 
 
 @pytest.fixture(autouse=True)
@@ -146,6 +151,7 @@ def test_hover_names_offset_region_and_entropy(shown, qtbot) -> None:
 
 def test_zoom_recomputes_with_more_points(shown, qtbot) -> None:
     plot, dump = shown
+    plot.set_fine_enabled(False)  # the pyramid's own zoom; the finer pass has its tests below
     lo, hi = 5 * SEG, 5 * SEG + 128 * KiB  # 32 blocks
 
     def steps_inside() -> int:
@@ -339,6 +345,203 @@ def test_many_regions_stay_cheap_to_draw(qtbot, tmp_path: Path) -> None:
         plot.redraw()
         spans = shaded(plot.region_items["stack"]) + shaded(plot.region_items["memory"])
         assert (float(lo), float(lo + size)) in spans
+    finally:
+        plot.set_dump(None)
+        plot.wait_idle()
+        dump.close()
+
+
+# -- finer than the pyramid: a worker recomputes the visible bytes at a small block size -------------
+@pytest.fixture(scope="module")
+def island_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = bytearray(ISLAND_FILE_SIZE)
+    data[ISLAND : ISLAND + ISLAND_LEN] = os.urandom(ISLAND_LEN)
+    path = tmp_path_factory.mktemp("entropy") / "island.bin"
+    path.write_bytes(bytes(data))
+    path.chmod(0o444)
+    return path
+
+
+@pytest.fixture
+def island(qtbot, island_file: Path):
+    plot = make_plot(qtbot)
+    dump = open_dump(island_file)
+    with qtbot.waitSignal(plot.sig_ready, timeout=30000):
+        plot.set_dump(dump)
+    yield plot, dump
+    plot.set_dump(None)
+    plot.wait_idle()
+    dump.close()
+
+
+def steps(curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, values) of a step curve (x = start, end, start, end...; each value twice; in vaddr
+    mode a NaN after each region's steps, dropped here)."""
+    x, y = curve.getData()
+    keep = np.isfinite(x)
+    x, y = x[keep], y[keep]
+    return x[0::2], x[1::2], y[0::2]
+
+
+class Gate:
+    """Holds ``dump.read`` until released: a fine pass that is still running when the test acts."""
+
+    def __init__(self, dump, monkeypatch: pytest.MonkeyPatch):
+        self.started = threading.Event()
+        self.release = threading.Event()
+        real = dump.read
+
+        def read(offset: int, length: int) -> bytes:
+            self.started.set()
+            self.release.wait(10)
+            return real(offset, length)
+
+        monkeypatch.setattr(dump, "read", read)
+
+
+def test_zoom_in_computes_finer_entropy_over_the_visible_bytes(island, qtbot) -> None:
+    plot, dump = island
+    p = plot.pyramid
+    block = ISLAND // 4096
+    # zoomed out: the pyramid; the island's 4 KiB block has partial entropy (1 KiB random, 3 KiB zeros)
+    assert plot.view_box.width() < ISLAND_FILE_SIZE // 4096
+    assert plot.fine_block() is None and not plot.is_computing_fine()
+    assert 1.0 < p.values[block] < 4.0
+    starts, ends, mx = steps(plot.max_curve)
+    at = (starts <= ISLAND) & (ISLAND < ends)
+    assert at.sum() == 1 and ends[at][0] - starts[at][0] >= 4096
+    assert mx[at][0] == pytest.approx(float(p.values[block]), abs=1e-6)
+    assert "(4096 B block)" in plot.hover_text(ISLAND)
+
+    lo, hi = ISLAND - 8 * KiB, ISLAND + 8 * KiB
+    plot.view_box.setXRange(lo, hi, padding=0)
+    qtbot.waitUntil(lambda: plot.fine_block() is not None, timeout=10000)
+    b = plot.fine_block()
+    assert b == 64  # 16 KiB over ~850 pixels: the smallest block, 64 bytes
+    fs, fe = plot.fine_range()
+    assert fs <= lo and hi <= fe and fe - fs <= 2 * (hi - lo) + 2 * b  # the view plus half of it each side
+    starts, ends, vals = steps(plot.mean_curve)
+    inside = (starts >= lo) & (ends <= hi)
+    assert inside.sum() >= (hi - lo) // b - 1
+    np.testing.assert_array_equal((ends - starts)[inside], b)
+    # high exactly over the island's bytes, to within one fine block
+    high = inside & (vals > 0.5)
+    assert ISLAND - b < starts[high].min() <= ISLAND
+    assert ISLAND + ISLAND_LEN <= ends[high].max() < ISLAND + ISLAND_LEN + b
+    full = inside & (starts >= ISLAND) & (ends <= ISLAND + ISLAND_LEN)
+    assert full.sum() == ISLAND_LEN // b - 1  # the island starts half-way into a 64-byte block
+    assert vals[full].min() > 5.0 and vals[full].max() <= 6.0 + 1e-6  # 64 bytes: at most log2(64) bits
+    outside = inside & ((ends <= ISLAND) | (starts >= ISLAND + ISLAND_LEN))
+    assert outside.sum() > 200 and vals[outside].max() < 1e-6
+    first, n = int(starts[inside][0]), int(inside.sum())
+    np.testing.assert_allclose(vals[inside], block_entropy(dump.read(first, n * b), b), atol=1e-6)
+    _, _, mxs = steps(plot.max_curve)
+    np.testing.assert_allclose(mxs[inside], vals[inside])  # one block per step: max = mean
+    assert "(64 B block: at most 6 bits/byte)" in plot.hover_text(ISLAND + 100)
+
+    # zoomed out again: back to the pyramid
+    plot.view_box.setXRange(0, dump.size, padding=0)
+    qtbot.waitUntil(lambda: plot.fine_block() is None)
+    starts, ends, _ = steps(plot.mean_curve)
+    assert np.all(ends - starts >= 4096)  # the file is whole 4 KiB blocks
+    assert "(4096 B block)" in plot.hover_text(ISLAND) and not plot.is_computing_fine()
+
+
+def test_pan_keeps_the_fine_curve_over_its_bytes_and_the_pyramid_outside(island, qtbot, monkeypatch) -> None:
+    plot, dump = island
+    plot.view_box.setXRange(ISLAND - 8 * KiB, ISLAND + 8 * KiB, padding=0)
+    qtbot.waitUntil(lambda: plot.fine_block() is not None, timeout=10000)
+    fs, fe = plot.fine_range()
+    gate = Gate(dump, monkeypatch)
+    lo, hi = fe - 8 * KiB, fe + 8 * KiB  # half the view inside the fine bytes, half outside
+    plot.view_box.setXRange(lo, hi, padding=0)
+    plot.redraw()
+    assert gate.started.wait(10) and plot.is_computing_fine()
+    starts, ends, _ = steps(plot.mean_curve)
+    visible = (ends > lo) & (starts < hi)
+    fine = visible & (ends <= fe)
+    coarse = visible & (starts >= fe)
+    assert fine.sum() >= 8 * KiB // 64 and coarse.sum() >= 2 and (fine | coarse).sum() == visible.sum()
+    np.testing.assert_array_equal((ends - starts)[fine], 64)
+    assert np.all((ends - starts)[coarse] <= 4096) and np.all(ends[coarse] % 4096 == 0)
+    assert plot.fine_range() == (fs, fe)  # the old pass stays drawn until the new one arrives
+    gate.release.set()
+    qtbot.waitUntil(lambda: plot.fine_range() != (fs, fe), timeout=10000)
+    starts, ends, _ = steps(plot.mean_curve)
+    visible = (ends > lo) & (starts < hi)
+    np.testing.assert_array_equal((ends - starts)[visible], 64)
+
+
+def test_new_dump_while_a_fine_pass_runs_drops_its_result(
+    qtbot, island_file, mixed_file, monkeypatch
+) -> None:
+    from viewer.gui.entropy_plot import FineEntropyWorker
+
+    # a pass that does not stop when cancelled still has its late result dropped (by its token)
+    monkeypatch.setattr(FineEntropyWorker, "cancel", lambda self: None)
+    plot = make_plot(qtbot)
+    first = open_dump(island_file)
+    second = open_dump(mixed_file)
+    fine: list[object] = []
+    plot.sig_fine_ready.connect(fine.append)
+    try:
+        with qtbot.waitSignal(plot.sig_ready, timeout=30000):
+            plot.set_dump(first)
+        gate = Gate(first, monkeypatch)
+        plot.view_box.setXRange(ISLAND - 8 * KiB, ISLAND + 8 * KiB, padding=0)
+        plot.redraw()
+        assert gate.started.wait(10) and plot.is_computing_fine()
+        with qtbot.waitSignal(plot.sig_ready, timeout=30000):
+            plot.set_dump(second)
+            assert not plot.is_computing_fine()
+            gate.release.set()
+        assert plot.wait_idle(30000)
+        qtbot.wait(50)
+        assert fine == [] and plot.fine_block() is None and not plot.is_computing_fine()
+        assert plot.pyramid is not None and plot.pyramid.size == second.size
+    finally:
+        plot.set_dump(None)
+        plot.wait_idle()
+        first.close()
+        second.close()
+
+
+def test_vaddr_mode_fine_pass_maps_one_region_only(qtbot, tmp_path: Path) -> None:
+    """In vaddr mode the fine pass is made when one region fills the view (its bytes are one run of the
+    file, drawn at its addresses); with two regions in view the plot stays on the pyramid."""
+    from viewer.evidence import ByteSource
+    from viewer.evidence.model import Dump, Node, ParseResult, Region
+
+    data = bytearray(128 * KiB)
+    data[0x1000:0x1400] = os.urandom(0x400)  # an island in region A
+    data[64 * KiB :] = os.urandom(64 * KiB)  # region B: random
+    path = tmp_path / "two.bin"
+    path.write_bytes(bytes(data))
+    va_a, va_b = 0x400000, 0x411000
+    regions = [Region(0, 64 * KiB, va_a, "memory", "A"), Region(64 * KiB, 64 * KiB, va_b, "stack", "B")]
+    dump = Dump(ByteSource(path), ParseResult("raw", {}, regions, Node("root", 0, 0), []))
+    plot = make_plot(qtbot)
+    try:
+        with qtbot.waitSignal(plot.sig_ready, timeout=30000):
+            plot.set_dump(dump)
+        qtbot.waitUntil(lambda: plot.fine_block() is not None)  # offset mode: 32 blocks, fewer than pixels
+        plot.set_axis_mode("vaddr")
+        assert plot.fine_block() is None
+        plot.redraw()  # both regions in view: no fine pass
+        assert plot.fine_block() is None and not plot.is_computing_fine()
+        plot.view_box.setXRange(va_a, va_a + 0x4000, padding=0)
+        qtbot.waitUntil(lambda: plot.fine_block() is not None, timeout=10000)
+        b = plot.fine_block()
+        fs, fe = plot.fine_range()
+        assert b == 64 and 0 <= fs and fe <= 64 * KiB  # region A's bytes only
+        starts, ends, vals = steps(plot.mean_curve)
+        inside = (starts >= va_a) & (ends <= va_a + 0x4000)
+        np.testing.assert_array_equal((ends - starts)[inside], b)
+        high = inside & (vals > 0.5)
+        assert starts[high].min() == va_a + 0x1000 and ends[high].max() == va_a + 0x1400
+        assert "(64 B block: at most 6 bits/byte)" in plot.hover_text(va_a + 0x1100)
+        plot.set_axis_mode("offset")  # another mode: the vaddr pass goes
+        assert plot.fine_block() is None
     finally:
         plot.set_dump(None)
         plot.wait_idle()

@@ -18,8 +18,21 @@ cancels it (a late result is recognised by its token and dropped). Then:
 * a left click emits ``sig_offset_clicked(file_offset)`` (a Python int; None positions are ignored);
 * zooming (any change of the x range, or of the plot's width) redraws from the in-memory pyramid at
   about one point per pixel (``EntropyPyramid.range``), so zooming in shows finer structure down to
-  level 0. Finer than one 4 KiB block is not computed: the plot then shows one point per block (block
-  entropy below 4 KiB is too noisy to mean much, and the hex view is the tool at that scale).
+  level 0;
+* finer than the pyramid: when the visible x range covers fewer pyramid blocks (4 KiB) than the plot
+  is wide in pixels, a :class:`FineEntropyWorker` (same thread pool, cancellable, token-checked like
+  the pyramid's worker) reads just the visible bytes, plus half the visible span each side so a small
+  pan needs no new pass (at most :data:`FINE_MAX_BYTES`, 64 MiB, read through ``dump.read``; never
+  written), and computes the entropy at the largest power-of-two block >= 64 bytes that still gives at
+  least one block per pixel. When it arrives, the curves show it in place of the pyramid over the
+  bytes it covers (the coarse steps are kept outside them); ``fine_block()`` says which block size is
+  drawn (None: the pyramid only). Zooming out past the threshold drops it and goes back to the pyramid;
+  zooming further in or panning out of it asks for a new one (the old one stays drawn until then); a
+  new dump or axis mode drops it and any result still in flight. A block of ``b`` bytes cannot exceed
+  ``log2(b)`` bits/byte (64 B: 6 bits, 128 B: 7 bits), so fine values read lower than 4 KiB ones for
+  the same random data; the hover text says so. In vaddr mode the fine pass is only made when the
+  visible range lies in one region (one contiguous run of file bytes, mapped back to its addresses);
+  with two or more regions in view it stays on the pyramid.
 
 Limits (documented, not bugs): in vaddr mode with more visible regions than half the plot's width in
 pixels, each region is drawn as one flat segment at its mean (max = mean there); x values are float64,
@@ -33,6 +46,7 @@ import threading
 import time
 import weakref
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,7 +54,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from ..scan.entropy import DEFAULT_BLOCK, HIGH_ENTROPY, EntropyPyramid, compute_entropy
+from ..scan.entropy import DEFAULT_BLOCK, HIGH_ENTROPY, EntropyPyramid, block_entropy, compute_entropy
 
 MODES = ("offset", "vaddr")
 KIND_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -60,6 +74,9 @@ FINDING_PALETTE = 12
 PROGRESS_EVERY_S = 0.1
 REDRAW_DELAY_MS = 30
 MIN_POINTS = 100
+FINE_MIN_BLOCK = 64  # smallest fine block (at most 6 bits/byte)
+FINE_MAX_BYTES = 64 * 1024 * 1024  # bytes read by one fine pass, at most
+FINE_CHUNK = 4 * 1024 * 1024  # bytes per read, cancel checked between reads
 
 
 def _one_line(text: str) -> str:
@@ -149,6 +166,80 @@ class EntropyWorker(QRunnable):
             self.signals.sig_finished.emit(self.token)
 
 
+@dataclass(frozen=True)
+class FineRequest:
+    """A fine pass: file bytes [start, end) at ``block`` bytes per value, drawn at x = offset + shift
+    (shift 0 in offset mode; ``vaddr - file_offset`` of the one region in vaddr mode)."""
+
+    mode: str
+    start: int
+    end: int
+    block: int
+    shift: int = 0
+
+
+@dataclass(frozen=True)
+class FineResult:
+    """Entropy of each ``request.block`` bytes of [request.start, request.end) (the last may be
+    shorter, at the end of the file)."""
+
+    request: FineRequest
+    values: np.ndarray
+
+
+class FineSignals(QObject):
+    sig_done = Signal(object, object)  # token, FineResult
+    sig_failed = Signal(object, str)  # token, one-line reason
+    sig_finished = Signal(object)  # token; always last
+
+
+class FineEntropyWorker(QRunnable):
+    """Entropy of one byte range at a small block size, off the GUI thread, cancellable.
+
+    Reads go through ``dump.read`` (the read-only source; bytes copied, nothing is written) in pieces
+    of :data:`FINE_CHUNK`, whole blocks each, with the cancel flag checked between pieces.
+    """
+
+    def __init__(self, dump: Any, token: int, request: FineRequest):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.signals = FineSignals()
+        self.token = token
+        self.request = request
+        self._dump = dump
+        self.cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def run(self) -> None:
+        try:
+            r = self.request
+            block = r.block
+            step = max(block, FINE_CHUNK // block * block)
+            parts: list[np.ndarray] = []
+            offset = r.start
+            while offset < r.end and not self.cancelled.is_set():
+                data = self._dump.read(offset, min(step, r.end - offset))
+                if not data:
+                    break
+                parts.append(block_entropy(data, block))
+                offset += len(data)
+                if len(data) % block:  # a short read ends the pass (its last block measured on its own)
+                    break
+            if self.cancelled.is_set():
+                self.signals.sig_failed.emit(self.token, "cancelled")
+            elif offset < r.end:
+                self.signals.sig_failed.emit(self.token, "short read")
+            else:
+                values = np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
+                self.signals.sig_done.emit(self.token, FineResult(r, values))
+        except Exception as exc:  # noqa: BLE001 - a worker reports every failure as a signal
+            self.signals.sig_failed.emit(self.token, _one_line(f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.signals.sig_finished.emit(self.token)
+
+
 class EntropyPlot(QWidget):
     """Entropy of a dump over file offsets or virtual addresses (see the module docstring)."""
 
@@ -156,6 +247,7 @@ class EntropyPlot(QWidget):
     sig_progress = Signal(object, object)  # bytes done, bytes in all
     sig_ready = Signal(object)  # the EntropyPyramid now shown
     sig_failed = Signal(str)  # one-line reason
+    sig_fine_ready = Signal(object)  # block size of the fine curve now drawn
 
     def __init__(self, parent: QWidget | None = None, block: int = DEFAULT_BLOCK):
         super().__init__(parent)
@@ -168,6 +260,11 @@ class EntropyPlot(QWidget):
         self._pool.setMaxThreadCount(1)
         self._token = 0
         self._workers: dict[int, EntropyWorker] = {}
+        self._fine_enabled = True
+        self._fine_token = 0
+        self._fine_workers: dict[int, FineEntropyWorker] = {}
+        self._fine: FineResult | None = None  # drawn in place of the pyramid over its bytes
+        self._fine_pending: FineRequest | None = None  # asked for, not arrived yet
         self._mem: dict[str, np.ndarray] = {}
         self._mem_regions: list[Any] = []  # regions with an address, sorted by vaddr
         self._extent = (0.0, 1.0)
@@ -258,6 +355,7 @@ class EntropyPlot(QWidget):
         if dump is not None and dump is self.dump and (self.pyramid is not None or self.is_computing()):
             return
         self.cancel()
+        self._drop_fine()
         self.dump = dump
         self.pyramid = None
         self.findings = []
@@ -307,6 +405,32 @@ class EntropyPlot(QWidget):
 
     def is_computing(self) -> bool:
         return self._token in self._workers
+
+    def fine_block(self) -> int | None:
+        """Block size (bytes) of the fine curve drawn in place of the pyramid; None: pyramid only."""
+        return self._fine.request.block if self._fine is not None else None
+
+    def fine_range(self) -> tuple[int, int] | None:
+        """File bytes [start, end) the fine curve covers (None when there is none)."""
+        return (self._fine.request.start, self._fine.request.end) if self._fine is not None else None
+
+    def is_computing_fine(self) -> bool:
+        return self._fine_token in self._fine_workers
+
+    def set_fine_enabled(self, enabled: bool) -> None:
+        """Turn the finer-than-the-pyramid pass on (the default) or off (the pyramid only)."""
+        self._fine_enabled = bool(enabled)
+        if not self._fine_enabled:
+            self._drop_fine()
+        self.redraw()
+
+    def fine_entropy_at(self, offset: int) -> tuple[float, int] | None:
+        """(entropy, block size) of the fine block holding file ``offset``, when one is drawn there."""
+        f = self._fine
+        if f is None or not f.request.start <= offset < f.request.end:
+            return None
+        i = (offset - f.request.start) // f.request.block
+        return (float(f.values[i]), f.request.block) if i < f.values.size else None
 
     def wait_idle(self, msecs: int = 30000) -> bool:
         return self._pool.waitForDone(msecs)
@@ -374,8 +498,13 @@ class EntropyPlot(QWidget):
             parts.append(f"{region.kind}: {region.name}" if region.name else region.kind)
         else:
             parts.append("no region")
+        fine = self.fine_entropy_at(offset)
         h = self.entropy_at(offset)
-        if h is not None and self.pyramid is not None:
+        if fine is not None:
+            h, b = fine
+            note = f": at most {math.log2(b):g} bits/byte" if b < 256 else ""
+            parts.append(f"entropy {h:.2f} bits/byte ({b} B block{note})")
+        elif h is not None and self.pyramid is not None:
             parts.append(f"entropy {h:.2f} bits/byte ({self.pyramid.block} B block)")
         near = self._finding_near(x)
         if near is not None:
@@ -408,6 +537,7 @@ class EntropyPlot(QWidget):
             return
         x0, x1 = self.view_box.viewRange()[0]
         points = max(MIN_POINTS, int(self.view_box.width()) or 1000)
+        self._update_fine(x0, x1, int(self.view_box.width()))
         self._update_shading(x0, x1, self.view_box.viewPixelSize()[0] or 1.0)
         if self._mode == "offset":
             x, mean, mx = self._offset_series(p, x0, x1, points)
@@ -425,7 +555,8 @@ class EntropyPlot(QWidget):
 
     def _offset_series(self, p: EntropyPyramid, x0: float, x1: float, points: int) -> tuple[np.ndarray, ...]:
         s = p.range(max(0, math.floor(x0)), math.ceil(x1) + 1, points)
-        return self._steps(s.x, np.minimum(s.x + s.span, p.size), s.mean, s.max)
+        parts = self._splice_fine(s.x, np.minimum(s.x + s.span, p.size), s.mean, s.max, x0, x1, 0)
+        return self._steps(*parts)
 
     @staticmethod
     def _region_means(p: EntropyPyramid, fo0: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -470,8 +601,8 @@ class EntropyPlot(QWidget):
         mean_parts: list[np.ndarray] = []
         max_parts: list[np.ndarray] = []
         nan = np.array([np.nan])
-        for a0, a1, f0, v_lo, v_hi in zip(
-            va0.tolist(), va1.tolist(), fo0.tolist(), lo.tolist(), hi.tolist(), strict=True
+        for idx, a0, a1, f0, v_lo, v_hi in zip(
+            visible.tolist(), va0.tolist(), va1.tolist(), fo0.tolist(), lo.tolist(), hi.tolist(), strict=True
         ):
             budget = max(2, int(points * (v_hi - v_lo) / total))
             f_lo = int(f0 + (v_lo - a0))
@@ -481,13 +612,150 @@ class EntropyPlot(QWidget):
                 continue
             starts = np.clip(a0 + (s.x - f0), a0, a1)
             ends = np.clip(a0 + (np.minimum(s.x + s.span, p.size) - f0), a0, a1)
-            x, mean, mx = self._steps(starts, ends, s.mean, s.max)
+            region = self._mem_regions[idx]
+            x, mean, mx = self._steps(
+                *self._splice_fine(starts, ends, s.mean, s.max, x0, x1, region.vaddr - region.file_offset)
+            )
             xs_parts += [x, nan]
             mean_parts += [mean, nan]
             max_parts += [mx, nan]
         if not xs_parts:
             return empty, empty, empty
         return np.concatenate(xs_parts), np.concatenate(mean_parts), np.concatenate(max_parts)
+
+    # -- the fine pass ---------------------------------------------------------------------------
+    def _want_fine(self, x0: float, x1: float, width: int) -> tuple[FineRequest, int, int] | None:
+        """The fine pass the view [x0, x1] at ``width`` pixels calls for, and the visible file bytes
+        [v0, v1) it must cover; None when the pyramid already gives a block per pixel (or vaddr mode
+        shows more than one region, or the view holds more than FINE_MAX_BYTES)."""
+        p = self.pyramid
+        span = x1 - x0
+        if not self._fine_enabled or p is None or self.dump is None or width <= 0:
+            return None
+        if not (span > 0 and math.isfinite(span)) or span >= width * p.block:
+            return None
+        block = FINE_MIN_BLOCK
+        while block * 2 <= span / width:
+            block *= 2
+        if block >= p.block:
+            return None
+        if self._mode == "offset":
+            lo, hi, shift = 0, p.size, 0
+        else:
+            m = self._mem
+            if not m or not m["va0"].size:
+                return None
+            vis = np.flatnonzero((m["va1"] > x0) & (m["va0"] < x1))
+            if vis.size != 1:  # two regions or more: not one run of file bytes; the pyramid only
+                return None
+            region = self._mem_regions[int(vis[0])]
+            shift = region.vaddr - region.file_offset
+            lo, hi = region.file_offset, min(region.file_offset + region.size, p.size)
+        v0 = max(lo, math.floor(x0) - shift)
+        v1 = min(hi, math.ceil(x1) - shift)
+        if v1 <= v0 or v1 - v0 > FINE_MAX_BYTES:
+            return None
+        pad = min((v1 - v0) // 2, (FINE_MAX_BYTES - (v1 - v0)) // 2)
+        start = lo + (max(lo, v0 - pad) - lo) // block * block
+        end = min(hi, start + -(-(min(hi, v1 + pad) - start) // block) * block)
+        return FineRequest(self._mode, start, end, block, shift), v0, v1
+
+    @staticmethod
+    def _fine_covers(req: FineRequest | None, want: FineRequest, v0: int, v1: int) -> bool:
+        return (
+            req is not None
+            and (req.mode, req.block, req.shift) == (want.mode, want.block, want.shift)
+            and req.start <= v0
+            and v1 <= req.end
+        )
+
+    def _update_fine(self, x0: float, x1: float, width: int) -> None:
+        """Drop, keep or ask for the fine pass the view calls for (see the module docstring)."""
+        want = self._want_fine(x0, x1, width)
+        if want is None:
+            self._drop_fine()
+            return
+        req, v0, v1 = want
+        f = self._fine
+        if f is not None and (f.request.mode, f.request.shift) != (req.mode, req.shift):
+            self._fine = None  # another mode or region: it no longer applies
+        if self._fine_covers(self._fine.request if self._fine is not None else None, req, v0, v1):
+            self._cancel_fine_worker()  # what is drawn already fits; anything in flight is for another view
+            return
+        if self._fine_covers(self._fine_pending, req, v0, v1):
+            return
+        self._cancel_fine_worker()
+        self._fine_token += 1
+        worker = FineEntropyWorker(self.dump, self._fine_token, req)
+        worker.signals.sig_done.connect(self._on_fine_done)
+        worker.signals.sig_failed.connect(self._on_fine_failed)
+        worker.signals.sig_finished.connect(self._on_fine_finished)
+        self._fine_workers[self._fine_token] = worker
+        self._fine_pending = req
+        self._pool.start(worker)
+
+    def _cancel_fine_worker(self) -> None:
+        worker = self._fine_workers.get(self._fine_token)
+        if worker is not None:
+            worker.cancel()
+        self._fine_token += 1  # whatever is in flight is now stale
+        self._fine_pending = None
+
+    def _drop_fine(self) -> None:
+        """Back to the pyramid only: the fine curve goes, a pass in flight is cancelled."""
+        self._cancel_fine_worker()
+        self._fine = None
+
+    def _splice_fine(
+        self,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        mean: np.ndarray,
+        mx: np.ndarray,
+        x0: float,
+        x1: float,
+        shift: int,
+    ) -> tuple[np.ndarray, ...]:
+        """Coarse steps [starts, ends) with the fine result put in place of them over its bytes (the
+        coarse steps cut at its edges); only the fine blocks in [x0, x1] (one more each side) are kept.
+        ``shift`` maps these steps' file offsets to x: the fine result applies only if it has the same."""
+        f = self._fine
+        if f is None or f.request.mode != self._mode or f.request.shift != shift or not starts.size:
+            return starts, ends, mean, mx
+        r = f.request
+        fx0, fx1 = float(r.start + shift), float(r.end + shift)
+        if fx1 <= float(starts[0]) or fx0 >= float(ends[-1]):
+            return starts, ends, mean, mx
+        i0 = max(0, math.floor((x0 - fx0) / r.block) - 1)
+        i1 = min(f.values.size, math.ceil((x1 - fx0) / r.block) + 1)
+        if i1 <= i0:
+            return starts, ends, mean, mx
+        fs = np.arange(i0, i1, dtype=np.int64) * r.block + r.start
+        fe = np.minimum(fs + r.block, r.end)
+        fv = f.values[i0:i1]
+        left = starts < fx0
+        right = ends > fx1
+        return (
+            np.concatenate((starts[left], (fs + shift).astype(np.float64), np.maximum(starts[right], fx1))),
+            np.concatenate((np.minimum(ends[left], fx0), (fe + shift).astype(np.float64), ends[right])),
+            np.concatenate((mean[left], fv, mean[right])),
+            np.concatenate((mx[left], fv, mx[right])),
+        )
+
+    def _on_fine_done(self, token: int, result: FineResult) -> None:
+        if token != self._fine_token:
+            return  # stale: the view, the mode or the dump changed since it was asked for
+        self._fine = result
+        self._fine_pending = None
+        self.redraw()
+        self.sig_fine_ready.emit(result.request.block)
+
+    def _on_fine_failed(self, token: int, _reason: str) -> None:
+        if token == self._fine_token:
+            self._fine_pending = None  # the pyramid stays drawn; the next redraw may try again
+
+    def _on_fine_finished(self, token: int) -> None:
+        self._fine_workers.pop(token, None)
 
     def _index_regions(self) -> None:
         self._mem = {}
@@ -520,6 +788,7 @@ class EntropyPlot(QWidget):
 
     def _rebuild(self) -> None:
         """Everything that depends on the mode: extent, region shading, findings, curves."""
+        self._drop_fine()
         self._clear_plot()
         if self.dump is None:
             return
@@ -679,6 +948,7 @@ class EntropyPlot(QWidget):
 
     def closeEvent(self, event: Any) -> None:
         self.cancel()
+        self._drop_fine()
         super().closeEvent(event)
 
 

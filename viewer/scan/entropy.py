@@ -56,6 +56,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from ..units import human_size
+from .progress import is_cancelled, report
 
 DEFAULT_BLOCK = 4096
 MIN_BLOCK = 256  # below 256 bytes a block cannot reach 8 bits/byte and the scale loses its meaning
@@ -110,24 +111,6 @@ class EntropyRun:
             "mean": round(self.mean, 3),
             "max": round(self.max, 3),
         }
-
-
-def _is_cancelled(state: Any) -> bool:
-    """Works with :class:`EntropyState` (``cancelled`` a bool) and the engine's ScanState
-    (``cancelled`` a threading.Event, ``is_cancelled`` a property)."""
-    flag = getattr(state, "is_cancelled", None)
-    if isinstance(flag, bool):
-        return flag
-    cancelled = getattr(state, "cancelled", False)
-    if hasattr(cancelled, "is_set"):
-        return bool(cancelled.is_set())
-    return bool(cancelled)
-
-
-def _report(state: Any, done: int, total: int) -> None:
-    callback = getattr(state, "progress", None)  # a method, or the engine's optional callable attribute
-    if callable(callback):
-        callback(done, total)
 
 
 def check_block(block: int) -> int:
@@ -302,7 +285,7 @@ def compute_entropy(
     done_blocks = 0
     offset = 0
     if state is not None:
-        _report(state, 0, size)
+        report(state, 0, size)
     path = getattr(src, "path", None)
     fh = None
     if path is not None and size:
@@ -313,7 +296,7 @@ def compute_entropy(
     buf = np.empty(step if fh is not None else 0, dtype=np.uint8)
     try:
         while offset < size:
-            if state is not None and _is_cancelled(state):
+            if state is not None and is_cancelled(state):
                 break
             want = min(step, size - offset)
             if fh is not None:
@@ -330,7 +313,7 @@ def compute_entropy(
             offset += arr.size
             del arr  # drop any view of the mapping now: nothing keeps it pinned between chunks
             if state is not None:
-                _report(state, offset, size)
+                report(state, offset, size)
     finally:
         if fh is not None:
             fh.close()

@@ -28,30 +28,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from .progress import is_cancelled, report
+
 DEFAULT_CHUNK = 8 * 1024 * 1024  # bytes between cancel checks and progress reports
 DEFAULT_MAX_MATCH = 4096  # bound on a regex match without a finite maximum width
 DEFAULT_LIMIT = 10000
 MODES = ("hex", "ascii", "utf16", "regex")
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-def _is_cancelled(state: Any) -> bool:
-    if state is None:
-        return False
-    flag = getattr(state, "is_cancelled", None)
-    if isinstance(flag, bool):
-        return flag
-    cancelled = getattr(state, "cancelled", False)
-    if hasattr(cancelled, "is_set"):
-        return bool(cancelled.is_set())
-    return bool(cancelled)
-
-
-def _report(state: Any, done: int, total: int) -> None:
-    callback = getattr(state, "progress", None)
-    if callable(callback):
-        callback(done, total)
 
 
 # -- queries ---------------------------------------------------------------------------------------
@@ -153,7 +137,7 @@ def iter_matches(
         raise ValueError("chunk_size must be at least 1")
     total = hi - lo
     if state is not None:
-        _report(state, 0, total)
+        report(state, 0, total)
     if hi <= lo:
         return
     if isinstance(pattern, bytes | bytearray | memoryview):
@@ -172,7 +156,7 @@ def _iter_exact(
     finder = getattr(src, "find", None)
     pos = lo  # no match may start before pos (non-overlapping)
     for chunk_start in range(lo, hi, chunk):
-        if _is_cancelled(state):
+        if is_cancelled(state):
             return
         chunk_end = min(hi, chunk_start + chunk)
         window_end = min(hi, chunk_end + n - 1)  # a match starting in this chunk may end past it
@@ -193,7 +177,7 @@ def _iter_exact(
                 yield chunk_start + i, n
                 p = pos = chunk_start + i + n
         if state is not None:
-            _report(state, chunk_end - lo, hi - lo)
+            report(state, chunk_end - lo, hi - lo)
 
 
 def _iter_regex(
@@ -203,7 +187,7 @@ def _iter_regex(
     try:
         pos = lo
         for chunk_start in range(lo, hi, chunk):
-            if _is_cancelled(state):
+            if is_cancelled(state):
                 return
             chunk_end = min(hi, chunk_start + chunk)
             window_end = min(hi, chunk_end + bound)
@@ -219,7 +203,7 @@ def _iter_regex(
                 yield s, e - s
                 p = pos = e
             if state is not None:
-                _report(state, chunk_end - lo, hi - lo)
+                report(state, chunk_end - lo, hi - lo)
     finally:
         if isinstance(whole, memoryview):
             whole.release()
