@@ -62,5 +62,5 @@ def run_gui(path: str | None) -> int:
     window = MainWindow()
     window.show()
     if path:
-        window.open_path(path)
+        window.open_path_async(path)  # parsed in a worker: the window shows at once
     return int(app.exec())

@@ -335,14 +335,14 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.action_close_tab = self._action(file_menu, "&Close", self._close_current, QKeySequence.StandardKey.Close)
         file_menu.addSeparator()
-        self.action_quit = self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.action_quit = self._action(file_menu, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         self.action_quit.setMenuRole(QAction.MenuRole.QuitRole)
 
         edit = bar.addMenu("&Edit")
         self.action_copy = self._action(edit, "&Copy as hex", lambda: self._copy("hex"), QKeySequence.StandardKey.Copy)
-        self._action(edit, "Copy as C array", lambda: self._copy("c"))
-        self._action(edit, "Copy as Python bytes", lambda: self._copy("python"))
-        self._action(edit, "Copy as base64", lambda: self._copy("base64"))
+        self._action(edit, "Copy as C array", lambda: self._copy("c"), QKeySequence("Ctrl+Shift+C"))
+        self._action(edit, "Copy as Python bytes", lambda: self._copy("python"), QKeySequence("Ctrl+Alt+C"))
+        self._action(edit, "Copy as base64", lambda: self._copy("base64"), QKeySequence("Ctrl+Alt+B"))
         edit.addSeparator()
         self.action_find = self._action(edit, "&Find…", self.show_find, QKeySequence.StandardKey.Find)
         self.action_find_next = self._action(edit, "Find &next", self.find_bar.next_result, QKeySequence(Qt.Key.Key_F3))
@@ -354,21 +354,25 @@ class MainWindow(QMainWindow):
         self.bookmarks_menu.aboutToShow.connect(self._fill_bookmarks_menu)
 
         view = bar.addMenu("&View")
-        for dock in self.docks:
-            view.addAction(dock.toggleViewAction())
+        for number, dock in enumerate(self.docks, start=1):
+            toggle = dock.toggleViewAction()
+            toggle.setShortcut(QKeySequence(f"Alt+{number}"))
+            view.addAction(toggle)
         view.addSeparator()
         self.action_vaddr = self._action(view, "Show &virtual addresses", self._toggle_address_mode, QKeySequence("Ctrl+Shift+A"))
         self.action_vaddr.setCheckable(True)
-        self.action_entropy_va = self._action(view, "Entropy over the &address space", self._toggle_entropy_axis)
+        self.action_entropy_va = self._action(view, "Entropy over the &address space", self._toggle_entropy_axis,
+                                              QKeySequence("Ctrl+Shift+E"))
         self.action_entropy_va.setCheckable(True)
-        self.action_wide = self._action(view, "&32 bytes per row", self._toggle_width)
+        self.action_wide = self._action(view, "&32 bytes per row", self._toggle_width, QKeySequence("Ctrl+Shift+W"))
         self.action_wide.setCheckable(True)
-        self.action_utf16 = self._action(view, "Text as &UTF-16", self._toggle_text_mode)
+        self.action_utf16 = self._action(view, "Text as &UTF-16", self._toggle_text_mode, QKeySequence("Ctrl+Shift+U"))
         self.action_utf16.setCheckable(True)
         theme_menu = view.addMenu("&Theme")
         self._theme_group = QActionGroup(self)
-        for key, label in (("system", "Follow the &system"), ("light", "&Light"), ("dark", "&Dark")):
-            act = self._action(theme_menu, label, lambda _=False, k=key: self._apply_theme(k, save=True))
+        for key, label, keys in (("system", "Follow the &system", "Ctrl+Shift+1"), ("light", "&Light", "Ctrl+Shift+2"),
+                                 ("dark", "&Dark", "Ctrl+Shift+3")):
+            act = self._action(theme_menu, label, lambda _=False, k=key: self._apply_theme(k, save=True), QKeySequence(keys))
             act.setCheckable(True)
             act.setData(key)
             self._theme_group.addAction(act)
