@@ -55,6 +55,7 @@ bench: deps bench-deps venv  ## benchmarks: info, scan (beside rsakeyfind/aeskey
 	$(PY) tests/bench/bench_scan.py --size-gib $${BENCH_GIB:-2}
 	$(PY) tests/bench/bench_entropy.py
 	$(PY) tests/bench/bench_gui.py
+	$(PY) tests/bench/bench_case.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

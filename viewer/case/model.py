@@ -157,9 +157,21 @@ class Case:
     def touch(self) -> None:
         self.modified = utc_now()
 
+    def _by_id(self) -> dict[str, list[FindingRecord]]:
+        """Finding records by id, rebuilt when records were added or removed: a case holds 100,000
+        findings, and a linear search per annotation made reviewing them quadratic."""
+        index = self.__dict__.get("_finding_index")
+        if index is None or self.__dict__.get("_finding_count") != len(self.findings):
+            index = {}
+            for r in self.findings:
+                index.setdefault(r.id, []).append(r)
+            self.__dict__["_finding_index"] = index
+            self.__dict__["_finding_count"] = len(self.findings)
+        return index
+
     def finding(self, finding_id: str, evidence_sha256: str | None = None) -> FindingRecord:
-        hits = [r for r in self.findings if r.id == finding_id
-                and (evidence_sha256 is None or r.evidence_sha256 == evidence_sha256)]
+        hits = [r for r in self._by_id().get(finding_id, ())
+                if evidence_sha256 is None or r.evidence_sha256 == evidence_sha256]
         if not hits:
             raise KeyError(f"no finding {finding_id} in the case")
         if len(hits) > 1:
@@ -171,9 +183,27 @@ class Case:
 
     # -- serialisation ---------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        d = {k: v for k, v in asdict(self).items() if k != "audit"}
-        d["audit"] = self.audit.to_json()
-        return d
+        """Plain dicts for the payload, built field by field: ``dataclasses.asdict`` deep-copies every
+        value and took 27 s for 100,000 findings (the JSON encoder never mutates what it is given)."""
+
+        def review(rv: Review) -> dict[str, Any]:
+            return {"status": rv.status, "severity": rv.severity, "tags": list(rv.tags),
+                    "comments": [dict(vars(c)) for c in rv.comments]}
+
+        def record(r: FindingRecord) -> dict[str, Any]:
+            out = {k: v for k, v in vars(r).items() if k != "review"}
+            out["review"] = review(r.review)
+            return out
+
+        return {
+            "id": self.id, "name": self.name, "number": self.number, "examiner": self.examiner,
+            "description": self.description, "created": self.created, "modified": self.modified,
+            "evidence": [dict(vars(e)) for e in self.evidence],
+            "findings": [record(r) for r in self.findings],
+            "scans": [dict(vars(sc)) for sc in self.scans],
+            "bookmarks": [dict(vars(b)) for b in self.bookmarks],
+            "audit": self.audit.to_json(),
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Case:

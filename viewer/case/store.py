@@ -42,8 +42,10 @@ Saves are atomic: a temporary file (mode 0600) in the same folder, written, flus
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,20 @@ from .errors import CaseError, KeyringUnavailable, NotACaseFile, PassphraseRequi
 
 SUFFIX = ".evcase"
 RECOVERY_SUFFIX = ".recovery"
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a case's ~10 objects per finding are built or serialised: the
+    collector's passes over the growing heap doubled the time to open a 100,000-finding case. Nothing
+    built here forms reference cycles; reference counting frees it as usual."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def recovery_path(path: str | os.PathLike[str]) -> Path:
@@ -127,7 +143,8 @@ class CaseFile:
 
     # -- saving ----------------------------------------------------------------------------------
     def _bytes(self) -> bytes:
-        return crypto.seal(self.case.to_json(), self.case.id, self._slots, self._data_key)
+        with gc_paused():
+            return crypto.seal(self.case.to_json(), self.case.id, self._slots, self._data_key)
 
     def save(self) -> None:
         """Atomically write the case; the recovery file, now older, is removed."""
@@ -272,7 +289,8 @@ def _load(path: Path, passphrase: str | None, use_keyring: bool, author_name: st
     else:
         raise PassphraseRequired(f"{path.name}: give the case passphrase (keyring not used)")
     try:
-        case = model.Case.from_json(crypto.unseal(header, payload, data_key))
+        with gc_paused():
+            case = model.Case.from_json(crypto.unseal(header, payload, data_key))
     except CaseError:
         raise
     except (KeyError, TypeError, ValueError) as exc:

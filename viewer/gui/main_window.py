@@ -66,6 +66,7 @@ from ..evidence import Dump, EvidenceError, open_dump
 from ..units import human_size
 from . import regions_model as rm
 from . import structure_model as sm
+from .case_window import CaseMixin
 from .details import DetailsPane
 from .dump_tab import Bookmark, DumpTab
 from .entropy_plot import EntropyPlot
@@ -113,7 +114,7 @@ class OpenWorker(QRunnable):
             self.signals.sig_opened.emit(dump, self.path)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(CaseMixin, QMainWindow):
     """Tabs of dumps with a hex view each; structure, regions, findings, entropy, inspector and details docks."""
 
     sig_dump_opened = Signal(object)  # the Dump now shown
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self._build_status()
+        self._build_case()
         self._update_title()
         self.resize(1400, 900)
         self._apply_theme(str(self.settings.value(SETTINGS_THEME, "system")))
@@ -304,10 +306,13 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.structure_dock, self.regions_dock)
         self.tabifyDockWidget(self.findings_dock, self.entropy_dock)
         self.tabifyDockWidget(self.findings_dock, self.warnings_dock)
+        self.tabifyDockWidget(self.findings_dock, self.case_dock)
         self.findings_dock.raise_()
         self.structure_dock.raise_()
         self.resizeDocks([self.structure_dock, self.inspector_dock], [430, 340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findings_dock], [240], Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock, self.details_dock, self.review_dock], [260, 300, 280],
+                         Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:  # noqa: ANN001
         if not self._arranged:
@@ -358,7 +363,8 @@ class MainWindow(QMainWindow):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(f"Alt+{number}"))
             view.addAction(toggle)
-        view.addSeparator()
+        self.view_menu = view
+        self._view_separator = view.addSeparator()
         self.action_vaddr = self._action(view, "Show &virtual addresses", self._toggle_address_mode, QKeySequence("Ctrl+Shift+A"))
         self.action_vaddr.setCheckable(True)
         self.action_entropy_va = self._action(view, "Entropy over the &address space", self._toggle_entropy_axis,
@@ -575,6 +581,7 @@ class MainWindow(QMainWindow):
         self.findings_panel.set_findings(tab.findings if tab is not None else [])
         self.findings_dock.setWindowTitle(f"Findings ({len(tab.findings)})" if tab is not None else "Findings")
         self.details.clear()
+        self._review_finding(None)
         self.inspector.set_dump(dump)
         self.entropy_plot.set_dump(dump)
         if tab is not None:
@@ -593,7 +600,11 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{APP_TITLE} — {self.dump.path.name}" if self.dump is not None else APP_TITLE)
+        title = f"{APP_TITLE} — {self.dump.path.name}" if self.dump is not None else APP_TITLE
+        cf = getattr(self, "case_file", None)
+        if cf is not None:
+            title += f" — case {cf.case.name}{' *' if self.case_dirty else ''}"
+        self.setWindowTitle(title)
 
     def _close_current(self) -> None:
         if self.tabs.currentIndex() >= 0:
@@ -679,6 +690,7 @@ class MainWindow(QMainWindow):
 
     def _on_finding_selected(self, finding) -> None:  # noqa: ANN001 - Finding
         self.details.show_finding(finding)
+        self._review_finding(finding)
         self._select(finding.offset, finding.length)
 
     def _on_search_done(self, _count: int) -> None:
@@ -782,8 +794,10 @@ class MainWindow(QMainWindow):
     def add_bookmark(self, name: str, offset: int, length: int, color: QColor | None = None) -> None:
         """A named, coloured byte range; listed in the Bookmarks menu, painted in the hex view."""
         if self.tab is not None:
-            self.tab.bookmarks.append(Bookmark(name, offset, length, QColor(color or self._next_bookmark_color())))
+            mark = Bookmark(name, offset, length, QColor(color or self._next_bookmark_color()))
+            self.tab.bookmarks.append(mark)
             self.tab.refresh_highlights()
+            self._add_case_bookmark(name, offset, length, mark.color.name(QColor.NameFormat.HexArgb))
 
     def _fill_bookmarks_menu(self) -> None:
         self.bookmarks_menu.clear()
@@ -889,6 +903,7 @@ class MainWindow(QMainWindow):
         tab.refresh_highlights()
         secrets = sum(1 for s in result.secrets)
         self._scan_ended(f"scan done: {len(result.findings)} findings, {secrets} secrets")
+        self._merge(tab, result)
         if tab is self.tab:
             self.findings_panel.set_findings(tab.findings)
             self.findings_dock.setWindowTitle(f"Findings ({len(tab.findings)})")
@@ -912,6 +927,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Remember the layout, stop the workers before the mappings they read go away, close dumps."""
         self.save_layout()
+        self.autosave_case()  # unsaved case changes go to the recovery file, offered at the next open
+        self._stop_verify()
+        self.autosave_timer.stop()
         if self._scan is not None:
             self._scan[0].cancel()
         for worker in list(self._hash_workers.values()):

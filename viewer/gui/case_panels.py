@@ -1,0 +1,372 @@
+"""The case's widgets: review of one finding, case bookmarks, evidence verification, audit trail, key slots.
+
+The item models here (:class:`EvidenceModel`, :class:`BookmarksModel`, :class:`AuditModel`) are read-only
+tables over a :class:`~viewer.case.CaseFile`'s data; the window resets them after every change. Every
+change the examiner makes goes through the CaseFile (``annotate``, ``add_passphrase_slot``…), which
+appends the audit event; the widgets only emit ``sig_changed`` so that the window marks the case dirty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRunnable,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..case import STATUSES, CaseError, CaseFile
+from ..case.model import SEVERITIES, EvidenceRef, FindingRecord
+from .workers import one_line
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+_NO_PARENT = QModelIndex()
+
+
+class _Table(QAbstractTableModel):
+    """A flat, read-only table of rows (lists of display strings) with a header."""
+
+    headers: Sequence[str] = ()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._rows: list[list[str]] = []
+        self._items: list[Any] = []
+
+    def _set(self, items: list[Any], rows: list[list[str]]) -> None:
+        self.beginResetModel()
+        self._items, self._rows = items, rows
+        self.endResetModel()
+
+    def item(self, row: int) -> Any:
+        return self._items[row]
+
+    def rowCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
+                and 0 <= section < len(self.headers):
+            return self.headers[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self._rows[index.row()][index.column()]
+        return None
+
+
+class EvidenceModel(_Table):
+    """The case's evidence references and their verification state (``checking…``, ok, changed, missing)."""
+
+    headers = ("State", "Path", "Size", "SHA-256")
+
+    def set_evidence(self, refs: list[EvidenceRef], states: dict[str, str]) -> None:
+        self._set(list(refs), [[states.get(r.sha256, "not checked"), r.path, str(r.size), r.sha256] for r in refs])
+
+    def state(self, row: int) -> str:
+        return self._rows[row][0]
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.ForegroundRole and index.isValid() and index.column() == 0 \
+                and 0 <= index.row() < len(self._rows):
+            from PySide6.QtGui import QColor
+
+            state = self._rows[index.row()][0]
+            return {"ok": QColor(30, 150, 60), "changed": QColor(210, 40, 40),
+                    "missing": QColor(210, 120, 0)}.get(state)
+        return super().data(index, role)
+
+
+class BookmarksModel(_Table):
+    headers = ("Name", "Offset", "Length", "Evidence", "Author")
+
+    def set_bookmarks(self, cf: CaseFile | None) -> None:
+        marks = list(cf.case.bookmarks) if cf is not None else []
+        names = {e.sha256: e.path for e in cf.case.evidence} if cf is not None else {}
+        self._set(marks, [[b.name, f"{b.offset:#x}", str(b.length), names.get(b.evidence_sha256, b.evidence_sha256[:16]),
+                           b.author] for b in marks])
+
+
+def _summary(event: dict[str, Any]) -> str:
+    data = event.get("data") or {}
+    return one_line(", ".join(f"{k}={v}" for k, v in data.items() if k not in ("author",)), 200)
+
+
+class AuditModel(_Table):
+    headers = ("#", "Time", "Event", "Author", "Details")
+
+    def set_case(self, cf: CaseFile | None) -> None:
+        events = list(cf.case.audit) if cf is not None else []
+        self._set(events, [[str(e.get("seq", i)), str(e.get("time", "")), str(e.get("type", "")),
+                            str(e.get("author", "")), _summary(e)] for i, e in enumerate(events)])
+
+
+def table(model: QAbstractTableModel, name: str) -> QTableView:
+    view = QTableView()
+    view.setObjectName(name)
+    view.setModel(model)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 6)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    return view
+
+
+# -- the review of one finding --------------------------------------------------------------------
+class ReviewPanel(QWidget):
+    """Status, severity, tags and the comment thread of the selected finding; changes call ``annotate``."""
+
+    sig_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.case: CaseFile | None = None
+        self.record: FindingRecord | None = None
+        self._loading = False
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.status_combo = QComboBox()
+        self.status_combo.setObjectName("review-status")
+        self.status_combo.addItems(list(STATUSES))
+        self.severity_combo = QComboBox()
+        self.severity_combo.setObjectName("review-severity")
+        self.severity_combo.addItems(list(SEVERITIES))
+        self.tags_edit = QLineEdit()
+        self.tags_edit.setObjectName("review-tags")
+        self.tags_edit.setPlaceholderText("tags, comma separated (Enter to apply)")
+        self.comments = QListWidget()
+        self.comments.setObjectName("review-comments")
+        self.comments.setWordWrap(True)
+        self.comment_edit = QLineEdit()
+        self.comment_edit.setObjectName("review-comment-edit")
+        self.comment_edit.setPlaceholderText("Add a comment…")
+        self.add_button = QPushButton("Add")
+        self.add_button.setObjectName("review-add-comment")
+        form = QFormLayout()
+        form.addRow("Status", self.status_combo)
+        form.addRow("Severity", self.severity_combo)
+        form.addRow("Tags", self.tags_edit)
+        row = QHBoxLayout()
+        row.addWidget(self.comment_edit, 1)
+        row.addWidget(self.add_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Comments"))
+        layout.addWidget(self.comments, 1)
+        layout.addLayout(row)
+        self.status_combo.currentTextChanged.connect(lambda s: self._annotate(status=s))
+        self.severity_combo.currentTextChanged.connect(lambda s: self._annotate(severity=s))
+        self.tags_edit.editingFinished.connect(self.apply_tags)
+        self.add_button.clicked.connect(self.add_comment)
+        self.comment_edit.returnPressed.connect(self.add_comment)
+        self.show_record(None, None)
+
+    def show_record(self, case: CaseFile | None, record: FindingRecord | None, why: str = "") -> None:
+        self.case, self.record = case, record
+        self._loading = True
+        try:
+            enabled = case is not None and record is not None
+            for w in (self.status_combo, self.severity_combo, self.tags_edit, self.comment_edit, self.add_button):
+                w.setEnabled(enabled)
+            self.comments.clear()
+            if not enabled:
+                self.title.setText(why or "Select a finding of a case's evidence to review it.")
+                self.status_combo.setCurrentIndex(0)
+                self.severity_combo.setCurrentIndex(0)
+                self.tags_edit.clear()
+                return
+            f = record.finding
+            stale = " — stale: the last scan no longer reports it" if record.stale else ""
+            self.title.setText(f"<b>{f.get('kind')}</b> at {int(f.get('offset', 0)):#x} ({f.get('length')} bytes){stale}")
+            self.status_combo.setCurrentText(record.review.status)
+            self.severity_combo.setCurrentText(record.review.severity)
+            self.tags_edit.setText(", ".join(record.review.tags))
+            for c in record.review.comments:
+                edited = " (edited)" if c.edited else ""
+                self.comments.addItem(f"{c.author}, {c.time}{edited}:\n{c.text}")
+        finally:
+            self._loading = False
+
+    def _annotate(self, **changes: Any) -> None:
+        if self._loading or self.case is None or self.record is None:
+            return
+        try:
+            self.record = self.case.annotate(self.record.id, evidence_sha256=self.record.evidence_sha256, **changes)
+        except (CaseError, ValueError, KeyError) as exc:
+            QMessageBox.warning(self, "Review", one_line(str(exc)))
+            return
+        self.show_record(self.case, self.record)
+        self.sig_changed.emit()
+
+    def apply_tags(self) -> None:
+        tags = [t for t in self.tags_edit.text().split(",") if t.strip()]
+        if self.record is not None and sorted({t.strip() for t in tags}) != self.record.review.tags:
+            self._annotate(tags=tags)
+
+    def add_comment(self) -> None:
+        text = self.comment_edit.text().strip()
+        if text:
+            self.comment_edit.clear()
+            self._annotate(comment=text)
+
+
+# -- key slots ------------------------------------------------------------------------------------
+def ask_new_passphrase(parent: QWidget, title: str) -> str | None:
+    """A passphrase typed twice (hidden); None when cancelled or the two differ (then says so)."""
+    first, ok = QInputDialog.getText(parent, title, "New passphrase:", QLineEdit.EchoMode.Password)
+    if not ok or not first:
+        return None
+    again, ok = QInputDialog.getText(parent, title, "The same passphrase again:", QLineEdit.EchoMode.Password)
+    if not ok:
+        return None
+    if again != first:
+        QMessageBox.warning(parent, title, "The two passphrases differ; nothing was changed.")
+        return None
+    return first
+
+
+class KeySlotsDialog(QDialog):
+    """The case's key slots (keyring, passphrase) with Add passphrase and Remove; saved with the case."""
+
+    sig_changed = Signal()
+
+    def __init__(self, case: CaseFile, parent: QWidget | None = None, kdf: dict[str, Any] | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Key slots")
+        self.setObjectName("key-slots-dialog")
+        self.case = case
+        self.kdf = kdf
+        self.list = QListWidget()
+        self.list.setObjectName("key-slots")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        add = QPushButton("Add passphrase…")
+        add.clicked.connect(self._ask_add)
+        remove = QPushButton("Remove")
+        remove.clicked.connect(self._ask_remove)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("A case opens with any one of its slots. Changes are written by the next save."))
+        layout.addWidget(self.list)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        layout.addWidget(buttons)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for i, s in enumerate(self.case.slots()):
+            kdf = s.get("kdf") or {}
+            extra = f", {kdf.get('name')} {kdf.get('memory_cost', '')} KiB" if kdf else ""
+            self.list.addItem(f"{i}: {s.get('kind')} (created {s.get('created', '?')}{extra})")
+
+    def add_passphrase(self, passphrase: str) -> int:
+        index = self.case.add_passphrase_slot(passphrase, kdf=self.kdf)
+        self.refresh()
+        self.message.setText(f"Passphrase slot {index} added; save the case to keep it.")
+        self.sig_changed.emit()
+        return index
+
+    def remove(self, index: int) -> bool:
+        try:
+            self.case.remove_slot(index)
+        except (CaseError, IndexError) as exc:
+            self.message.setText(one_line(str(exc)))
+            return False
+        self.refresh()
+        self.message.setText(f"Slot {index} removed; save the case to make it final.")
+        self.sig_changed.emit()
+        return True
+
+    def _ask_add(self) -> None:
+        passphrase = ask_new_passphrase(self, "Add a passphrase slot")
+        if passphrase:
+            self.add_passphrase(passphrase)
+
+    def _ask_remove(self) -> None:
+        row = self.list.currentRow()
+        if row >= 0:
+            self.remove(row)
+
+
+# -- evidence verification in a worker ------------------------------------------------------------
+class VerifySignals(QObject):
+    sig_state = Signal(str, str)  # evidence sha256, "ok" / "changed" / "missing" / "unreadable"
+    sig_finished = Signal()
+
+
+class VerifyWorker(QRunnable):
+    """Re-hash each evidence file off the GUI thread (gigabytes take seconds)."""
+
+    def __init__(self, items: list[tuple[str, str]], is_cancelled: Callable[[], bool] = lambda: False):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.items = items  # (expected sha256, resolved path)
+        self.is_cancelled = is_cancelled
+        self.signals = VerifySignals()
+
+    def run(self) -> None:
+        try:
+            for sha, path in self.items:
+                if self.is_cancelled():
+                    return
+                self.signals.sig_state.emit(sha, self._state(sha, path))
+        finally:
+            self.signals.sig_finished.emit()
+
+    def _state(self, sha: str, path: str) -> str:
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    if self.is_cancelled():
+                        return "not checked"
+                    h.update(chunk)
+        except FileNotFoundError:
+            return "missing"
+        except OSError:
+            return "unreadable"
+        return "ok" if h.hexdigest() == sha else "changed"
