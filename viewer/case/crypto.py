@@ -31,6 +31,7 @@ import base64
 import hashlib
 import json
 import os
+import threading
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ from .errors import (
 MAGIC = b"\x89EVCASE\n"
 FORMAT_VERSION = 1
 KEYRING_SERVICE = "evidence-viewer"
+#: Seconds an OS keyring call may take. A locked gnome-keyring waits for an unlock prompt that never comes
+#: on a headless machine; past this the call is abandoned (its daemon thread left behind) and
+#: KeyringUnavailable raised.
+KEYRING_TIMEOUT = 10.0
 
 #: OWASP Password Storage Cheat Sheet, Argon2id option 1: 19 MiB, 2 iterations, 1 lane.
 DEFAULT_KDF: dict[str, Any] = {"name": "argon2id", "memory_cost": 19456, "iterations": 2, "lanes": 1}
@@ -211,18 +216,50 @@ def _keyring():
 
 
 def _unavailable(exc: Exception) -> KeyringUnavailable:
+    from keyring.errors import KeyringLocked
+
+    if isinstance(exc, KeyringLocked):
+        return KeyringUnavailable("the OS keyring is locked (unlock it, or use a passphrase)")
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return KeyringUnavailable(f"the OS keyring cannot be used ({detail}): use a passphrase")
+
+
+def _bounded(call: Any, *args: Any) -> Any:
+    """``call(*args)`` in a daemon thread, at most :data:`KEYRING_TIMEOUT` seconds.
+
+    Any exception of the call, and a call that does not return in time (a locked keyring waiting for an
+    unlock prompt), becomes KeyringUnavailable. A timed-out call keeps running in its daemon thread; it
+    cannot be cancelled, but it no longer blocks the caller nor the interpreter's exit.
+    """
+    timeout = KEYRING_TIMEOUT
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = call(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed over to the caller
+            result["error"] = exc
+
+    worker = threading.Thread(target=run, name="evidence-viewer-keyring", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise KeyringUnavailable(
+            f"the OS keyring did not answer within {timeout:g} s (locked?) — use a passphrase")
+    if "error" in result:
+        exc = result["error"]
+        if not isinstance(exc, Exception):
+            raise exc
+        raise _unavailable(exc) from exc
+    return result.get("value")
 
 
 def keyring_slot(data_key: bytes, case_id: str) -> dict[str, Any]:
     """Store a fresh random KEK in the OS keyring and return the slot wrapping the data key with it."""
     keyring = _keyring()
     kek = os.urandom(32)
-    try:
-        keyring.set_password(KEYRING_SERVICE, case_id, b64e(kek))
-    except Exception as exc:  # noqa: BLE001 - locked keyring, D-Bus errors, backend errors alike
-        raise _unavailable(exc) from exc
+    # locked keyring (KeyringLocked, or no answer in time), D-Bus errors, backend errors alike
+    _bounded(keyring.set_password, KEYRING_SERVICE, case_id, b64e(kek))
     return {"kind": "keyring", "created": utc_now(), "service": KEYRING_SERVICE, "user": case_id,
             "wrapped": b64e(aes_key_wrap(kek, data_key))}
 
@@ -230,10 +267,7 @@ def keyring_slot(data_key: bytes, case_id: str) -> dict[str, Any]:
 def unlock_with_keyring(slots: list[dict[str, Any]], case_id: str) -> bytes:
     slot = next(s for s in slots if s.get("kind") == "keyring")
     keyring = _keyring()
-    try:
-        secret = keyring.get_password(slot.get("service", KEYRING_SERVICE), slot.get("user", case_id))
-    except Exception as exc:  # noqa: BLE001
-        raise _unavailable(exc) from exc
+    secret = _bounded(keyring.get_password, slot.get("service", KEYRING_SERVICE), slot.get("user", case_id))
     if secret is None:
         raise KeyringEntryMissing(
             f"the OS keyring has no entry for case {case_id} (deleted, or another user/machine): use a passphrase")
@@ -245,10 +279,10 @@ def unlock_with_keyring(slots: list[dict[str, Any]], case_id: str) -> bytes:
 
 
 def delete_keyring_entry(slot: dict[str, Any]) -> None:
-    """Best effort: remove the KEK of a removed keyring slot from the OS keyring."""
+    """Best effort: remove the KEK of a removed keyring slot from the OS keyring (bounded like the others)."""
     try:
         keyring = _keyring()
-        keyring.delete_password(slot.get("service", KEYRING_SERVICE), slot["user"])
+        _bounded(keyring.delete_password, slot.get("service", KEYRING_SERVICE), slot["user"])
     except Exception:  # noqa: BLE001 - the slot is gone from the file either way
         pass
 

@@ -90,6 +90,8 @@ class CaseMixin:
         self.case_kdf = None
         self.case_dirty = False
         self.case_states: dict[str, str] = {}  # evidence sha256 -> verification state
+        # evidence sha256 -> where the file is when not where the case says (a bundle extracted elsewhere)
+        self.evidence_overrides: dict[str, Path] = {}
         self._verify_worker: VerifyWorker | None = None
         self._verify_generation = 0
         self.autosave_timer = QTimer(self)
@@ -330,6 +332,11 @@ class CaseMixin:
                 self.statusBar().showMessage("Case autosaved", 3000)
 
     # -- evidence --------------------------------------------------------------------------------
+    def evidence_path(self, ref) -> Path:  # noqa: ANN001 - EvidenceRef
+        """Where ``ref``'s file is: an override (evidence extracted from a bundle), else the case's path."""
+        assert self.case_file is not None
+        return self.evidence_overrides.get(ref.sha256) or ref.resolve(self.case_file.case_dir)
+
     def tab_evidence_sha256(self, tab) -> str | None:  # noqa: ANN001 - DumpTab
         """The SHA-256 of ``tab``'s dump when it is evidence of the open case."""
         if self.case_file is None or tab is None:
@@ -365,7 +372,7 @@ class CaseMixin:
         open_paths = {str(t.dump.path.resolve()): t for t in self._tabs_by_token.values()}
         problems = []
         for ref in cf.case.evidence:
-            path = ref.resolve(cf.case_dir)
+            path = self.evidence_path(ref)
             tab = open_paths.get(str(path.resolve())) if path.exists() else None
             if tab is None:
                 if not path.is_file():
@@ -401,7 +408,7 @@ class CaseMixin:
         self._stop_verify()
         self._verify_generation += 1
         generation = self._verify_generation
-        items = [(ref.sha256, str(ref.resolve(cf.case_dir))) for ref in cf.case.evidence]
+        items = [(ref.sha256, str(self.evidence_path(ref))) for ref in cf.case.evidence]
         for sha, _ in items:
             self.case_states[sha] = "checking…"
         worker = VerifyWorker(items, lambda: generation != self._verify_generation)
@@ -519,8 +526,10 @@ class CaseMixin:
         self.case_dirty = False
         self.case_states = {}
         if cf is None:
+            self.evidence_overrides = {}
             for tab in self._tabs_by_token.values():
                 tab.case_sha256 = None
+        self.findings_panel.set_review_lookup(self._review_lookup if cf is not None else None)
         self.audit_result.clear()
         self.review.show_record(None, None)
         self._refresh_case_views()
@@ -528,6 +537,19 @@ class CaseMixin:
     def _case_changed(self) -> None:
         self.case_dirty = True
         self._refresh_case_views()
+        self.findings_panel.refresh_review()
+
+    def _review_lookup(self, finding: Finding) -> tuple[str, str] | None:
+        """(status, severity) of ``finding`` of the current tab in the open case; None when not in it."""
+        cf = self.case_file
+        sha = self.tab_evidence_sha256(self.tab)
+        if cf is None or sha is None:
+            return None
+        try:
+            review = cf.case.finding(finding.id, sha).review
+        except KeyError:
+            return None
+        return review.status, review.severity
 
     def _refresh_case_views(self) -> None:
         cf = self.case_file

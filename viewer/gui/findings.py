@@ -14,7 +14,7 @@ Nothing here ever holds key bytes: a Finding has none (see viewer.scan.finding).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,12 @@ HEADER_TIPS = (
     "Virtual address (hex) where the dump has one",
     "Supplied public keys this finding matches",
 )
+# With a case open the flat table has two more columns: the review's status and severity.
+COL_STATUS, COL_SEVERITY = len(HEADERS), len(HEADERS) + 1
+REVIEW_HEADERS = ("Status", "Severity")
+REVIEW_TIPS = ("The case's review status of this finding (Review panel)",
+               "The severity the examiner gave this finding (Review panel)")
+ReviewLookup = Callable[[Finding], "tuple[str, str] | None"]
 KEY_ID_SHORT = 12
 _NUMERIC = (COL_OFFSET, COL_VADDR)
 _NO_PARENT = QModelIndex()
@@ -192,12 +198,42 @@ class _Style:
 
 # -- the flat table ----------------------------------------------------------------------------------
 class FindingsModel(QAbstractTableModel):
-    """Read-only table of findings, one per row, in the order given."""
+    """Read-only table of findings, one per row, in the order given.
 
-    def __init__(self, findings: Sequence[Finding] = (), parent: QObject | None = None):
+    With a ``review`` lookup (``finding -> (status, severity)`` or None when the case does not hold the
+    finding) the table has the columns :data:`COL_STATUS` and :data:`COL_SEVERITY` too; without one (no
+    case open) it has none of them.
+    """
+
+    def __init__(self, findings: Sequence[Finding] = (), parent: QObject | None = None,
+                 review: ReviewLookup | None = None):
         super().__init__(parent)
         self._style = _Style()
         self._findings: list[Finding] = list(findings)
+        self._review: ReviewLookup | None = review
+
+    @property
+    def has_review(self) -> bool:
+        return self._review is not None
+
+    def set_review_lookup(self, review: ReviewLookup | None) -> None:
+        """Show (a callable) or hide (None) the review columns."""
+        self.beginResetModel()
+        self._review = review
+        self.endResetModel()
+
+    def refresh_review(self) -> None:
+        """The review of some finding changed: repaint the review columns."""
+        if self._review is not None and self._findings:
+            self.dataChanged.emit(self.index(0, COL_STATUS), self.index(len(self._findings) - 1, COL_SEVERITY))
+
+    def review_of(self, f: Finding) -> tuple[str, str] | None:
+        if self._review is None:
+            return None
+        try:
+            return self._review(f)
+        except Exception:  # noqa: BLE001 - a lookup failure shows as an empty cell, never a crash in paint
+            return None
 
     @property
     def findings(self) -> list[Finding]:
@@ -227,15 +263,35 @@ class FindingsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._findings)
 
     def columnCount(self, parent: AnyIndex = _NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
+        if parent.isValid():
+            return 0
+        return len(HEADERS) + (len(REVIEW_HEADERS) if self._review is not None else 0)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if self._review is not None and orientation == Qt.Orientation.Horizontal and section in (COL_STATUS,
+                                                                                                  COL_SEVERITY):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return REVIEW_HEADERS[section - COL_STATUS]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return REVIEW_TIPS[section - COL_STATUS]
+            return None
         return _header(section, orientation, role, HEADERS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._findings):
             return None
-        return self._style.data(self._findings[index.row()], index.column(), role)
+        col = index.column()
+        if col >= len(HEADERS):
+            if self._review is None or col > COL_SEVERITY:
+                return None
+            f = self._findings[index.row()]
+            if role == FINDING_ROLE:
+                return f
+            if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
+                review = self.review_of(f)
+                return "" if review is None else review[col - COL_STATUS]
+            return None
+        return self._style.data(self._findings[index.row()], col, role)
 
 
 class FindingsFilterProxy(QSortFilterProxyModel):
@@ -524,6 +580,20 @@ class FindingsPanel(QWidget):
 
     def clear(self) -> None:
         self.model.clear()
+
+    def set_review_lookup(self, review: ReviewLookup | None) -> None:
+        """Status and Severity columns from the open case (None: no case, no such columns)."""
+        if review is None and not self.model.has_review:
+            return
+        self.model.set_review_lookup(review)
+        self._size_columns()
+        if review is not None:
+            fm = self.table.fontMetrics()
+            self.table.setColumnWidth(COL_STATUS, fm.horizontalAdvance("needs-more-information") + 16)
+            self.table.setColumnWidth(COL_SEVERITY, fm.horizontalAdvance("critical") + 20)
+
+    def refresh_review(self) -> None:
+        self.model.refresh_review()
 
     @property
     def grouped(self) -> bool:

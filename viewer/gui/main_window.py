@@ -71,6 +71,7 @@ from .details import DetailsPane
 from .dump_tab import Bookmark, DumpTab
 from .entropy_plot import EntropyPlot
 from .findings import FindingsPanel
+from .handover import HandoverMixin
 from .hash_worker import HashWorker, one_line
 from .inspector import Inspector
 from .regions_model import RegionsModel
@@ -114,7 +115,7 @@ class OpenWorker(QRunnable):
             self.signals.sig_opened.emit(dump, self.path)
 
 
-class MainWindow(CaseMixin, QMainWindow):
+class MainWindow(CaseMixin, HandoverMixin, QMainWindow):
     """Tabs of dumps with a hex view each; structure, regions, findings, entropy, inspector and details docks."""
 
     sig_dump_opened = Signal(object)  # the Dump now shown
@@ -150,6 +151,7 @@ class MainWindow(CaseMixin, QMainWindow):
         self._build_actions()
         self._build_status()
         self._build_case()
+        self._build_handover()
         self._update_title()
         self.resize(1400, 900)
         self._apply_theme(str(self.settings.value(SETTINGS_THEME, "system")))
@@ -334,6 +336,7 @@ class MainWindow(CaseMixin, QMainWindow):
     def _build_actions(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        self.file_menu = file_menu
         self.action_open = self._action(file_menu, "&Open…", self._on_open_triggered, QKeySequence.StandardKey.Open,
                                         "Open a dump read-only")
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -384,6 +387,7 @@ class MainWindow(CaseMixin, QMainWindow):
             self._theme_group.addAction(act)
 
         scan = bar.addMenu("&Scan")
+        self.scan_menu = scan
         self.action_scan = self._action(scan, "&Scan for secrets", self.start_scan, QKeySequence("Ctrl+R"),
                                         "Find key material in the current dump")
         self.action_scan_keys = self._action(scan, "Scan with &public keys…", self._scan_with_keys, QKeySequence("Ctrl+Shift+R"),
