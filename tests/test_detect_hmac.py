@@ -187,6 +187,22 @@ def test_many_tokens_without_secret_stay_within_budget(tmp_path):
     assert used and int(used[0].split()[1]) <= DEFAULT_BUDGET + 10_000, used
 
 
+def test_step_progress_is_reported(tmp_path):
+    """The HMAC search reports its own progress (candidates tried of all), ending at the total."""
+    from viewer.scan.engine import ScanState
+
+    path = many_tokens_file(tmp_path)
+    steps: list[tuple[str, int, int]] = []
+    state = ScanState(step_progress=lambda name, done, total: steps.append((name, done, total)))
+    with open_dump(path) as dump:
+        scan_dump(dump, detectors=[JwtDetector(), HmacSecretDetector()], state=state)
+    hmac_steps = [s for s in steps if s[0] == "hmac"]
+    assert len(hmac_steps) > 2
+    assert all(0 <= done <= total for _, done, total in hmac_steps)
+    assert [d for _, d, _ in hmac_steps] == sorted(d for _, d, _ in hmac_steps) or len({t for *_, t in hmac_steps}) > 1
+    assert hmac_steps[-1][1] == hmac_steps[-1][2]
+
+
 def test_cancel_is_honoured(tmp_path):
     path = many_tokens_file(tmp_path, 2000)
     detector = HmacSecretDetector(budget=10**12)  # unbounded: hours of work unless cancelled

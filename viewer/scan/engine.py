@@ -75,6 +75,9 @@ class ScanState:
 
     progress: Callable[[int, int], Any] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    # Progress of a step after the byte scan (``step`` names the detector): its units are its own
+    # (candidates tried, windows searched), so it cannot share ``progress``'s bytes.
+    step_progress: Callable[[str, int, int], Any] | None = None
 
     def cancel(self) -> None:
         self.cancelled.set()

@@ -521,9 +521,12 @@ class HmacSecretDetector:
 
         groups = by_alg(active)
         since = CANCEL_EVERY
+        step = getattr(ctx.state, "step_progress", None)
         for i, cand in enumerate(cands):
             if since >= CANCEL_EVERY:
                 since = 0
+                if step is not None:
+                    step("hmac", i, len(cands))
                 if _cancelled(ctx):
                     search.cancelled = True
                     search.notes.append(f"cancelled after {i} of {len(cands)} candidates")
@@ -555,8 +558,10 @@ class HmacSecretDetector:
             search.used += len(tokens)
             active = [a for a in active if a.secret is None]
             if not active:
-                return
+                break
             groups = by_alg(active)
+        if step is not None:
+            step("hmac", len(cands), len(cands))
 
     # -- findings ----------------------------------------------------------------------------------
     def _findings(self, reader: _Reader, tokens: list[_Token], ctx: PostScanContext) -> list[Finding]:
