@@ -182,68 +182,39 @@ BMP_DUMP_HEADER = cs.Struct(
 )
 BMP_SIGNATURES = (b"SDMP", b"FDMP")
 
-TRIAGE_DUMP32 = cs.Struct(
-    "ServicePackBuild" / cs.Int32ul,
-    "SizeOfDump" / cs.Int32ul,
-    "ValidOffset" / cs.Int32ul,
-    "ContextOffset" / cs.Int32ul,
-    "ExceptionOffset" / cs.Int32ul,
-    "MmOffset" / cs.Int32ul,
-    "UnloadedDriversOffset" / cs.Int32ul,
-    "PrcbOffset" / cs.Int32ul,
-    "ProcessOffset" / cs.Int32ul,
-    "ThreadOffset" / cs.Int32ul,
-    "CallStackOffset" / cs.Int32ul,
-    "SizeOfCallStack" / cs.Int32ul,
-    "DriverListOffset" / cs.Int32ul,
-    "DriverCount" / cs.Int32ul,
-    "StringPoolOffset" / cs.Int32ul,
-    "StringPoolSize" / cs.Int32ul,
-    "BrokenDriverOffset" / cs.Int32ul,
-    "TriageOptions" / cs.Int32ul,
-    "TopOfStack" / cs.Int32ul,
-    "DataPageAddress" / cs.Int32ul,
-    "DataPageOffset" / cs.Int32ul,
-    "DataPageSize" / cs.Int32ul,
-    "DebuggerDataOffset" / cs.Int32ul,
-    "DebuggerDataSize" / cs.Int32ul,
-    "DataBlocksOffset" / cs.Int32ul,
-    "DataBlocksCount" / cs.Int32ul,
-)
+# _TRIAGE_DUMP: the same offsets-of-everything header in both word sizes; from TopOfStack on, the 64-bit
+# layout has pointer-sized fields and the Ia64 backing-store member of a union (0x80 bytes in all).
+_TRIAGE_COMMON = [
+    "ServicePackBuild", "SizeOfDump", "ValidOffset", "ContextOffset", "ExceptionOffset", "MmOffset",
+    "UnloadedDriversOffset", "PrcbOffset", "ProcessOffset", "ThreadOffset", "CallStackOffset",
+    "SizeOfCallStack", "DriverListOffset", "DriverCount", "StringPoolOffset", "StringPoolSize",
+    "BrokenDriverOffset", "TriageOptions",
+]
+_TRIAGE_TAIL = ["DataPageOffset", "DataPageSize", "DebuggerDataOffset", "DebuggerDataSize", "DataBlocksOffset",
+                "DataBlocksCount"]
 
-TRIAGE_DUMP64 = cs.Struct(
-    "ServicePackBuild" / cs.Int32ul,
-    "SizeOfDump" / cs.Int32ul,
-    "ValidOffset" / cs.Int32ul,
-    "ContextOffset" / cs.Int32ul,
-    "ExceptionOffset" / cs.Int32ul,
-    "MmOffset" / cs.Int32ul,
-    "UnloadedDriversOffset" / cs.Int32ul,
-    "PrcbOffset" / cs.Int32ul,
-    "ProcessOffset" / cs.Int32ul,
-    "ThreadOffset" / cs.Int32ul,
-    "CallStackOffset" / cs.Int32ul,
-    "SizeOfCallStack" / cs.Int32ul,
-    "DriverListOffset" / cs.Int32ul,
-    "DriverCount" / cs.Int32ul,
-    "StringPoolOffset" / cs.Int32ul,
-    "StringPoolSize" / cs.Int32ul,
-    "BrokenDriverOffset" / cs.Int32ul,
-    "TriageOptions" / cs.Int32ul,
-    "TopOfStack" / cs.Int64ul,  # 0x48
-    "ArchitectureSpecific" / cs.Struct(  # the Ia64 member of a union
-        "BStoreOffset" / cs.Int32ul,
-        "SizeOfBStore" / cs.Int32ul,
-        "LimitOfBStore" / cs.Int64ul,
-    ),
-    "DataPageAddress" / cs.Int64ul,  # 0x60
-    "DataPageOffset" / cs.Int32ul,
-    "DataPageSize" / cs.Int32ul,
-    "DebuggerDataOffset" / cs.Int32ul,  # 0x70
-    "DebuggerDataSize" / cs.Int32ul,
-    "DataBlocksOffset" / cs.Int32ul,
-    "DataBlocksCount" / cs.Int32ul,
-)
+
+def _triage_dump(wide: bool) -> cs.Struct:
+    """The triage header for one word size (a factory, as pyelftools builds its per-class structures)."""
+    pointer = cs.Int64ul if wide else cs.Int32ul
+    ia64 = [
+        "ArchitectureSpecific" / cs.Struct(  # the Ia64 member of a union
+            "BStoreOffset" / cs.Int32ul,
+            "SizeOfBStore" / cs.Int32ul,
+            "LimitOfBStore" / cs.Int64ul,
+        )
+    ] if wide else []
+    return cs.Struct(
+        *(name / cs.Int32ul for name in _TRIAGE_COMMON),
+        "TopOfStack" / pointer,  # 0x48 in the 64-bit layout
+        *ia64,
+        "DataPageAddress" / pointer,  # 0x60
+        *(name / cs.Int32ul for name in _TRIAGE_TAIL),  # DebuggerDataOffset at 0x70
+    )
+
+
+TRIAGE_DUMP32 = _triage_dump(wide=False)
+TRIAGE_DUMP64 = _triage_dump(wide=True)
 
 TRIAGE_DATA_BLOCK32 = cs.Struct("Address" / cs.Int32ul, "Offset" / cs.Int32ul, "Size" / cs.Int32ul)
 TRIAGE_DATA_BLOCK64 = cs.Struct("Address" / cs.Int64ul, "Offset" / cs.Int32ul, "Size" / cs.Int32ul)
