@@ -71,16 +71,21 @@ def make_plot(qtbot):
     return plot
 
 
-@pytest.fixture
-def shown(qtbot, mixed_file: Path):
+def plotted(qtbot, path: Path):
+    """A plot showing ``path`` once its entropy is ready; closes the dump afterwards."""
     plot = make_plot(qtbot)
-    dump = open_dump(mixed_file)
+    dump = open_dump(path)
     with qtbot.waitSignal(plot.sig_ready, timeout=30000):
         plot.set_dump(dump)
     yield plot, dump
     plot.set_dump(None)
     plot.wait_idle()
     dump.close()
+
+
+@pytest.fixture
+def shown(qtbot, mixed_file: Path):
+    yield from plotted(qtbot, mixed_file)
 
 
 def in_segment(x: np.ndarray, i: int, margin: int = 8 * KiB) -> np.ndarray:
@@ -364,14 +369,7 @@ def island_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def island(qtbot, island_file: Path):
-    plot = make_plot(qtbot)
-    dump = open_dump(island_file)
-    with qtbot.waitSignal(plot.sig_ready, timeout=30000):
-        plot.set_dump(dump)
-    yield plot, dump
-    plot.set_dump(None)
-    plot.wait_idle()
-    dump.close()
+    yield from plotted(qtbot, island_file)
 
 
 def steps(curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
