@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QMessageBox
 
 from viewer.case import TEST_KDF, create_case
 from viewer.case.bundle import export_bundle
 from viewer.evidence import open_dump
 from viewer.gui.findings import COL_SEVERITY, COL_STATUS, HEADERS
 from viewer.scan.engine import scan_dump
+from viewer.scan.finding import Finding
 
 from .conftest import REPO
 
@@ -180,6 +182,53 @@ def test_redact_current_writes_a_clean_copy_and_leaves_the_input_alone(window, q
     assert sha256(evidence) == before
 
 
+def test_redact_with_the_case_open_uses_its_reviews_and_records_the_event(window, qtbot, tmp_path, sample_findings):
+    """The dump is evidence of the open case: a finding the examiner marks false-positive (in the review
+    panel) stays with every finding of its key, and the redaction lands in the case's audit trail."""
+    bundle = make_bundle(tmp_path, sample_findings, far=False)
+    assert window.open_bundle(bundle, passphrase=PASS)
+    wait_bundle(window, qtbot)
+    assert window.bundle_outcome == "opened"
+    panel = window.findings_panel
+    panel.group_box.setChecked(False)
+    panel.select_row(0)
+    qtbot.waitUntil(lambda: window.review.record is not None, timeout=5000)
+    marked = window.review.record
+    window.review.status_combo.setCurrentText("false-positive")
+    assert marked.review.status == "false-positive"
+    events_before = len(window.case_file.case.audit)
+    evidence = Path(window.tab.dump.path)
+    out = tmp_path / "redacted.core"
+    assert window.redact_current(out)
+    qtbot.waitUntil(lambda: not window.redact_busy, timeout=120_000)
+    result = window.redaction_result
+    assert result is not None, window.redaction_message
+    kept_ids = {f.id for f, _why in result.kept}
+    assert marked.id in kept_ids
+    same_key = {d["id"] for d in sample_findings if d["secret"] and d["key_id"] == marked.finding["key_id"]}
+    assert kept_ids == same_key
+    assert "Robin Reviewer" in dict((f.id, why) for f, why in result.kept)[marked.id]
+    events = window.case_file.case.audit.events[events_before:]
+    assert [e["type"] for e in events] == ["redact"]
+    assert events[0]["data"]["output_sha256"] == result.output_sha256 == sha256(out)
+    assert events[0]["data"]["kept"] == len(kept_ids)
+    assert window.case_dirty and "Recorded in the case's audit trail" in window.redaction_message
+    assert out.read_bytes() == evidence.read_bytes()  # the demo core holds one key, and it was kept
+    box = window.findChild(QMessageBox, "redact-outcome")
+    assert box is not None and box.isVisible()
+    qtbot.wait(200)
+    shots = Path(os.environ.get("EV_HANDOVER_SHOTS") or "/tmp")
+    assert box.grab().save(str(shots / "handover-redact-case.png"))
+    box.close()
+    window.case_dock.raise_()
+    window.case_tabs.setCurrentIndex(2)
+    qtbot.wait(200)
+    last = window.audit_model.rowCount() - 1
+    row_text = " ".join(str(window.audit_model.index(last, c).data()) for c in range(window.audit_model.columnCount()))
+    assert "redact" in row_text
+    assert window.case_dock.grab().save(str(shots / "handover-redact-audit.png"))
+
+
 def test_review_columns_follow_the_review_panel(window, qtbot, tmp_path, sample_findings):
     panel = window.findings_panel
     assert panel.model.columnCount() == len(HEADERS)  # no case: no review columns
@@ -216,10 +265,9 @@ def test_review_columns_follow_the_review_panel(window, qtbot, tmp_path, sample_
 
 
 def test_review_columns_pass_the_model_tester(qtmodeltester, sample_findings):
-    from viewer.gui.case_window import finding_from_json
     from viewer.gui.findings import FindingsModel
 
-    findings = [finding_from_json(d) for d in sample_findings]
+    findings = [Finding.from_json(d) for d in sample_findings]
     model = FindingsModel(findings, review=lambda f: ("confirmed", "high") if f.offset % 2 else None)
     qtmodeltester.check(model, force_py=True)
     model.set_review_lookup(None)

@@ -23,11 +23,9 @@ from viewer.evidence import open_dump
 from viewer.scan.detectors.bignum import encode
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
+from viewer.scan.keys import symmetric_key_id
 
 SAMPLES = ["wine-keyholder-full.dmp", "gcore-python-rsa-ec.core"]
-# Secrets of the truth the scanner does not find at all (no finding of any confidence): redaction works
-# from findings, so their bytes stay. Wine's CNG keeps this raw AES-256 key without a key schedule.
-UNDETECTED = {"wine-keyholder-full.dmp#bcrypt-aes-256"}
 
 
 def run_cli(*argv: str) -> int:
@@ -83,20 +81,20 @@ def test_sample_private_bytes_gone(redacted: dict, samples_truth: dict, name: st
     strings = private_strings(truth_for(samples_truth, name), original)
     assert len(strings) > 10
     left = [(sid, rep, off) for sid, rep, off, data in strings if data in clean]
-    assert {sid for sid, _rep, _off in left} <= UNDETECTED, left[:10]
+    assert left == []
 
 
-def test_undetected_secret_really_has_no_finding(samples_dir: Path, samples_truth: dict) -> None:
-    """The exception above is the scanner's gap, not the redactor's: no finding covers those bytes."""
-    name = "wine-keyholder-full.dmp"
-    truth = truth_for(samples_truth, name)
-    with open_dump(samples_dir / name) as dump:
-        findings = scan_dump(dump).findings
-    for secret in truth["secrets"]:
-        if secret["id"] not in UNDETECTED:
-            continue
-        for off, length in secret["ranges"]:
-            assert not any(f.offset < off + length and off < f.offset + f.length for f in findings)
+def test_wine_raw_aes_key_removed_everywhere(redacted: dict, samples_truth: dict) -> None:
+    """The CNG AES-256 key (no schedule in the dump, found through Wine's key object): both copies are
+    logged under its key id, and the 32 bytes occur nowhere in the copy."""
+    r = redacted["wine-keyholder-full.dmp"]
+    secret = next(s for s in truth_for(samples_truth, "wine-keyholder-full.dmp")["secrets"]
+                  if s["name"] == "bcrypt-aes-256")
+    key = bytes.fromhex(secret["public"]["key_hex"])
+    assert r["src"].read_bytes().count(key) == 2
+    assert key not in r["out"].read_bytes()
+    logged = {(e["offset"], e["length"]) for e in r["log"]["removed"] if e["key_id"] == symmetric_key_id(key)}
+    assert {tuple(x) for x in secret["ranges"]} <= logged
 
 
 @pytest.mark.parametrize("name", SAMPLES)

@@ -34,6 +34,7 @@ EVENT_TYPES = frozenset(
         "comment",
         "bookmark",
         "export",
+        "redact",
         "key-slot-change",
     }
 )

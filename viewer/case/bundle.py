@@ -299,6 +299,48 @@ def _open_evidence(cf: CaseFile) -> list[_Evidence]:
     return out
 
 
+def derived_records(case: Any, evidence: list[_Evidence], include_secrets: bool) -> list[dict[str, Any]]:
+    """findings.json's records: every finding with its review and its hex excerpt (masked unless
+    ``include_secrets``; None when the evidence is not reachable)."""
+    by_sha = {e.ref.sha256: e for e in evidence}
+    ranges = {sha: secret_ranges([r.finding for r in case.findings if r.evidence_sha256 == sha]) for sha in by_sha}
+    records = []
+    for rec in case.findings:
+        ev = by_sha.get(rec.evidence_sha256)
+        ex = None
+        if ev is not None and ev.dump is not None:
+            ex = finding_excerpt(ev.dump, rec.finding, ranges[rec.evidence_sha256], include_secrets)
+        records.append(record_json(rec, ex, not include_secrets))
+    return records
+
+
+def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: str | None = None) -> str:
+    """report.html of the case as it is now, outside a bundle (the window prints it to PDF).
+
+    The same content as a bundle's report; the program, time and audit head are those of the moment.
+    The caller records the export in the audit trail first, so that the head the report names covers it.
+    """
+    from viewer import __version__
+
+    from .report import render_report
+
+    case = cf.case
+    evidence = _open_evidence(cf)
+    try:
+        head = case.audit.head or (-1, "")
+        manifest = {
+            "program": {"name": "evidence-viewer", "version": __version__},
+            "created": utc_now(), "created_by": author or cf.author,
+            "secrets_included": bool(include_secrets),
+            "audit": {"head": {"seq": head[0], "hash": head[1]}, "events": len(case.audit)},
+        }
+        return render_report(case, evidence, derived_records(case, evidence, include_secrets), manifest)
+    finally:
+        for e in evidence:
+            if e.dump is not None:
+                e.dump.close()
+
+
 def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence: bool = False,
                   include_secrets: bool = False, author: str | None = None) -> dict[str, Any]:
     """Write the bundle ``out`` (see the module docstring) and return its manifest."""
@@ -326,17 +368,7 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
         head = case.audit.head
         assert head is not None
         # 2. the derived documents
-        by_sha = {e.ref.sha256: e for e in evidence}
-        ranges = {sha: secret_ranges([r.finding for r in case.findings if r.evidence_sha256 == sha])
-                  for sha in by_sha}
-        records, excerpts = [], {}
-        for rec in case.findings:
-            ev = by_sha.get(rec.evidence_sha256)
-            ex = None
-            if ev is not None and ev.dump is not None:
-                ex = finding_excerpt(ev.dump, rec.finding, ranges[rec.evidence_sha256], include_secrets)
-            excerpts[(rec.evidence_sha256, rec.id)] = ex
-            records.append(record_json(rec, ex, not include_secrets))
+        records = derived_records(case, evidence, include_secrets)
         created = utc_now()
         ev_entries = []
         for e in evidence:

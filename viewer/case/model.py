@@ -395,6 +395,12 @@ def remove_bookmark(case: Case, bookmark_id: str, author: str) -> None:
     case.touch()
 
 
+def record_redaction(case: Case, evidence_sha256: str, facts: dict[str, Any], author: str) -> None:
+    """Note a redacted copy made of one evidence item (where, its hash, what was removed: no key bytes)."""
+    case.audit.append("redact", author, {"evidence": evidence_sha256, **facts})
+    case.touch()
+
+
 def record_export(case: Case, kind: str, target: str, author: str) -> None:
     """Note an export (report, bundle, findings file) in the audit trail."""
     case.audit.append("export", author, {"kind": kind, "target": target})

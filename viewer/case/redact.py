@@ -31,9 +31,15 @@ and it is plain base64 alphabet, so a redacted PEM body is still well-formed tex
 (in UTF-16LE text the filler is UTF-16LE too): the text around stays readable and it is evident what kind
 of key was there. A bare key blob is overwritten whole (header included: the header alone says nothing).
 
-Not covered: keys the scanner does not find (e.g. a raw AES key without its schedule nearby), keys
+Not covered: keys the scanner does not find (e.g. a raw AES key with neither its schedule nor a known key
+object pointing at it), keys
 known only from findings that do not re-parse (raw big numbers of a key never seen whole are still
-overwritten where found, but not searched for elsewhere), ``--case`` (findings from a case file).
+overwritten where found, but not searched for elsewhere).
+
+With a case (``--case``; :mod:`viewer.case.redact_case`): the case's findings for the evidence join the
+scan's; a finding the examiner confirmed is overwritten whatever its confidence; one marked
+false-positive (and the other findings of its key) is left in place, listed under ``kept`` in the log
+and not counted against "clean"; the redaction becomes an audit event of the case.
 """
 
 from __future__ import annotations
@@ -120,6 +126,7 @@ class RedactionResult:
     input_sha256: str
     output_sha256: str = ""
     warnings: list[str] = field(default_factory=list)
+    kept: list[tuple[Finding, str]] = field(default_factory=list)  # left in place on the case's word, why
 
     @property
     def clean(self) -> bool:
@@ -443,10 +450,16 @@ def redact_file(
     log_path: str | os.PathLike[str] | None = None,
     force: bool = False,
     findings: Sequence[Finding] | None = None,
+    case: Any = None,
+    selection: Any = None,
 ) -> RedactionResult:
     """Write a redacted copy of ``src`` to ``out`` and its log; see the module docstring.
 
-    Raises :class:`EvidenceError` when the input cannot be read, :class:`RedactError` for bad paths.
+    ``findings``: what to redact (default: a fresh scan). ``case`` (a :class:`~viewer.case.model.Case`
+    holding ``src`` as evidence) or ``selection`` (its :class:`~viewer.case.redact_case.CaseSelection`
+    for ``src``, made by the caller): the case's findings and reviews are added
+    (:mod:`viewer.case.redact_case`). Raises :class:`EvidenceError` when the input cannot be read,
+    :class:`RedactError` for bad paths or evidence the case does not hold.
     """
     started = time.perf_counter()
     src_p, out_p = Path(src), Path(out)
@@ -456,11 +469,27 @@ def redact_file(
     tmp_name = ""
     try:
         input_sha = dump.sha256()
+        if case is not None and selection is None:
+            from .redact_case import case_selection
+
+            selection = case_selection(case, input_sha)
+            if selection is None:
+                raise RedactError(f"{src_p.name} is not evidence in the case (SHA-256 {input_sha[:16]}…)")
+        if selection is not None and selection.evidence_sha256 != input_sha:
+            raise RedactError(f"{src_p.name} is not the case's evidence it was opened as "
+                              f"(SHA-256 {input_sha[:16]}…, expected {selection.evidence_sha256[:16]}…)")
         if findings is None:
             from ..scan.engine import scan_dump
 
             findings = scan_dump(dump, public_keys=list(public_keys)).findings
+        kept: list[tuple[Finding, str]] = []
+        if selection is not None:
+            from .redact_case import merge
+
+            findings, kept = merge(findings, selection)
         ranges, notes = plan_redaction(dump, findings, threshold)
+        if selection is not None:
+            notes = [*selection.notes, *notes]
         size = dump.size
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out_p.name}.", suffix=".part", dir=out_p.parent)
         try:
@@ -472,7 +501,8 @@ def redact_file(
             while True:
                 tmp_dump, new_findings = _scan(tmp_name, public_keys)
                 try:
-                    remaining = select(new_findings, min(threshold, CLEAN_THRESHOLD))
+                    remaining = [f for f in select(new_findings, min(threshold, CLEAN_THRESHOLD))
+                                 if selection is None or selection.keeps(f) is None]
                     if not remaining or rounds >= MAX_ROUNDS:
                         break
                     more, more_notes = plan_redaction(tmp_dump, remaining, min(threshold, CLEAN_THRESHOLD))
@@ -495,7 +525,7 @@ def redact_file(
         with open_dump(out_p) as clean_dump:
             out_sha = clean_dump.sha256()
         result = RedactionResult(str(src_p), str(out_p), str(log_p), ranges, remaining, rounds,
-                                 time.perf_counter() - started, input_sha, out_sha, notes)
+                                 time.perf_counter() - started, input_sha, out_sha, notes, kept)
         _write_log(log_p, result, threshold)
         return result
     finally:
@@ -543,6 +573,11 @@ def log_document(result: RedactionResult, threshold: Confidence) -> dict[str, An
             {"finding_id": f.id, "offset": f.offset, "length": f.length, "kind": f.kind, "encoding": f.encoding,
              "key_id": f.key_id, "confidence": str(f.confidence)}
             for f in result.remaining
+        ],
+        "kept": [
+            {"finding_id": f.id, "offset": f.offset, "length": f.length, "kind": f.kind, "encoding": f.encoding,
+             "key_id": f.key_id, "confidence": str(f.confidence), "reason": why}
+            for f, why in result.kept
         ],
         "notes": list(result.warnings),
     }

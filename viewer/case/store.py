@@ -251,6 +251,9 @@ class CaseFile:
     def record_export(self, kind: str, target: str, author: str | None = None) -> None:
         model.record_export(self.case, kind, target, self._who(author))
 
+    def record_redaction(self, evidence_sha256: str, facts: dict[str, Any], author: str | None = None) -> None:
+        model.record_redaction(self.case, evidence_sha256, facts, self._who(author))
+
 
 def create_case(path: str | os.PathLike[str], name: str, examiner: str, *, number: str = "",
                 description: str = "", passphrase: str | None = None, use_keyring: bool = True,

@@ -51,7 +51,7 @@ from ..case import (
     open_case,
 )
 from ..case.model import _stored_path
-from ..scan.finding import Confidence, Finding
+from ..scan.finding import Finding
 from .case_panels import (
     AuditModel,
     BookmarksModel,
@@ -68,14 +68,6 @@ from .workers import one_line
 SETTINGS_EXAMINER = "examiner/name"
 AUTOSAVE_MS = 60_000
 CASE_FILTER = "Evidence Viewer cases (*.evcase);;All files (*)"
-
-
-def finding_from_json(d: dict[str, Any]) -> Finding:
-    """A :class:`Finding` back from its ``to_json()`` form as stored in the case."""
-    return Finding(kind=d["kind"], encoding=d.get("encoding", ""), offset=int(d["offset"]), length=int(d["length"]),
-                   confidence=Confidence.parse(str(d.get("confidence", "low"))), reasons=list(d.get("reasons") or []),
-                   key_id=d.get("key_id"), matches=list(d.get("matches") or []), details=dict(d.get("details") or {}),
-                   secret=bool(d.get("secret", True)), vaddr=d.get("vaddr"), region=d.get("region"))
 
 
 class CaseMixin:
@@ -392,7 +384,7 @@ class CaseMixin:
             tab.refresh_highlights()
             records = [r for r in cf.case.findings if r.evidence_sha256 == ref.sha256 and not r.stale]
             if records and not tab.findings:
-                tab.findings = [finding_from_json(r.finding) for r in records]
+                tab.findings = [Finding.from_json(r.finding) for r in records]
                 tab.refresh_highlights()
                 if tab is self.tab:
                     self._show_tab(tab)

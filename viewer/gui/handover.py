@@ -12,7 +12,10 @@
 * Scan ▸ Redact to… (Ctrl+Shift+D, :meth:`HandoverMixin.redact_current`): a redacted copy of the
   current dump (:func:`viewer.case.redact.redact_file`) written in a worker with a busy indicator;
   the outcome (clean or not, ranges, log path, input SHA-256) is shown in a message. The input is only
-  read. ``redact_file`` reports no progress and cannot be cancelled, so neither can this.
+  read. ``redact_file`` reports no progress and cannot be cancelled, so neither can this. When the dump
+  is evidence of the open case, the case's selection (:func:`viewer.case.redact_case.case_selection`:
+  its findings, the examiner's confirmations and false positives) is made on the GUI thread and handed
+  to the worker, and the finished redaction is added to the case's audit trail (unsaved, like any edit).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QP
 
 from ..case.bundle import BundleError, VerifyResult, verify_bundle
 from ..case.redact import RedactError
+from ..case.redact_case import case_selection, redaction_facts
 from ..evidence import EvidenceError
+from ..scan.finding import Confidence
 from .workers import one_line
 
 BUNDLE_FILTER = "Case bundles (*.zip);;All files (*)"
@@ -164,6 +169,7 @@ class HandoverMixin:
         self.redact_busy = False
         self.redaction_result: Any = None
         self.redaction_message = ""
+        self._redaction_case: tuple[Any, str] | None = None  # (case file, evidence sha256) of a running redaction
 
         self.action_open_bundle = self._action(self.file_menu, "Open &bundle…", self._ask_open_bundle,
                                                QKeySequence("Ctrl+Shift+O"),
@@ -323,17 +329,36 @@ class HandoverMixin:
         src = Path(tab.dump.path)
         scanning = self._scan is not None and self._scan[1] is tab
         findings = list(tab.findings) if tab.findings and not scanning else None
+        # With the dump's case open: its findings and reviews too (made here, on the GUI thread that owns
+        # the case), and the redaction recorded in its audit trail when done.
+        sha = self.tab_evidence_sha256(tab)
+        selection = case_selection(self.case_file.case, sha) if sha is not None else None
+        self._redaction_case = (self.case_file, sha) if selection is not None else None
         out = Path(out_path)
         self.redaction_result, self.redaction_message = None, ""
         self.redact_busy = True
         self._update_busy()
-        self._run(lambda: redact_file(src, out, findings=findings, force=force), f"cannot redact {src.name}",
-                  self._on_redacted, self._on_redact_failed)
+        self._run(lambda: redact_file(src, out, findings=findings, force=force, selection=selection),
+                  f"cannot redact {src.name}", self._on_redacted, self._on_redact_failed)
         return True
+
+    def _record_redaction(self, result: Any) -> str:
+        """Add the redaction to the audit trail of the case it was made from (when still open)."""
+        made_from, self._redaction_case = self._redaction_case, None
+        if made_from is None:
+            return ""
+        cf, sha = made_from
+        if cf is not self.case_file or sha != result.input_sha256:
+            return "The case it was made from is closed: the redaction is not in its audit trail."
+        cf.record_redaction(sha, redaction_facts(result, Confidence.HIGH))
+        self._case_changed()
+        kept = f" {len(result.kept)} finding(s) kept: the case marks them false-positive." if result.kept else ""
+        return f"Recorded in the case's audit trail (save the case to keep it).{kept}"
 
     def _on_redacted(self, result: Any) -> None:
         self.redact_busy = False
         self._update_busy()
+        case_line = self._record_redaction(result)
         self.redaction_result = result
         n = len(result.ranges)
         if result.clean:
@@ -344,6 +369,8 @@ class HandoverMixin:
         lines = [verdict, f"{n} range{'s' if n != 1 else ''} overwritten in {result.rounds} round(s), "
                  f"{result.seconds:.1f} s.", f"Copy: {result.output}", f"Log: {result.log}",
                  f"Input unchanged, SHA-256 {result.input_sha256}"]
+        if case_line:
+            lines.append(case_line)
         lines += [f"note: {one_line(w)}" for w in result.warnings[:5]]
         self.redaction_message = "\n".join(lines)
         self.statusBar().showMessage(f"redacted copy written: {result.output} "
@@ -352,6 +379,7 @@ class HandoverMixin:
         self._message(icon, "Redaction", self.redaction_message, "redact-outcome")
 
     def _on_redact_failed(self, text: str) -> None:
+        self._redaction_case = None
         self.redact_busy = False
         self._update_busy()
         self.redaction_message = text

@@ -60,6 +60,24 @@ class Finding:
         """Stable across runs and machines: derived from kind, offset and length only."""
         return hashlib.sha256(f"{self.kind}:{self.offset}:{self.length}".encode()).hexdigest()[:16]
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Finding:
+        """The inverse of :meth:`to_json` (a case file's or a findings.json's record); ``id`` is derived."""
+        return cls(
+            kind=str(d["kind"]),
+            encoding=str(d.get("encoding", "")),
+            offset=int(d["offset"]),
+            length=int(d["length"]),
+            confidence=Confidence.parse(str(d.get("confidence", "low"))),
+            reasons=[str(r) for r in d.get("reasons") or []],
+            key_id=d.get("key_id"),
+            matches=[str(m) for m in d.get("matches") or []],
+            details=dict(d.get("details") or {}),
+            secret=bool(d.get("secret", True)),
+            vaddr=d.get("vaddr"),
+            region=d.get("region"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

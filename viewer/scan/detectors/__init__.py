@@ -9,7 +9,7 @@ import importlib
 
 from ..detector import Detector
 
-MODULES = ("pem", "der", "winblobs", "openssh", "jwk_jwt", "credentials", "dpapi", "sshagent", "bignum", "ecbignum", "hmac", "aes", "islands")
+MODULES = ("pem", "der", "winblobs", "openssh", "jwk_jwt", "credentials", "dpapi", "sshagent", "bignum", "ecbignum", "hmac", "aes", "winecng", "islands")
 
 
 def default_detectors() -> list[Detector]:
