@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import shutil
 import zipfile
@@ -331,23 +332,61 @@ def test_report_is_self_contained_escaped_and_complete(built: dict) -> None:
     p = _Collect()
     p.feed(html)
     p.close()
-    assert "script" not in p.tags and "img" not in p.tags and "link" not in p.tags
-    assert not [a for a in p.attrs if a[0] in ("src", "srcset")]
+    assert "script" not in p.tags and "link" not in p.tags and "iframe" not in p.tags
+    # the only external-looking attribute: the entropy plot, a PNG embedded as a data URL
+    sources = [v or "" for k, v in p.attrs if k in ("src", "srcset", "href") and not (v or "").startswith("#")]
+    assert p.tags.count("img") == len(sources) == 1
+    assert sources[0].startswith("data:image/png;base64,")
+    png = base64.b64decode(sources[0].split(",", 1)[1], validate=True)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
     low = html.lower()
-    for bad in ("<script", "http://", "https://", "url(", "@import", "src="):
+    for bad in ("<script", "http://", "https://", "url(", "@import"):
         assert bad not in low, bad
     assert COMMENT in "".join(p.text)  # the comment text, shown as text...
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html  # ...because it was escaped
     for f in built["findings"]:
         assert f.id in html
     assert "RzhJsm9Hw0qgKTJdyTCnOkCydQWRHLVXLd58mum6Xe4" in html  # the secrets table by key id
-    assert "<svg" in html and "polyline" in html  # the entropy plot
+    assert 'alt="entropy of ' in html  # the entropy plot
     cf = open_case(built["case"], passphrase=PASSPHRASE, use_keyring=False)
     assert cf.case.evidence[0].sha256 in html
     assert "Examiner &quot;E&quot;" in html and "Demo &lt;case&gt; &amp; co" in html
     trail = _members(built["default"])["audit.jsonl"].decode().splitlines()
     for line in trail:  # the whole trail as exported, up to and including this export
         assert json.loads(line)["hash"] in html
+
+
+def test_entropy_plot_marks_findings_where_they_are(samples_dir: Path) -> None:
+    """The PNG itself: its size, the plot's frame, a red band at a secret finding's offset and a blue one
+    at a public one, none where nothing was found."""
+    from PIL import Image
+
+    from viewer.case.report import PLOT_H, PLOT_SCALE, PLOT_W, entropy_png
+    from viewer.scan.entropy import DEFAULT_BLOCK, compute_entropy
+
+    with open_dump(samples_dir / "wine-keyholder-full.dmp") as dump:
+        size = dump.size
+        pyramid = compute_entropy(dump, DEFAULT_BLOCK)
+    secret = {"id": "s", "kind": "k", "offset": size // 5, "length": 1, "secret": True}
+    public = {"id": "p", "kind": "k", "offset": size * 3 // 5, "length": 1, "secret": False}
+    img = Image.open(io.BytesIO(entropy_png(pyramid, size, [secret, public]))).convert("RGB")
+    assert img.size == (PLOT_W * PLOT_SCALE, PLOT_H * PLOT_SCALE)
+    left, right, top, bottom = 26 * PLOT_SCALE, 8 * PLOT_SCALE, 8 * PLOT_SCALE, 18 * PLOT_SCALE
+    plot_w = img.size[0] - left - right
+    y = top + 3  # near the top of the plot area, above almost every entropy value
+
+    def column(offset: int) -> tuple[int, int, int]:
+        return img.getpixel((int(left + offset / size * plot_w) + 1, y))
+
+    r, g, b = column(secret["offset"])
+    assert r > 200 and g < 200 and b < 200  # red
+    r, g, b = column(public["offset"])
+    assert b > 200 and r < 200  # blue
+    assert column(size * 2 // 5) == (255, 255, 255)  # nothing found there: white
+    # the mean line is drawn: every column of the plot area has a dark pixel somewhere
+    dark = sum(1 for x in range(left + 2, left + plot_w - 2, 50)
+               if any(sum(img.getpixel((x, yy))) < 200 for yy in range(top, img.size[1] - bottom)))
+    assert dark == len(range(left + 2, left + plot_w - 2, 50))
 
 
 def test_report_without_reachable_evidence(built: dict, tmp_path: Path) -> None:
@@ -363,7 +402,7 @@ def test_report_without_reachable_evidence(built: dict, tmp_path: Path) -> None:
     assert verify_bundle(out).ok
     members = _members(out)
     html = members["report.html"].decode()
-    assert "No plot: the evidence file is missing" in html and "<svg" not in html
+    assert "No plot: the evidence file is missing" in html and "<img" not in html
     assert all(r["excerpt"] is None for r in json.loads(members["findings.json"])["findings"])
     assert json.loads(members[MANIFEST])["evidence"][0]["state"] == "missing"
     # --include-evidence refuses

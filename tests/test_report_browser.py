@@ -108,3 +108,31 @@ def test_report_screenshot(report, tmp_path):
         keep = Path(os.environ["EV_SCREENSHOTS"])
         keep.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, keep / "report-browser.png")
+
+
+def test_embedded_entropy_plot_is_drawn_by_the_browser(report, tmp_path):
+    """The plot's data-URL PNG, exactly as report.html carries it, decoded and painted by Chromium: the
+    screenshot shows the red band of the demo key's findings and the black entropy line."""
+    from PIL import Image
+
+    html, _ = report
+    text = html.read_text(encoding="utf-8")
+    start = text.index("<img ")
+    img_tag = text[start : text.index(">", start) + 1]
+    assert 'src="data:image/png;base64,' in img_tag
+    page = tmp_path / "plot.html"
+    page.write_text(f'<!DOCTYPE html><html><body style="margin:0;background:#fff">{img_tag}</body></html>',
+                    encoding="utf-8")
+    png = tmp_path / "plot.png"
+    proc = _run_chromium(page.as_uri(), f"--screenshot={png}", "--window-size=1000,240")
+    assert png.is_file(), proc.stderr[-3000:]
+    shot = Image.open(png).convert("RGB")
+    pixels = [shot.getpixel((x, y)) for x in range(0, 900, 2) for y in range(0, 170, 2)]
+    reds = [p for p in pixels if p[0] > 180 and p[1] < 170 and p[2] < 170]
+    darks = [p for p in pixels if sum(p) < 150]
+    assert reds and darks, "the embedded plot was not painted"
+    assert all(p == (255, 255, 255) for p in (shot.getpixel((x, 220)) for x in range(0, 1000, 10)))  # below it
+    if os.environ.get("EV_SCREENSHOTS"):
+        keep = Path(os.environ["EV_SCREENSHOTS"])
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, keep / "report-plot-browser.png")

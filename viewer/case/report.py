@@ -1,8 +1,9 @@
 """The case report: one HTML file that opens offline and prints (``report.html`` of a case bundle).
 
 Self-contained: inline CSS, no script, no image files, no external URL. The entropy plot of each dump is
-**inline SVG** (chosen over an embedded PNG: no image encoder, no Qt, scales when printed, and the finding
-markers carry their id as an SVG ``<title>``). Everything that comes from the case or the evidence —
+an **embedded PNG** (a ``data:image/png;base64`` URL), as the issue asks: every browser shows it, it
+prints, and Qt's QTextDocument (the window's Print to PDF) renders it, which it would not do for SVG.
+It is drawn with Pillow at twice its display size so that it stays sharp on paper. Everything that comes from the case or the evidence —
 names, paths, comments (user text), reasons, audit data — goes through :func:`html.escape`.
 
 Content: case summary (examiner, number, description, evidence with size/format/SHA-256/state, the scan
@@ -16,12 +17,15 @@ Never imports Qt.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from collections import defaultdict
 from html import escape
 from typing import Any
 
-PLOT_W, PLOT_H = 900, 150
+PLOT_W, PLOT_H = 900, 170
+PLOT_SCALE = 2  # pixels per display pixel: sharp when printed
 PLOT_POINTS = 900
 
 CSS = """
@@ -34,7 +38,7 @@ monospace;font-size:12px}.hash{word-break:break-all}.secret{color:#a00;font-weig
 .comment{background:#f6f6f0;border-left:3px solid #cc9;padding:.2em .6em;margin:.3em 0;white-space:pre-wrap}
 .note{color:#555}.banner{padding:.5em;border:2px solid #a00;color:#a00;font-weight:700}
 pre{background:#fafafa;border:1px solid #ddd;padding:.4em;overflow-x:auto}
-svg{border:1px solid #ccc;background:#fff;max-width:100%;height:auto}
+img.plot{border:1px solid #ccc;background:#fff;max-width:100%;height:auto}
 @media print{body{margin:0;font-size:11px}h2{page-break-after:avoid}.finding{border-color:#666}}
 """
 
@@ -67,39 +71,71 @@ def _hex_rows(segments: list[dict[str, Any]], masked: bool) -> str:
     return f"<pre>{body}</pre>"
 
 
-def entropy_svg(pyramid: Any, size: int, findings: list[dict[str, Any]]) -> str:
-    """An inline SVG: entropy (0-8 bits/byte, mean and max per point) over the file, findings marked."""
-    series = pyramid.range(0, max(size, 1), PLOT_POINTS)
-    scale_x = PLOT_W / max(size, 1)
+def _offset_label(value: int) -> str:
+    from viewer.units import human_size
 
-    def y(v: float) -> float:
-        return PLOT_H - 10 - float(v) / 8.0 * (PLOT_H - 20)
+    return "0" if value == 0 else human_size(value)
 
-    def poly(values: Any) -> str:
-        pts = []
-        for x, v in zip(series.x, values, strict=True):
-            x0 = float(x) * scale_x
-            pts.append(f"{x0:.1f},{y(v):.1f} {min(PLOT_W, x0 + series.span * scale_x):.1f},{y(v):.1f}")
-        return " ".join(pts)
 
-    parts = [f'<svg width="{PLOT_W}" height="{PLOT_H}" '
-             f'viewBox="0 0 {PLOT_W} {PLOT_H}" role="img">',
-             f"<title>entropy of {_e(size)} bytes; {len(findings)} finding(s) marked</title>"]
-    for level in (2, 4, 6, 8):
-        parts.append(f'<line x1="0" x2="{PLOT_W}" y1="{y(level):.1f}" y2="{y(level):.1f}" stroke="#eee"/>'
-                     f'<text x="2" y="{y(level) + 10:.1f}" font-size="9" fill="#888">{level}</text>')
+def entropy_png(pyramid: Any, size: int, findings: list[dict[str, Any]]) -> bytes:
+    """The entropy plot as PNG bytes: mean (black) and max (grey) entropy per point, 0-8 bits/byte, over
+    the whole file; secret findings marked red, public context blue; offsets along the bottom."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    k = PLOT_SCALE
+    width, height = PLOT_W * k, PLOT_H * k
+    left, right, top, bottom = 26 * k, 8 * k, 8 * k, 18 * k
+    pw, ph = width - left - right, height - top - bottom
+    font = ImageFont.load_default(size=10 * k)
+    span = max(size, 1)
+
+    def x_at(offset: float) -> float:
+        return left + float(offset) / span * pw
+
+    def y_at(bits: float) -> float:
+        return top + ph - min(max(float(bits), 0.0), 8.0) / 8.0 * ph
+
+    img = Image.new("RGBA", (width, height), (255, 255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    for level in (0, 2, 4, 6, 8):
+        y = y_at(level)
+        draw.line([(left, y), (left + pw, y)], fill=(230, 230, 230, 255), width=k)
+        draw.text((left - 4 * k, y), str(level), fill=(110, 110, 110, 255), font=font, anchor="rm")
+    for i in range(5):
+        off = span * i // 4
+        x = x_at(off)
+        draw.line([(x, top + ph), (x, top + ph + 3 * k)], fill=(110, 110, 110, 255), width=k)
+        anchor = "la" if i == 0 else "ra" if i == 4 else "ma"
+        draw.text((x, top + ph + 4 * k), _offset_label(off), fill=(110, 110, 110, 255), font=font, anchor=anchor)
+    marks = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    mdraw = ImageDraw.Draw(marks)
     for f in findings:
-        x = int(f["offset"]) * scale_x
-        w = max(1.0, int(f["length"]) * scale_x)
-        colour = "#c00" if f.get("secret", True) else "#06c"
-        parts.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{PLOT_H}" fill="{colour}" '
-                     f'fill-opacity="0.35"><title>{_e(f["id"])} {_e(f["kind"])} at {int(f["offset"]):#x}'
-                     "</title></rect>")
-    if len(series.x):
-        parts.append(f'<polyline fill="none" stroke="#bbb" stroke-width="1" points="{poly(series.max)}"/>')
-        parts.append(f'<polyline fill="none" stroke="#222" stroke-width="1.2" points="{poly(series.mean)}"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+        x0 = x_at(int(f["offset"]))
+        x1 = max(x0 + k, x_at(int(f["offset"]) + int(f["length"])))
+        colour = (204, 0, 0, 110) if f.get("secret", True) else (0, 102, 204, 110)
+        mdraw.rectangle([x0, top, x1, top + ph], fill=colour)
+    img = Image.alpha_composite(img, marks)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([left, top, left + pw, top + ph], outline=(150, 150, 150, 255), width=k)
+    series = pyramid.range(0, span, PLOT_POINTS)
+    for values, colour, w in ((series.max, (170, 170, 170, 255), k), (series.mean, (20, 20, 20, 255), k + 1)):
+        points = []
+        for x, v in zip(series.x, values, strict=True):
+            y = y_at(v)
+            points += [(x_at(float(x)), y), (x_at(min(span, float(x) + series.span)), y)]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=w)
+    out = io.BytesIO()
+    img.convert("RGB").save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def entropy_img(pyramid: Any, size: int, findings: list[dict[str, Any]]) -> str:
+    """The ``<img>`` element of :func:`entropy_png`, embedded as a data URL."""
+    data = base64.b64encode(entropy_png(pyramid, size, findings)).decode("ascii")
+    alt = f"entropy of {size:,} bytes; {len(findings)} finding(s) marked"
+    return (f'<img class="plot" src="data:image/png;base64,{data}" width="{PLOT_W}" height="{PLOT_H}" '
+            f'alt="{_e(alt)}">')
 
 
 def _plot_section(evidence: list[Any], records: list[dict[str, Any]]) -> list[str]:
@@ -115,7 +151,7 @@ def _plot_section(evidence: list[Any], records: list[dict[str, Any]]) -> list[st
             continue
         pyramid = compute_entropy(e.dump, DEFAULT_BLOCK)
         mine = [r for r in records if r["evidence_sha256"] == e.ref.sha256]
-        out.append(entropy_svg(pyramid, int(e.dump.size), mine))
+        out.append(entropy_img(pyramid, int(e.dump.size), mine))
     return out
 
 
@@ -227,4 +263,4 @@ def render_report(case: Any, evidence: list[Any], records: list[dict[str, Any]],
     return "\n".join(h)
 
 
-__all__ = ["render_report", "entropy_svg", "CSS"]
+__all__ = ["render_report", "entropy_png", "entropy_img", "CSS"]
