@@ -277,3 +277,23 @@ def test_locations_are_capped_and_noted(tmp_path):
     assert len(hits) == MAX_LOCATIONS
     assert all(f.confidence == Confidence.CONFIRMED and f.key_id == symmetric_key_id(secret) for f in hits)
     assert any("occurs more than" in n for n in result.stats.notes)
+
+
+def test_utf16_token_verified_by_its_secret(tmp_path: Path) -> None:
+    """A UTF-16LE token (a Windows or .NET process) and its secret beside it: the secret is found and
+    confirmed by the wide token's signature."""
+    secret = random_key(32)
+    token = make_jwt(secret, kid="wide").decode().encode("utf-16-le")
+    lay = Layout()
+    at_token = lay.put(0x2000, token)
+    at_secret = lay.put(0x2000 + len(token) + 64, secret)
+    path = tmp_path / "wide.raw"
+    path.write_bytes(bytes(lay.data))
+    with open_dump(path) as dump:
+        result = scan_dump(dump, detectors=[JwtDetector(), HmacSecretDetector()], executor="inline")
+    jwts = [f for f in result.findings if f.kind == "jwt"]
+    assert [(f.offset, f.encoding) for f in jwts] == [(at_token, "jws-compact-utf16le")]
+    secrets = [f for f in result.findings if f.kind != "jwt" and f.offset == at_secret]
+    assert len(secrets) == 1 and secrets[0].confidence == Confidence.CONFIRMED
+    assert secrets[0].key_id == symmetric_key_id(secret)
+    assert secrets[0].details["jwt_offset"] == at_token

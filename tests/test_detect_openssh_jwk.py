@@ -373,3 +373,28 @@ def test_jwts(tmp_path, jwk_material):
     text = json.dumps([x.to_json() for x in found.values()])
     assert "alice" not in text  # sub and email are personal data
     assert hs.split(b".")[2].decode() not in text
+
+
+def test_jwts_in_utf16(tmp_path, jwk_material):
+    """Tokens as Windows, .NET and Java keep strings: UTF-16LE. Found at the first wide character, the
+    length counted in bytes, the same claims as the ASCII token; a payload segment alone is not a token."""
+    secret = b"hs256 test secret that is long enough"
+    claims = {"iss": "https://issuer.example", "aud": "api", "sub": "alice", "exp": 1900000000}
+    hs = _jwt({"alg": "HS256", "typ": "JWT"}, claims, lambda m: hmac.new(secret, m, hashlib.sha256).digest())
+    rs_key = jwk_material["rsa"]
+    rs = _jwt({"alg": "RS256", "kid": "rsa-1"}, claims, lambda m: rs_key.sign(m, padding.PKCS1v15(), hashes.SHA256()))
+    wide_hs = hs.decode().encode("utf-16-le")
+    wide_rs = ("Bearer " + rs.decode()).encode("utf-16-le")
+    payload_only = ("." + rs.decode().split(".", 1)[1]).encode("utf-16-le")
+    path, offsets = plant(tmp_path, [wide_hs, wide_rs, payload_only, hs])
+    found = {f.offset: f for f in scan_file(path, JWT)}
+    rs_at = offsets[1] + len("Bearer ".encode("utf-16-le"))
+    assert sorted(found) == sorted([offsets[0], rs_at, offsets[3]])
+    w = found[offsets[0]]
+    a = found[offsets[3]]
+    assert (w.encoding, w.length, w.confidence) == ("jws-compact-utf16le", 2 * len(hs), Confidence.MEDIUM)
+    assert (a.encoding, a.length) == ("jws-compact", len(hs))
+    assert w.details == a.details
+    assert (found[rs_at].length, found[rs_at].details["kid"]) == (2 * len(rs), "rsa-1")
+    data = path.read_bytes()
+    assert data[w.offset : w.offset + w.length] == wide_hs

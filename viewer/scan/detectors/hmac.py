@@ -218,6 +218,8 @@ def _tokens(ctx: PostScanContext, reader: _Reader) -> list[_Token]:
         if alg not in _HASHES:
             continue
         raw = reader.read(f.offset, f.length)
+        if f.encoding.endswith("-utf16le"):
+            raw = raw[0::2]  # the validator checked that every high byte is zero
         parts = raw.split(b".")
         if len(parts) != 3:
             continue

@@ -6,7 +6,8 @@ a private key's mathematics like every other detector. A public-only JWK (a JWKS
 as public context.
 
 JWT: a bearer token is a credential in itself; without the signing key it cannot be confirmed, so it is
-``medium`` (``low`` when unsigned). Only non-personal header and claim values are reported (alg, kid, typ,
+``medium`` (``low`` when unsigned). Tokens are found in ASCII and in UTF-16LE (Windows strings, .NET and
+Java heaps), the latter with the encoding ``jws-compact-utf16le`` and a length in bytes of the wide text. Only non-personal header and claim values are reported (alg, kid, typ,
 iss, aud, exp, iat) — never sub, email, names, nor the signature.
 """
 
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 from .. import keys
 from ..detector import Hit, Pattern, View
 from ..finding import Confidence, Finding
+from .pem import utf16_pattern, utf16_to_ascii
 
 MAX_BACK = 16 * 1024  # how far back to look for the '{' opening a JWK
 MAX_OBJECT = 64 * 1024  # the largest JWK considered (x5c chains make them a few KiB)
@@ -301,24 +303,29 @@ class JwtDetector:
     name = "jwt"
     # "eyJ" is base64url of '{"': a JSON object. Hyperscan cannot keep start-of-match for long bounded
     # repeats, so the prefilter is a fixed-length prefix; the validator re-matches the whole token.
-    patterns = (Pattern("jwt-header", rb"eyJ[A-Za-z0-9_-]{13}", 16),)
+    patterns = (
+        Pattern("jwt-header", rb"eyJ[A-Za-z0-9_-]{13}", 16),
+        Pattern("jwt-header-utf16le", utf16_pattern(b"eyJ") + rb"(?:[A-Za-z0-9_-]\x00){13}", 32),
+    )
 
     def validate(self, view: View, hit: Hit) -> Iterable[Finding]:
-        if hit.start > 0 and view.read(hit.start - 1, 1) == b".":
+        wide = hit.pattern == "jwt-header-utf16le"
+        unit = 2 if wide else 1
+        if hit.start >= unit and view.read(hit.start - unit, unit) == ".".encode("utf-16-le" if wide else "ascii"):
             return  # the payload segment of a token whose header was (or will be) matched
-        data = view.read(hit.start, MAX_TOKEN)
-        m = _JWT.match(data)
+        data = view.read(hit.start, unit * MAX_TOKEN)
+        m = _JWT.match(utf16_to_ascii(data) if wide else data)
         if m is None:
             return
         try:
-            finding = self._token(hit.start, m.group(0))
+            finding = self._token(hit.start, m.group(0), wide)
         except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
             return
         if finding is not None:
             yield finding
 
     @staticmethod
-    def _token(offset: int, token: bytes) -> Finding | None:
+    def _token(offset: int, token: bytes, wide: bool = False) -> Finding | None:
         head_b64, claims_b64, sig_b64 = token.split(b".")
         header = json.loads(keys.b64url_decode(head_b64).decode("utf-8"))
         claims = json.loads(keys.b64url_decode(claims_b64).decode("utf-8"))
@@ -359,9 +366,9 @@ class JwtDetector:
                 reasons.append(f"signature present ({alg}); not verified without the signing key")
         return Finding(
             kind="jwt",
-            encoding="jws-compact",
+            encoding="jws-compact-utf16le" if wide else "jws-compact",
             offset=offset,
-            length=len(token),
+            length=len(token) * (2 if wide else 1),
             confidence=confidence,
             reasons=reasons,
             details=details,

@@ -70,7 +70,7 @@ PUBLIC_LABELS: dict[str, tuple[str, str]] = {
 _LABELS = rb"(?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY|(?:TRUSTED |X509 )?CERTIFICATE|(?:RSA )?PUBLIC KEY"
 
 
-def _utf16(pattern: bytes) -> bytes:
+def utf16_pattern(pattern: bytes) -> bytes:
     """The UTF-16LE form of a pattern made of ASCII literals, spaces and one group of alternatives."""
     out = b""
     for ch in pattern:
@@ -81,7 +81,7 @@ def _utf16(pattern: bytes) -> bytes:
 
 PATTERNS = (
     Pattern("pem-begin", rb"-----BEGIN (?:" + _LABELS + rb")-----", 46),
-    Pattern("pem-begin-utf16le", _utf16(b"-----BEGIN (?:") + _utf16(_LABELS) + _utf16(b")-----"), 92),
+    Pattern("pem-begin-utf16le", utf16_pattern(b"-----BEGIN (?:") + utf16_pattern(_LABELS) + utf16_pattern(b")-----"), 92),
 )
 
 _BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,40})-----")
@@ -355,7 +355,7 @@ def analyse_armour(arm: Armour) -> tuple[str, str, Confidence, list[str], str | 
     return result.kind, encoding, result.confidence, result.reasons, result.key_id, result.details, True
 
 
-def _utf16_to_ascii(raw: bytes) -> bytes:
+def utf16_to_ascii(raw: bytes) -> bytes:
     """The leading run of ``raw`` that is UTF-16LE text with high bytes zero, as one byte per char."""
     high = raw[1::2]
     chars = len(high) - len(high.lstrip(b"\x00"))
@@ -372,7 +372,7 @@ class PemDetector:
     def _validate(self, view: View, hit: Hit) -> Iterator[Finding]:
         wide = hit.pattern == "pem-begin-utf16le"
         if wide:
-            text = _utf16_to_ascii(view.read(hit.start, 2 * MAX_PEM))
+            text = utf16_to_ascii(view.read(hit.start, 2 * MAX_PEM))
         else:
             text = view.read(hit.start, MAX_PEM)
         arm = read_armour(text)
