@@ -10,7 +10,8 @@ SAMPLE := resources/sample/demo-keyholder.core
 DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus-1-3 fonts-dejavu-core \
   libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth \
-  dbus-daemon dbus-bin gnome-keyring gdb xz-utils gcc libc6-dev openssl openssh-client chromium
+  dbus-daemon dbus-bin gnome-keyring gdb xz-utils gcc libc6-dev openssl openssh-client chromium \
+  poppler-utils
 
 BENCH_DEB_PACKAGES := rsakeyfind aeskeyfind yara
 

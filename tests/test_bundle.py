@@ -361,7 +361,7 @@ def test_entropy_plot_marks_findings_where_they_are(samples_dir: Path) -> None:
     at a public one, none where nothing was found."""
     from PIL import Image
 
-    from viewer.case.report import PLOT_H, PLOT_SCALE, PLOT_W, entropy_png
+    from viewer.case.report import PLOT_H, PLOT_MARGINS, PLOT_SCALE, PLOT_W, entropy_png
     from viewer.scan.entropy import DEFAULT_BLOCK, compute_entropy
 
     with open_dump(samples_dir / "wine-keyholder-full.dmp") as dump:
@@ -371,7 +371,7 @@ def test_entropy_plot_marks_findings_where_they_are(samples_dir: Path) -> None:
     public = {"id": "p", "kind": "k", "offset": size * 3 // 5, "length": 1, "secret": False}
     img = Image.open(io.BytesIO(entropy_png(pyramid, size, [secret, public]))).convert("RGB")
     assert img.size == (PLOT_W * PLOT_SCALE, PLOT_H * PLOT_SCALE)
-    left, right, top, bottom = 26 * PLOT_SCALE, 8 * PLOT_SCALE, 8 * PLOT_SCALE, 18 * PLOT_SCALE
+    left, right, top, bottom = (m * PLOT_SCALE for m in PLOT_MARGINS)
     plot_w = img.size[0] - left - right
     y = top + 3  # near the top of the plot area, above almost every entropy value
 

@@ -14,6 +14,8 @@ import traceback
 from collections import Counter
 from typing import Any, TextIO
 
+import orjson
+
 from . import __version__
 from .evidence import Dump, EvidenceError, open_dump
 from .units import human_size
@@ -45,6 +47,16 @@ def info_json(dump: Dump, with_hash: bool = True) -> dict[str, Any]:
 JSON_BATCH = 4096
 
 
+def _encode(value: Any) -> str:
+    """Compact JSON text of ``value``: orjson (about ten times faster than the standard library, which
+    matters for 100,000-range dumps), the standard library for what orjson refuses (integers past 64
+    bits, non-string keys)."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, separators=(",", ":"))
+
+
 def write_json(doc: dict[str, Any], out: TextIO, pretty: bool = False) -> None:
     """Write ``doc`` as one JSON object, streaming long top-level lists in batches.
 
@@ -54,17 +66,16 @@ def write_json(doc: dict[str, Any], out: TextIO, pretty: bool = False) -> None:
     if pretty:
         out.write(json.dumps(doc, indent=1) + "\n")
         return
-    compact = {"separators": (",", ":")}
     out.write("{")
     for i, (key, value) in enumerate(doc.items()):
         out.write(("," if i else "") + json.dumps(key) + ":")
         if isinstance(value, list) and len(value) > JSON_BATCH:
             out.write("[")
             for start in range(0, len(value), JSON_BATCH):
-                out.write(("," if start else "") + json.dumps(value[start : start + JSON_BATCH], **compact)[1:-1])
+                out.write(("," if start else "") + _encode(value[start : start + JSON_BATCH])[1:-1])
             out.write("]")
         else:
-            out.write(json.dumps(value, **compact))
+            out.write(_encode(value))
     out.write("}\n")
 
 
@@ -180,27 +191,48 @@ class UsageError(Exception):
     """Bad usage found after parsing (an unknown detector name, an impossible option): exit 2."""
 
 
-def _stderr_progress(path: str) -> Any:
-    """A one-line progress display on stderr when it is a terminal; nothing for pipes and logs."""
+def progress_state(path: str) -> Any:
+    """A ScanState that shows the scan of ``path`` on a terminal's stderr (see :func:`_stderr_progress`)."""
+    from .scan.engine import ScanState
+
+    show, step = _stderr_progress(path)
+    return ScanState(progress=show, step_progress=step)
+
+
+def _stderr_progress(path: str) -> tuple[Any, Any]:
+    """One-line progress on stderr when it is a terminal (nothing for pipes and logs): the byte scan's
+    callback and the post-scan steps' callback, for ScanState's ``progress`` and ``step_progress``."""
     if not sys.stderr.isatty():
-        return None
+        return None, None
     name = os.path.basename(path)
+    width = len(name) + 48
+
+    def line(text: str) -> None:
+        sys.stderr.write("\r" + text[:width].ljust(width))
+        sys.stderr.flush()
 
     def show(done: int, total: int) -> None:
         pct = 100.0 * done / total if total else 100.0
-        sys.stderr.write(f"\rscanning {name}: {pct:5.1f}%")
-        if done >= total:
-            sys.stderr.write("\r" + " " * (len(name) + 20) + "\r")
-        sys.stderr.flush()
+        line(f"scanning {name}: {pct:5.1f}%")
 
-    return show
+    def step(what: str, done: int, total: int) -> None:
+        line(f"scanning {name}: {what} " + (f"{100.0 * min(done, total) / total:5.1f}%" if total else "…"))
+
+    return show, step
+
+
+def _clear_progress(path: str) -> None:
+    """Erase the progress line so that the report starts on a clean line."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + " " * (len(os.path.basename(path)) + 48) + "\r")
+        sys.stderr.flush()
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     """Scan each dump; exit 1 when any holds a secret at or above --min-confidence, 2 when one could
     not be read (the others are still scanned and reported)."""
     from .scan import report
-    from .scan.engine import ScanState, scan_dump
+    from .scan.engine import scan_dump
     from .scan.finding import Confidence
 
     try:
@@ -224,8 +256,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 unreadable = True
                 continue
             opened.append(dump)
-            state = ScanState(progress=_stderr_progress(path))
-            result = scan_dump(dump, detectors, state, public_keys, deep=args.deep)
+            result = scan_dump(dump, detectors, progress_state(path), public_keys, deep=args.deep)
+            _clear_progress(path)
             if report.secrets_at_or_above(result, threshold):
                 secrets_found = True
             if args.json:

@@ -284,12 +284,14 @@ class _Evidence:
     dump: Any = None
 
 
-def _open_evidence(cf: CaseFile) -> list[_Evidence]:
+def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None = None) -> list[_Evidence]:
+    """Every evidence item, verified, opened when its file is there and unchanged. ``paths`` (by SHA-256):
+    where a file is when not where the case says (the window's evidence extracted from a bundle)."""
     from viewer.evidence import EvidenceError, open_dump
 
     out = []
-    for st in cf.verify_evidence():
-        ev = _Evidence(st.ref, st.state, st.ref.resolve(cf.case_dir))
+    for st in cf.verify_evidence(paths):
+        ev = _Evidence(st.ref, st.state, (paths or {}).get(st.ref.sha256) or st.ref.resolve(cf.case_dir))
         if st.state == "ok":
             try:
                 ev.dump = open_dump(ev.path)
@@ -314,18 +316,20 @@ def derived_records(case: Any, evidence: list[_Evidence], include_secrets: bool)
     return records
 
 
-def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: str | None = None) -> str:
+def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: str | None = None,
+                       evidence_paths: dict[str, Path] | None = None) -> str:
     """report.html of the case as it is now, outside a bundle (the window prints it to PDF).
 
     The same content as a bundle's report; the program, time and audit head are those of the moment.
     The caller records the export in the audit trail first, so that the head the report names covers it.
+    ``evidence_paths``: as for :func:`export_bundle`.
     """
     from viewer import __version__
 
     from .report import render_report
 
     case = cf.case
-    evidence = _open_evidence(cf)
+    evidence = _open_evidence(cf, evidence_paths)
     try:
         head = case.audit.head or (-1, "")
         manifest = {
@@ -342,8 +346,12 @@ def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: s
 
 
 def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence: bool = False,
-                  include_secrets: bool = False, author: str | None = None) -> dict[str, Any]:
-    """Write the bundle ``out`` (see the module docstring) and return its manifest."""
+                  include_secrets: bool = False, author: str | None = None,
+                  evidence_paths: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Write the bundle ``out`` (see the module docstring) and return its manifest.
+
+    ``evidence_paths`` (by SHA-256): where an evidence file is when not at the case's path — the window
+    passes the files it extracted from a received bundle; each is still verified against its SHA-256."""
     from viewer import __version__
 
     from .report import render_report
@@ -352,7 +360,7 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
     if not out.parent.is_dir():
         raise BundleError(f"{out.parent}: no such folder")
     case = cf.case
-    evidence = _open_evidence(cf)
+    evidence = _open_evidence(cf, evidence_paths)
     try:
         if include_evidence:
             bad = [e for e in evidence if e.state != "ok"]

@@ -176,14 +176,14 @@ def cmd_add(args: argparse.Namespace) -> int:
             raise
         print(f"evidence  {args.dump} is already in the case (sha256 {sha}): scanning it again")
     if args.scan:
-        from viewer.cli import _stderr_progress
+        from viewer.cli import _clear_progress, progress_state
         from viewer.scan.detectors import default_detectors
-        from viewer.scan.engine import ScanState, scan_dump
+        from viewer.scan.engine import scan_dump
 
         detectors = default_detectors()
         with open_dump(args.dump) as dump:
-            result = scan_dump(dump, detectors, ScanState(progress=_stderr_progress(args.dump)), keys,
-                               deep=args.deep)
+            result = scan_dump(dump, detectors, progress_state(args.dump), keys, deep=args.deep)
+        _clear_progress(args.dump)
         if result.cancelled:
             raise CliError("the scan was cancelled; nothing merged")
         run = cf.merge_scan(sha, [f.to_json() for f in result.findings], _scan_settings(args, detectors, keys))

@@ -255,11 +255,13 @@ def add_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
     return ref
 
 
-def verify_evidence(case: Case, case_dir: str | os.PathLike[str] | None = None) -> list[EvidenceStatus]:
-    """Re-hash every evidence file: ``ok``, ``changed`` (other SHA-256) or ``missing``."""
+def verify_evidence(case: Case, case_dir: str | os.PathLike[str] | None = None,
+                    paths: dict[str, Path] | None = None) -> list[EvidenceStatus]:
+    """Re-hash every evidence file: ``ok``, ``changed`` (other SHA-256) or ``missing``. ``paths`` (by
+    SHA-256) says where a file is when not where the case says (evidence extracted from a bundle)."""
     out = []
     for ref in case.evidence:
-        p = ref.resolve(case_dir)
+        p = (paths or {}).get(ref.sha256) or ref.resolve(case_dir)
         if not p.is_file():
             out.append(EvidenceStatus(ref, "missing"))
             continue
@@ -269,9 +271,12 @@ def verify_evidence(case: Case, case_dir: str | os.PathLike[str] | None = None) 
 
 
 def relocate(case: Case, ref: EvidenceRef, new_path: str | os.PathLike[str], author: str,
-             case_dir: str | os.PathLike[str] | None = None) -> None:
-    """Point ``ref`` at ``new_path`` if that file has the reference's SHA-256; else EvidenceMismatch."""
-    actual = file_sha256(new_path)
+             case_dir: str | os.PathLike[str] | None = None, *, actual_sha256: str | None = None) -> None:
+    """Point ``ref`` at ``new_path`` if that file has the reference's SHA-256; else EvidenceMismatch.
+
+    ``actual_sha256``: the file's digest when the caller has just computed it (the window hashes
+    gigabytes in a worker, not on its GUI thread); otherwise the file is hashed here."""
+    actual = actual_sha256 or file_sha256(new_path)
     if actual != ref.sha256:
         raise EvidenceMismatch(
             f"{new_path}: SHA-256 {actual[:16]}… is not that of the evidence ({ref.sha256[:16]}…)")

@@ -26,6 +26,7 @@ from typing import Any
 
 PLOT_W, PLOT_H = 900, 170
 PLOT_SCALE = 2  # pixels per display pixel: sharp when printed
+PLOT_MARGINS = (26, 30, 8, 18)  # left, right, top, bottom (display pixels): room for the axis labels
 PLOT_POINTS = 900
 
 CSS = """
@@ -84,7 +85,7 @@ def entropy_png(pyramid: Any, size: int, findings: list[dict[str, Any]]) -> byte
 
     k = PLOT_SCALE
     width, height = PLOT_W * k, PLOT_H * k
-    left, right, top, bottom = 26 * k, 8 * k, 8 * k, 18 * k
+    left, right, top, bottom = (m * k for m in PLOT_MARGINS)
     pw, ph = width - left - right, height - top - bottom
     font = ImageFont.load_default(size=10 * k)
     span = max(size, 1)
@@ -105,8 +106,7 @@ def entropy_png(pyramid: Any, size: int, findings: list[dict[str, Any]]) -> byte
         off = span * i // 4
         x = x_at(off)
         draw.line([(x, top + ph), (x, top + ph + 3 * k)], fill=(110, 110, 110, 255), width=k)
-        anchor = "la" if i == 0 else "ra" if i == 4 else "ma"
-        draw.text((x, top + ph + 4 * k), _offset_label(off), fill=(110, 110, 110, 255), font=font, anchor=anchor)
+        draw.text((x, top + ph + 4 * k), _offset_label(off), fill=(110, 110, 110, 255), font=font, anchor="ma")
     marks = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     mdraw = ImageDraw.Draw(marks)
     for f in findings:

@@ -217,12 +217,12 @@ class CaseFile:
     def add_evidence(self, dump_path: str | os.PathLike[str], author: str | None = None) -> model.EvidenceRef:
         return model.add_evidence(self.case, dump_path, self._who(author), self.case_dir)
 
-    def verify_evidence(self) -> list[model.EvidenceStatus]:
-        return model.verify_evidence(self.case, self.case_dir)
+    def verify_evidence(self, paths: dict[str, Path] | None = None) -> list[model.EvidenceStatus]:
+        return model.verify_evidence(self.case, self.case_dir, paths)
 
     def relocate(self, ref: model.EvidenceRef, new_path: str | os.PathLike[str],
-                 author: str | None = None) -> None:
-        model.relocate(self.case, ref, new_path, self._who(author), self.case_dir)
+                 author: str | None = None, *, actual_sha256: str | None = None) -> None:
+        model.relocate(self.case, ref, new_path, self._who(author), self.case_dir, actual_sha256=actual_sha256)
 
     def merge_scan(self, evidence_sha256: str, findings_json: list[dict[str, Any]], settings: dict[str, Any],
                    *, scanner_version: str | None = None, author: str | None = None) -> model.ScanRun:

@@ -151,7 +151,10 @@ def table(model: QAbstractTableModel, name: str) -> QTableView:
 
 # -- the review of one finding --------------------------------------------------------------------
 class ReviewPanel(QWidget):
-    """Status, severity, tags and the comment thread of the selected finding; changes call ``annotate``."""
+    """Status, severity, tags and the comment thread of the selected finding; changes call ``annotate``.
+
+    A comment is edited (its author only: the case model refuses anyone else) by selecting it and
+    pressing Edit, or by double-clicking it; the old text stays in the audit trail."""
 
     sig_changed = Signal()
 
@@ -179,6 +182,10 @@ class ReviewPanel(QWidget):
         self.comment_edit.setPlaceholderText("Add a comment…")
         self.add_button = QPushButton("Add")
         self.add_button.setObjectName("review-add-comment")
+        self.edit_button = QPushButton("Edit…")
+        self.edit_button.setObjectName("review-edit-comment")
+        self.edit_button.setToolTip("Edit the selected comment (your own comments only; the audit trail keeps "
+                                    "the old text)")
         form = QFormLayout()
         form.addRow("Status", self.status_combo)
         form.addRow("Severity", self.severity_combo)
@@ -186,6 +193,7 @@ class ReviewPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.comment_edit, 1)
         row.addWidget(self.add_button)
+        row.addWidget(self.edit_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(form)
@@ -197,6 +205,9 @@ class ReviewPanel(QWidget):
         self.tags_edit.editingFinished.connect(self.apply_tags)
         self.add_button.clicked.connect(self.add_comment)
         self.comment_edit.returnPressed.connect(self.add_comment)
+        self.edit_button.clicked.connect(self._ask_edit)
+        self.comments.itemDoubleClicked.connect(lambda _item: self._ask_edit())
+        self.comments.currentRowChanged.connect(lambda _row: self._update_edit_button())
         self.show_record(None, None)
 
     def show_record(self, case: CaseFile | None, record: FindingRecord | None, why: str = "") -> None:
@@ -206,6 +217,7 @@ class ReviewPanel(QWidget):
             enabled = case is not None and record is not None
             for w in (self.status_combo, self.severity_combo, self.tags_edit, self.comment_edit, self.add_button):
                 w.setEnabled(enabled)
+            self.edit_button.setEnabled(False)
             self.comments.clear()
             if not enabled:
                 self.title.setText(why or "Select a finding of a case's evidence to review it.")
@@ -224,6 +236,45 @@ class ReviewPanel(QWidget):
                 self.comments.addItem(f"{c.author}, {c.time}{edited}:\n{c.text}")
         finally:
             self._loading = False
+            self._update_edit_button()
+
+    def _editable(self, index: int) -> bool:
+        """Whether the examiner at the keyboard wrote comment ``index`` (only its author may edit it)."""
+        if self.case is None or self.record is None:
+            return False
+        comments = self.record.review.comments
+        return 0 <= index < len(comments) and comments[index].author == self.case.author
+
+    def _update_edit_button(self) -> None:
+        self.edit_button.setEnabled(self._editable(self.comments.currentRow()))
+
+    def edit_comment(self, index: int, text: str) -> bool:
+        """Replace the text of comment ``index`` of the shown finding; False when nothing changed."""
+        text = text.strip()
+        if not text or not self._editable(index):
+            return False
+        assert self.case is not None and self.record is not None
+        if self.record.review.comments[index].text == text:
+            return False
+        try:
+            self.case.edit_comment(self.record.id, index, text, evidence_sha256=self.record.evidence_sha256)
+        except (CaseError, ValueError, KeyError, IndexError) as exc:
+            QMessageBox.warning(self, "Review", one_line(str(exc)))
+            return False
+        self.show_record(self.case, self.record)
+        self.comments.setCurrentRow(index)
+        self.sig_changed.emit()
+        return True
+
+    def _ask_edit(self) -> None:
+        index = self.comments.currentRow()
+        if not self._editable(index):
+            return
+        assert self.record is not None
+        old = self.record.review.comments[index].text
+        text, ok = QInputDialog.getMultiLineText(self, "Edit comment", "Comment:", old)
+        if ok:
+            self.edit_comment(index, text)
 
     def _annotate(self, **changes: Any) -> None:
         if self._loading or self.case is None or self.record is None:
@@ -358,6 +409,7 @@ class VerifyWorker(QRunnable):
             self.signals.sig_finished.emit()
 
     def _state(self, sha: str, path: str) -> str:
+        """"ok" when the file at ``path`` has the digest ``sha``, else what is wrong with it."""
         h = hashlib.sha256()
         try:
             with open(path, "rb") as f:

@@ -50,7 +50,7 @@ from ..case import (
     has_recovery,
     open_case,
 )
-from ..case.model import _stored_path
+from ..case.model import EvidenceRef, _stored_path
 from ..scan.finding import Finding
 from .case_panels import (
     AuditModel,
@@ -68,6 +68,19 @@ from .workers import one_line
 SETTINGS_EXAMINER = "examiner/name"
 AUTOSAVE_MS = 60_000
 CASE_FILTER = "Evidence Viewer cases (*.evcase);;All files (*)"
+
+
+def table_with_action(view: QWidget, button: QPushButton, result: QLabel) -> QWidget:
+    """A table with a row under it: an action button and the label that tells its outcome."""
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addWidget(view, 1)
+    row = QHBoxLayout()
+    row.addWidget(button)
+    row.addWidget(result, 1)
+    lay.addLayout(row)
+    return box
 
 
 class CaseMixin:
@@ -110,20 +123,24 @@ class CaseMixin:
         self.audit_result.setObjectName("audit-result")
         self.audit_result.setWordWrap(True)
         self.audit_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        audit_box = QWidget()
-        lay = QVBoxLayout(audit_box)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.audit_view, 1)
-        row = QHBoxLayout()
-        row.addWidget(self.audit_verify_button)
-        row.addWidget(self.audit_result, 1)
-        lay.addLayout(row)
+        audit_box = table_with_action(self.audit_view, self.audit_verify_button, self.audit_result)
         self.case_info = QLabel("No case open: Case ▸ New case… (Ctrl+Alt+N) or Open case… (Ctrl+Alt+O)")
         self.case_info.setObjectName("case-info")
         self.case_info.setWordWrap(True)
         self.case_tabs = QTabWidget()
         self.case_tabs.setDocumentMode(True)
-        self.case_tabs.addTab(self.evidence_view, "Evidence")
+        self.relocate_button = QPushButton("Relocate…")
+        self.relocate_button.setObjectName("case-relocate")
+        self.relocate_button.setToolTip("Point a missing or moved evidence item at its file: the file is hashed "
+                                        "and accepted only with the evidence's SHA-256")
+        self.relocate_button.clicked.connect(self._ask_relocate)
+        self.relocate_result = QLabel()
+        self.relocate_result.setObjectName("relocate-result")
+        self.relocate_result.setWordWrap(True)
+        self._relocating: tuple[VerifyWorker, EvidenceRef, str] | None = None
+        evidence_box = table_with_action(self.evidence_view, self.relocate_button, self.relocate_result)
+        self.evidence_view.selectionModel().currentRowChanged.connect(lambda *_: self._update_relocate_button())
+        self.case_tabs.addTab(evidence_box, "Evidence")
         self.case_tabs.addTab(self.case_bookmarks_view, "Bookmarks")
         self.case_tabs.addTab(audit_box, "Audit trail")
         box = QWidget()
@@ -481,6 +498,67 @@ class CaseMixin:
         self.statusBar().showMessage(f"the evidence of bookmark {mark.name!r} is not open", 5000)
         return False
 
+    # -- relocating evidence ----------------------------------------------------------------------
+    def _selected_evidence(self) -> EvidenceRef | None:
+        row = self.evidence_view.currentIndex().row()
+        if self.case_file is None or row < 0 or row >= self.evidence_model.rowCount():
+            return None
+        return self.evidence_model.item(row)
+
+    def _update_relocate_button(self) -> None:
+        ref = self._selected_evidence()
+        exporting = getattr(self, "case_export_job", None) is not None  # an export reads the case meanwhile
+        self.relocate_button.setEnabled(ref is not None and self._relocating is None and not exporting
+                                        and self.case_states.get(ref.sha256) in ("missing", "changed", "unreadable"))
+
+    def _ask_relocate(self) -> None:
+        ref = self._selected_evidence()
+        if ref is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, f"Where is {Path(ref.path).name} now?",
+                                              str(self.evidence_path(ref).parent), "All files (*)")
+        if path:
+            self.relocate_evidence(ref, path)
+
+    def relocate_evidence(self, ref: EvidenceRef, path: str | os.PathLike[str]) -> bool:
+        """Hash ``path`` in a worker; when it has ``ref``'s SHA-256, the case points at it (an audit event).
+        False when no check started (one is running, or no case). Wait for :meth:`relocation_idle`."""
+        if self.case_file is None or self._relocating is not None or getattr(self, "case_export_job", None):
+            return False
+        worker = VerifyWorker([(ref.sha256, str(path))])
+        self._relocating = (worker, ref, str(path))
+        worker.signals.sig_state.connect(self._on_relocate_checked)
+        worker.signals.sig_finished.connect(self._on_relocate_finished)
+        self.relocate_result.setText(f"checking {Path(path).name}…")
+        self._update_relocate_button()
+        self._pool.start(worker)
+        return True
+
+    def relocation_idle(self) -> bool:
+        return self._relocating is None
+
+    def _on_relocate_checked(self, sha: str, state: str) -> None:
+        if self._relocating is None or self.case_file is None:
+            return
+        _worker, ref, path = self._relocating
+        if state != "ok":
+            why = "has another SHA-256" if state == "changed" else state
+            self.relocate_result.setText(f"Not relocated: {Path(path).name} {why}; it is not this evidence.")
+            return
+        try:
+            self.case_file.relocate(ref, path, actual_sha256=sha)
+        except (CaseError, OSError) as exc:
+            self.relocate_result.setText(f"Not relocated: {one_line(str(exc))}")
+            return
+        self.evidence_overrides.pop(ref.sha256, None)
+        self.case_states[ref.sha256] = "ok"
+        self.relocate_result.setText(f"Relocated to {ref.path} (SHA-256 verified).")
+        self._case_changed()
+
+    def _on_relocate_finished(self) -> None:
+        self._relocating = None
+        self._update_relocate_button()
+
     def _on_evidence_activated(self, index: QModelIndex) -> None:
         if not index.isValid() or self.case_file is None:
             return
@@ -545,7 +623,10 @@ class CaseMixin:
 
     def _refresh_case_views(self) -> None:
         cf = self.case_file
+        selected = self.evidence_view.currentIndex().row()
         self.evidence_model.set_evidence(list(cf.case.evidence) if cf else [], self.case_states)
+        if 0 <= selected < self.evidence_model.rowCount():  # a reset model forgets the selection
+            self.evidence_view.selectRow(selected)
         self.case_bookmarks_model.set_bookmarks(cf)
         self.audit_model.set_case(cf)
         if cf is not None:
@@ -553,6 +634,7 @@ class CaseMixin:
             for view in (self.evidence_view, self.case_bookmarks_view, self.audit_view):
                 view.resizeColumnsToContents()
         self._update_case_ui()
+        self._update_relocate_button()
 
     def _update_case_ui(self) -> None:
         cf = self.case_file

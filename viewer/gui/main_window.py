@@ -66,6 +66,7 @@ from ..evidence import Dump, EvidenceError, open_dump
 from ..units import human_size
 from . import regions_model as rm
 from . import structure_model as sm
+from .case_export import CaseExportMixin
 from .case_window import CaseMixin
 from .details import DetailsPane
 from .dump_tab import Bookmark, DumpTab
@@ -115,7 +116,7 @@ class OpenWorker(QRunnable):
             self.signals.sig_opened.emit(dump, self.path)
 
 
-class MainWindow(CaseMixin, HandoverMixin, QMainWindow):
+class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
     """Tabs of dumps with a hex view each; structure, regions, findings, entropy, inspector and details docks."""
 
     sig_dump_opened = Signal(object)  # the Dump now shown
@@ -152,6 +153,7 @@ class MainWindow(CaseMixin, HandoverMixin, QMainWindow):
         self._build_status()
         self._build_case()
         self._build_handover()
+        self._build_case_export()
         self._update_title()
         self.resize(1400, 900)
         self._apply_theme(str(self.settings.value(SETTINGS_THEME, "system")))
@@ -849,6 +851,7 @@ class MainWindow(CaseMixin, HandoverMixin, QMainWindow):
                 return False
         worker = ScanWorker(tab.dump, public_keys=public_keys)
         worker.signals.sig_progress.connect(self._on_scan_progress)
+        worker.signals.sig_step.connect(self._on_scan_step)
         worker.signals.sig_findings.connect(self._on_scan_findings)
         worker.signals.sig_done.connect(self._on_scan_done)
         worker.signals.sig_cancelled.connect(self._on_scan_cancelled)
@@ -857,8 +860,12 @@ class MainWindow(CaseMixin, HandoverMixin, QMainWindow):
         tab.findings = []
         if tab is self.tab:
             self.findings_panel.set_findings([])
+        self.scan_progress.setRange(0, 1000)
         self.scan_progress.setValue(0)
         self.scan_progress.show()
+        # room for the longest text while scanning (the status bar would squeeze the label otherwise)
+        self.scan_label.setMinimumWidth(self.scan_label.fontMetrics().horizontalAdvance(
+            "after the byte scan: ecbignum 100% ") + 12)
         self.scan_cancel_button.show()
         self.scan_label.setText("scanning…")
         self.action_scan.setEnabled(False)
@@ -880,6 +887,19 @@ class MainWindow(CaseMixin, HandoverMixin, QMainWindow):
             text += f", {eta:.0f} s left"
         self.scan_label.setText(text)
 
+    def _on_scan_step(self, step: str, done: int, total: int) -> None:
+        """After the byte scan, a detector's own search (big numbers around moduli, HMAC secrets, copies
+        of keys): its name, and how far it is when it can tell (else a busy bar)."""
+        if self._scan is None or self._scan[0].is_cancelled:
+            return
+        if total:
+            self.scan_progress.setRange(0, 1000)
+            self.scan_progress.setValue(int(1000 * min(done, total) / total))
+            self.scan_label.setText(f"after the byte scan: {step} {100 * min(done, total) / total:.0f}%")
+        else:
+            self.scan_progress.setRange(0, 0)
+            self.scan_label.setText(f"after the byte scan: {step}…")
+
     def _on_scan_findings(self, batch: list) -> None:
         if self._scan is None:
             return
@@ -891,7 +911,9 @@ class MainWindow(CaseMixin, HandoverMixin, QMainWindow):
 
     def _scan_ended(self, message: str) -> None:
         self._scan = None
+        self.scan_progress.setRange(0, 1000)
         self.scan_progress.hide()
+        self.scan_label.setMinimumWidth(0)
         self.scan_cancel_button.hide()
         self.scan_label.setText(message)
         self.action_scan.setEnabled(True)

@@ -46,6 +46,7 @@ class ScanSignals(QObject):
     dumps exceed 2 GiB, which a Qt ``int`` cannot carry."""
 
     sig_progress = Signal(object, object, float, float)  # done, total bytes, bytes/s, ETA s (NaN: unknown yet)
+    sig_step = Signal(str, object, object)  # after the byte scan: step (detector) name, done, total (0: unknown)
     sig_findings = Signal(object)  # list[Finding]: a provisional batch (raw, not yet attributed)
     sig_done = Signal(object)  # ScanResult: the final findings, replacing every provisional batch
     sig_cancelled = Signal(object)  # ScanResult of the part scanned before the cancel (cancelled=True)
@@ -74,7 +75,7 @@ class ScanWorker(QRunnable):
         super().__init__()
         self.setAutoDelete(False)
         self.signals = ScanSignals()
-        self.state = ScanState(progress=self._on_progress)
+        self.state = ScanState(progress=self._on_progress, step_progress=self._on_step)
         self._dump = dump
         self._detectors = detectors
         self._public_keys = public_keys
@@ -86,6 +87,7 @@ class ScanWorker(QRunnable):
         self._started = 0.0
         self._last_emit = float("-inf")
         self._last_done = -1
+        self._last_step = ("", float("-inf"))
         self.result: Any = None
 
     # -- called from any thread ---------------------------------------------------------------
@@ -121,6 +123,15 @@ class ScanWorker(QRunnable):
         rate = done / elapsed if elapsed > 0 and done > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else float("nan")
         self.signals.sig_progress.emit(done, total, float(rate), float(0.0 if final else eta))
+
+    def _on_step(self, step: str, done: int, total: int) -> None:
+        """A post-scan step's progress, at most MAX_EMITS_PER_S per second (a new step always shows)."""
+        now = time.monotonic()
+        name, last = self._last_step
+        if step == name and now - last < self._interval:
+            return
+        self._last_step = (step, now)
+        self.signals.sig_step.emit(step, done, total)
 
     def run(self) -> None:
         try:

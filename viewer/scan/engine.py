@@ -51,6 +51,7 @@ from ..evidence.source import ByteSource
 from .detector import Detector, Hit, Pattern, PostScanContext, View
 from .finding import Confidence, Finding
 from .prefilter import Prefilter
+from .progress import report_step
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK = 64 * MiB
@@ -465,6 +466,7 @@ def _run_post_detectors(
             continue
         ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(findings), public_keys=keys,
                               deep=deep, state=state)
+        report_step(state, det.name, 0, 0)  # the step has begun; detectors that can tell say how far it is
         started = time.perf_counter()
         try:
             new = list(post(ctx))

@@ -28,3 +28,12 @@ def report(state: Any, done: int, total: int) -> None:
     callback = getattr(state, "progress", None)
     if callable(callback):
         callback(done, total)
+
+
+def report_step(state: Any, step: str, done: int, total: int) -> None:
+    """Progress of a step after the byte scan (a post-scan detector), in that step's own units, through
+    the state's ``step_progress(step, done, total)`` if it has one; ``total`` 0 means "running, extent
+    unknown"."""
+    callback = getattr(state, "step_progress", None)
+    if callable(callback):
+        callback(step, done, total)

@@ -91,6 +91,7 @@ import numpy as np
 from ..detector import PostScanContext, View
 from ..finding import Confidence, Finding
 from ..keys import symmetric_key_id
+from ..progress import report_step
 
 KIND = "aes-key"
 ENC = "aes-key-schedule"
@@ -440,6 +441,7 @@ class AesDetector:
         while pos < size and keys:
             if ctx.state is not None and getattr(ctx.state, "is_cancelled", False):
                 break
+            report_step(ctx.state, "aes", pos, size)
             piece = ctx.view.read(pos, RAW_PIECE + longest - 1)
             for key, sched in keys.items():
                 at = piece.find(key)

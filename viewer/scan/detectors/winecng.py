@@ -49,7 +49,7 @@ from construct import Const, ConstructError, Enum, Int32ul, Int64ul, Padding, St
 from .. import keys
 from ..detector import Hit, Pattern, PostScanContext, View
 from ..finding import Confidence, Finding
-from ..progress import is_cancelled
+from ..progress import is_cancelled, report_step
 from ..search import iter_matches
 
 NAME = "wine-cng"
@@ -147,9 +147,7 @@ class _Step:
         return is_cancelled(self._state)
 
     def progress(self, done: int, total: int) -> None:
-        step = getattr(self._state, "step_progress", None)
-        if callable(step):
-            step(NAME, done, total)
+        report_step(self._state, NAME, done, total)
 
 
 class WineCngDetector:
