@@ -102,3 +102,40 @@ def test_files_over_4_gib_are_mapped(tmp_path):
         assert dump.size == 5 * 1024**3
         assert dump.read(where, len(marker)) == marker
         assert dump.regions[0].size == dump.size
+
+
+def _rss_file_mib() -> float:
+    """This process's resident file-backed pages (Linux: /proc/self/status RssFile), in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssFile:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no RssFile line")
+
+
+def test_large_reads_and_searches_do_not_pile_up_resident_pages(tmp_path):
+    """A scanner pass reads the whole file through the mapping; the pages it touched must not stay
+    resident in this process (a 4 GiB dump would otherwise show 4 GiB used). Small reads (the hex view's)
+    are left alone, and what is read is still right."""
+    size = 96 * 1024 * 1024
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as f:
+        block = os.urandom(1024 * 1024)
+        for i in range(size // len(block)):
+            f.write(block[i:] + block[:i])
+    with ByteSource(path) as src:
+        base = _rss_file_mib()
+        digest = hashlib.sha256()
+        for off in range(0, size, 4 * 1024 * 1024):
+            digest.update(src.read(off, 4 * 1024 * 1024))
+        assert digest.hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert _rss_file_mib() - base < 24, "pages of large reads stayed resident"
+        assert src.find(b"not in a random file, surely not!") == -1
+        assert _rss_file_mib() - base < 24, "pages of a whole-file search stayed resident"
+        needle = block[5000:5040]
+        assert src.find(needle) == 5000
+        # small reads (the hex view's working set) stay mapped: no release per 16-byte read
+        before = _rss_file_mib()
+        for off in range(8 * 1024 * 1024, 8 * 1024 * 1024 + 1024 * 1024, 4096):
+            assert len(src.read(off, 16)) == 16
+        assert _rss_file_mib() - before > 0.5

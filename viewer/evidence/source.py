@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import EvidenceError
 
 HASH_CHUNK = 8 * 1024 * 1024
+RELEASE_AFTER = 1024 * 1024  # reads and searches this long give their pages back (see ByteSource._release)
 
 
 class HashCancelled(Exception):
@@ -64,7 +65,11 @@ class ByteSource:
         """Bytes at [offset, offset+length), clipped to the file (may be shorter, or empty)."""
         if offset < 0 or length <= 0 or offset >= self.size:
             return b""
-        return bytes(self._view[offset : min(self.size, offset + length)])
+        end = min(self.size, offset + length)
+        data = bytes(self._view[offset:end])
+        if end - offset >= RELEASE_AFTER:
+            self._release(offset, end)
+        return data
 
     def view(self, offset: int = 0, length: int | None = None) -> memoryview:
         """A zero-copy, read-only view of part of the file, clipped to the file."""
@@ -80,7 +85,29 @@ class ByteSource:
     def find(self, needle: bytes, start: int = 0, end: int | None = None) -> int:
         if self._map is None:
             return -1
-        return self._map.find(needle, start, self.size if end is None else end)
+        stop = self.size if end is None else min(self.size, end)
+        at = self._map.find(needle, start, stop)
+        searched_to = stop if at < 0 else at + len(needle)
+        if searched_to - start >= RELEASE_AFTER:
+            self._release(max(0, start), searched_to)
+        return at
+
+    def _release(self, start: int, end: int) -> None:
+        """Drop the mapping's pages in [start, end) from this process (``MADV_DONTNEED``).
+
+        Why: every page a read or a search touches stays resident in the mapping and counts as this
+        process's memory; a scanner pass over a 4 GiB dump would show 4 GiB "used". The pages stay in the
+        page cache (the file is mapped read-only and shared), so a later access is a cheap minor fault, and
+        zero-copy views keep working: they fault the pages back in. Large reads and searches only
+        (``RELEASE_AFTER``): small ones are the hex view's and parsers' working set.
+        """
+        if self._map is None or not hasattr(self._map, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        lo = start - start % mmap.PAGESIZE
+        try:
+            self._map.madvise(mmap.MADV_DONTNEED, lo, min(self.size, end) - lo)
+        except (OSError, ValueError):
+            pass  # only a memory-use optimisation
 
     # -- integrity -------------------------------------------------------------------------------
     def sha256(self, progress: Callable[[int, int], bool | None] | None = None) -> str:
