@@ -22,8 +22,10 @@ How a key is proved, cheapest first:
    either side is searched for a factor: every position (limb-aligned for the word layouts) whose bytes
    could be one (odd, the right top byte, random-looking — a numpy prefilter) is tested exactly,
    ``n % c == 0``; a factor proves the key (``keys.check_rsa`` derives and checks the rest). Where no
-   factor is, the window is searched for d (little- or big-endian): e*d/n must be close to a fraction
-   k/g with small g, checked in floating point, then ``2^(e*d) = 2 mod n``, then ``check_rsa``;
+   factor is, the window is searched for d (little- or big-endian, at its own length: often a byte or
+   more shorter than n): e*d/n must be close to a fraction k/g (k < e; g divides gcd(p-1, q-1), of any
+   size up to ``MAX_G``), found among its continued-fraction convergents in floating point and checked
+   exactly, then ``2^(e*d) = 2 mod n``, then ``check_rsa``;
 2b. a key still unproved: its numbers may be far from the copy of n (OpenSSL generates p and q long before
    n), but the structure that points at n's limbs (a BIGNUM, an mp_int) is allocated with its siblings:
    the aligned pointers to each little-endian or digit copy are located (one more pass) and the windows
@@ -59,7 +61,7 @@ import mmap
 import os
 import struct
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from .. import keys
 from ..detector import Hit, PostScanContext, View
 from ..finding import Confidence, Finding
+from ..progress import report_step
+
+STEP = "bignum"  # the name its post-scan progress is reported under (ScanState.step_progress)
 
 try:  # optional, like everywhere else in the scanner
     import hyperscan as _hs
@@ -334,6 +339,7 @@ def _find_all(ctx: PostScanContext, needles: Sequence[bytes]) -> list[list[int]]
                 out = [[] for _ in needles]
     source = getattr(dump, "source", None)
     for i, needle in enumerate(needles):
+        report_step(ctx.state, STEP, i, len(needles))
         pos = 0
         while len(out[i]) < MAX_HITS and not _cancelled(ctx):
             if source is not None:
@@ -365,6 +371,7 @@ def _scan_file_hs(ctx: PostScanContext, path: str, size: int, db: Any, needles: 
         for start in range(0, size, CHUNK):
             if _cancelled(ctx):
                 break
+            report_step(ctx.state, STEP, start, size)
             piece = view[start : min(size, start + CHUNK + overlap)]
 
             def on_match(idx: int, _from: int, to: int, flags: int, context: object, base: int = start) -> None:
@@ -548,70 +555,132 @@ def _factor_in(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int]
     return False
 
 
-MAX_G = 128  # gcd(p-1, q-1) up to this is covered by the private-exponent prefilter (~99% of keys)
+# Denominators g of the fraction k/g that e*d/n is close to, covered by the private-exponent prefilter.
+# g divides gcd(p-1, q-1) (g = 1 for d = e^-1 mod phi(n)); gcd(p-1, q-1) exceeds 128 for about one key in
+# 80 and 2^20 for about one in a million. float64 finds k/g (k < e < 2^24) among the convergents of e*d/n
+# far beyond this; the bound keeps random bytes from passing (at most ~e*MAX_G*2^-49, ~1e-4 a position).
+MAX_G = 1 << 20
+# d < lambda(n) ~ n/g is shorter than n by a byte or more with probability ~g/256 (6% of the keys from
+# OpenSSL or cryptography, 0.6% for d mod phi(n)): every length from that of n down to SHORT_D bytes less is
+# searched (d shorter still: probability ~g*2^-31).
+SHORT_D = 3
 
 
 def _exponent_candidates(buf: bytes, phase4: int, n: int, e: int) -> Iterator[tuple[int, str, int]]:
     """(relative offset, layout, value) of the positions of ``buf`` whose bytes could be the private
-    exponent d of (n, e), little-endian (limb-aligned) or big-endian, as long as the modulus.
+    exponent d of (n, e), little-endian (limb-aligned) or big-endian, of any length from that of the
+    modulus down to ``SHORT_D`` bytes less.
 
-    The prefilter is arithmetic: e*d = 1 + k*lambda(n) with 1 <= k < e and lambda(n) = phi(n)/g, so
-    e*d/n is within ~2^-1000 of the fraction k/g; with g <= ``MAX_G`` it is checked in floating point from
-    the top 8 bytes of the candidate (a random number passes with probability ~1e-5), and only then with a
-    modular exponentiation (~20 ms for 2048 bits)."""
+    Every length is tried separately and a candidate is read at its own length, with a non-zero top byte:
+    d < lambda(n) = phi(n)/g is often a byte or more shorter than n (see ``SHORT_D``), and the bytes past
+    its minimal representation need not be zero (a minimal big-endian copy is preceded by whatever precedes
+    it, a minimal little-endian one followed by whatever follows it): read at the modulus's length, other
+    bytes would be taken for its top or its bottom and the number would never be recognised.
+
+    The prefilter is arithmetic: e*d = 1 + k*phi(n)/g with 1 <= k < e and g dividing gcd(p-1, q-1)
+    (g = 1 for d mod phi(n)), so e*d/n is within ~2^-1000 of the fraction k/g. From the top 8 bytes of the
+    candidate e*d/n is known to ~2^-52 in floating point, enough for k/g to be one of its continued-fraction
+    convergents (``_near_fraction``: whatever g, up to ``MAX_G``; a random number passes with probability
+    below ~1e-4). Then exactly: |g*e*d - k*n| = |g - k*(p+q-1)| is far below n/2^64 for any RSA key (both
+    factors over 2^66), a random number that passed the floating-point test is 2^16 times further; only then
+    a modular exponentiation (~20 ms for 2048 bits) is worth doing."""
     length = (n.bit_length() + 7) // 8
+    shortest = max(16, length - SHORT_D)
     a = np.frombuffer(buf, dtype=np.uint8)
-    if e >= 1 << 24 or length < 16 or len(a) < length:
+    if e >= 1 << 24 or length < 16 or len(a) < shortest:
         return
-    count = len(a) - length + 1
-    scale = (e << (8 * (length - 8))) / n
-    ok = _random_mask(a, length, count)
-    # g = 1 for d = e^-1 mod phi(n); g = gcd(p-1, q-1), which is even, for d = e^-1 mod lambda(n)
-    g = np.concatenate(([1.0], np.arange(2, MAX_G + 1, 2, dtype=np.float64)))
-    for layout in ("le", "be"):
-        top = np.zeros(count, dtype=np.uint64)
-        for k in range(8):
-            if layout == "le":
-                byte = a[length - 8 + k : length - 8 + k + count]
-            else:
-                byte = a[k : k + count]
-            shift = 8 * k if layout == "le" else 8 * (7 - k)
-            top |= byte.astype(np.uint64) << np.uint64(shift)
-        low = a[:count] if layout == "le" else a[length - 1 : length - 1 + count]
-        mask = ok & (low & 1).astype(bool)
-        if layout == "le":
-            idx = np.flatnonzero(mask)
-            idx = idx[(idx - phase4) % 4 == 0]
-        else:
-            idx = np.flatnonzero(mask)
-        if not len(idx):
+    random_mask = _random_masks(a)
+    tops = {"le": _u64_everywhere(a, "little"), "be": _u64_everywhere(a, "big")}
+    slack = n >> 64
+    for size in range(length, shortest - 1, -1):
+        count = len(a) - size + 1
+        if count <= 0:
             continue
-        r = top[idx].astype(np.float64) * scale
-        keep = (r > 0.5 / MAX_G) & (r < e)
-        idx, r = idx[keep], r[keep]
-        for lo in range(0, len(idx), 4096):
-            x = r[lo : lo + 4096, None] * g[None, :]
-            near = np.abs(x - np.rint(x)) <= x * 2.0**-48 + 1e-12
-            hit = np.any(near & (np.rint(x) >= 1), axis=1)
-            for i in idx[lo : lo + 4096][hit].tolist():
-                yield i, layout, int.from_bytes(buf[i : i + length], "little" if layout == "le" else "big")
+        scale = (e << (8 * (size - 8))) / n
+        ok = random_mask(size)
+        first, last = a[:count], a[size - 1 : size - 1 + count]
+        for layout in ("le", "be"):
+            # the top 8 bytes, the top byte (not zero: this is the number's length) and the lowest (d is odd)
+            if layout == "le":
+                top, high, low = tops["le"][size - 8 : size - 8 + count], last, first
+            else:
+                top, high, low = tops["be"][:count], first, last
+            idx = np.flatnonzero(ok & (low & 1).astype(bool) & (high != 0))
+            if layout == "le":
+                idx = idx[(idx - phase4) % 4 == 0]
+            if not len(idx):
+                continue
+            hit, num, den = _near_fraction(top[idx].astype(np.float64) * scale, e)
+            for i, k, g in zip(idx[hit].tolist(), num[hit].astype(np.int64).tolist(),
+                               den[hit].astype(np.int64).tolist(), strict=True):
+                value = int.from_bytes(buf[i : i + size], "little" if layout == "le" else "big")
+                if abs(g * e * value - k * n) <= g + k * slack:
+                    yield i, layout, value
 
 
-def _random_mask(a: np.ndarray, length: int, count: int) -> np.ndarray:
-    """For each of the first ``count`` positions: whether the ``length`` bytes there look like a random
-    number (few zero bytes, about half the bytes >= 0x80, no repeats 4 or 8 bytes apart)."""
+def _near_fraction(r: np.ndarray, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each r: whether it is, to floating-point precision (2^-48), a fraction k/g with 1 <= k < e and
+    g <= ``MAX_G``, and that fraction (k, g; 0 where it is not).
+
+    A fraction that close is a convergent of r's continued fraction (|r - k/g| < 1/(2 g^2) makes it one),
+    so the convergents are walked for all r at once, each r until it is matched or its numerator reaches e
+    or its denominator ``MAX_G`` (numerators and denominators only grow): at most ~30 steps, most r leave
+    after one or two."""
+    size = len(r)
+    hit = np.zeros(size, dtype=bool)
+    num = np.zeros(size, dtype=np.float64)
+    den = np.zeros(size, dtype=np.float64)
+    idx = np.flatnonzero((r < e) & (r * MAX_G >= 0.5))
+    r = r[idx]
+    x = r.copy()
+    h0, h1 = np.ones_like(r), np.floor(r)
+    k0, k1 = np.zeros_like(r), np.ones_like(r)
+    while len(idx):
+        near = (h1 >= 1) & (np.abs(r * k1 - h1) <= r * k1 * 2.0**-48)
+        hit[idx[near]] = True
+        num[idx[near]] = h1[near]
+        den[idx[near]] = k1[near]
+        frac = x - np.floor(x)
+        keep = ~near & (frac > 0)
+        x = 1.0 / np.where(keep, frac, 1.0)
+        step = np.floor(x)
+        h0, h1 = h1, step * h1 + h0
+        k0, k1 = k1, step * k1 + k0
+        keep &= (h1 < e) & (k1 <= MAX_G)
+        idx, r, x, h0, h1, k0, k1 = idx[keep], r[keep], x[keep], h0[keep], h1[keep], k0[keep], k1[keep]
+    return hit, num, den
+
+
+def _u64_everywhere(a: np.ndarray, order: str) -> np.ndarray:
+    """The 8 bytes at every offset of ``a`` (but the last 7) as one unsigned integer, in byte ``order``."""
+    count = max(0, len(a) - 7)
+    out = np.zeros(count, dtype=np.uint64)
+    for k in range(8):
+        shift = 8 * k if order == "little" else 8 * (7 - k)
+        out |= a[k : k + count].astype(np.uint64) << np.uint64(shift)
+    return out
+
+
+def _random_masks(a: np.ndarray) -> Callable[[int], np.ndarray]:
+    """A function of ``length`` giving, for each position where ``length`` bytes of ``a`` fit, whether
+    those bytes look like a random number (few zero bytes, about half the bytes >= 0x80, no repeats 4 or 8
+    bytes apart); the running counts are taken once for all the lengths asked."""
     size = len(a)
     zeros = np.concatenate(([0], np.cumsum(a == 0, dtype=np.int64)))
     highs = np.concatenate(([0], np.cumsum(a >= 0x80, dtype=np.int64)))
-    ok = (zeros[length : length + count] - zeros[:count]) <= max(6, length // 20)
-    ok &= (highs[length : length + count] - highs[:count]) >= max(0, length // 4 - 2)
-    for dist in (4, 8):
-        if size <= dist:
-            continue
-        same = np.concatenate(([0], np.cumsum(a[:-dist] == a[dist:], dtype=np.int64)))
-        span = length - dist
-        ok &= (same[span : span + count] - same[:count]) <= max(8, length // 16)
-    return ok
+    same = {dist: np.concatenate(([0], np.cumsum(a[:-dist] == a[dist:], dtype=np.int64)))
+            for dist in (4, 8) if size > dist}
+
+    def mask(length: int) -> np.ndarray:
+        count = size - length + 1
+        ok = (zeros[length : length + count] - zeros[:count]) <= max(6, length // 20)
+        ok &= (highs[length : length + count] - highs[:count]) >= max(0, length // 4 - 2)
+        for dist, run in same.items():
+            span = length - dist
+            ok &= (run[span : span + count] - run[:count]) <= max(8, length // 16)
+        return ok
+
+    return mask
 
 
 class _Reader:
@@ -829,9 +898,12 @@ class BignumDetector:
     @staticmethod
     def _deep_ranges(ctx: PostScanContext, todo: list[KeyInfo], ranges: list[tuple[int, int]],
                      shapes: list[tuple[int, int]], overlap: int, read: _Reader, found: list[KeyInfo]) -> None:
+        total = sum(hi - lo for lo, hi in ranges)
+        before = 0
         for lo, hi in ranges:
             pos = lo
             while pos < hi and todo and not _cancelled(ctx):
+                report_step(ctx.state, STEP, before + pos - lo, total)
                 end = min(hi, pos + DEEP_CHUNK)
                 buf = read(pos, min(hi, end + overlap) - pos, end - pos)
                 phases = _phase(ctx, pos, pos, 4), _phase(ctx, pos, pos, 8)
@@ -850,6 +922,7 @@ class BignumDetector:
                                 todo.remove(info)
                                 found.append(info)
                 pos = end
+            before += hi - lo
 
     @staticmethod
     def _findings(ctx: PostScanContext, infos: dict[int, KeyInfo], results: list[tuple[int, bytes, Any]]
