@@ -19,26 +19,23 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QSettings, Qt, QTimer
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from viewer.case import TEST_KDF, create_case, has_recovery, open_case
 from viewer.case.bundle import render_case_report, verify_bundle
 from viewer.evidence import open_dump
-from viewer.scan.engine import scan_dump
 
 from .conftest import REPO
+from .test_gui_case import make_window
+from .test_gui_handover import sample_findings, settings
+
+__all__ = ["sample_findings", "settings"]  # fixtures used here by name: the reviewer's window, the demo's findings
 
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 PASS = "correct horse battery staple"
 CASE_NAME = "Operation Demo"
-
-
-@pytest.fixture(scope="module")
-def sample_findings() -> list[dict]:
-    with open_dump(SAMPLE) as dump:
-        return [f.to_json() for f in scan_dump(dump).findings]
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +46,8 @@ def shots() -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> QSettings:
-    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    s.setValue("examiner/name", "Robin Reviewer")
-    return s
-
-
-@pytest.fixture
 def window(qtbot, settings):
-    from viewer.gui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.case_kdf = TEST_KDF
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = make_window(qtbot, settings)  # the case tests' window: test KDF, 1400x900, shown
     yield win
     win.close()
 

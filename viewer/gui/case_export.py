@@ -406,6 +406,22 @@ class CaseExportMixin:
         self.statusBar().showMessage(self.case_export_message, 5000)
         return False
 
+    def _may_start(self, title: str, path: str | os.PathLike[str], overwrite: bool) -> tuple[CaseFile, Path] | None:
+        """The open case and the output path when an export may start; else None, the refusal shown."""
+        cf = self.case_file
+        if cf is None:
+            self._refuse(title, "No case is open")
+            return None
+        if self.case_export_job is not None:
+            self._busy_refusal()
+            return None
+        out = Path(path)
+        why = self._check_target(cf, out, overwrite)
+        if why is not None:
+            self._refuse(title, why)
+            return None
+        return cf, out
+
     def _check_target(self, cf: CaseFile, out: Path, overwrite: bool) -> str | None:
         """Why ``out`` cannot be written to, or None."""
         resolved = out.resolve()
@@ -452,15 +468,10 @@ class CaseExportMixin:
         """
         from ..case.bundle import export_bundle
 
-        cf = self.case_file
-        if cf is None:
-            return self._refuse("Export bundle", "No case is open")
-        if self.case_export_job is not None:
-            return self._busy_refusal()
-        out = Path(path)
-        why = self._check_target(cf, out, overwrite)
-        if why is not None:
-            return self._refuse("Export bundle", why)
+        start = self._may_start("Export bundle", path, overwrite)
+        if start is None:
+            return False
+        cf, out = start
         if include_secrets and not confirmed and not self.confirm_include_secrets(self):
             self.case_export_message = "not exported: including the secret bytes was not confirmed"
             self.statusBar().showMessage(self.case_export_message, 5000)
@@ -531,15 +542,10 @@ class CaseExportMixin:
         """
         from ..case.bundle import render_case_report
 
-        cf = self.case_file
-        if cf is None:
-            return self._refuse("Print report", "No case is open")
-        if self.case_export_job is not None:
-            return self._busy_refusal()
-        out = Path(path)
-        why = self._check_target(cf, out, overwrite)
-        if why is not None:
-            return self._refuse("Print report", why)
+        start = self._may_start("Print report", path, overwrite)
+        if start is None:
+            return False
+        cf, out = start
         events_before = len(cf.case.audit)
         cf.record_export("report-pdf", out.name)
         self._case_changed()
