@@ -451,3 +451,44 @@ def test_oversized_member_refused_unread(built: dict, tmp_path: Path) -> None:
     assert bad.stat().st_size < 1024 * 1024
     problems = verify_bundle(bad).problems
     assert len(problems) == 1 and problems[0].startswith("findings.csv: size 67108864 in the archive")
+
+
+@pytest.mark.parametrize("at_step", ["verifying the evidence", "entropy", "writing the archive"])
+def test_export_cancelled_at_any_step_writes_no_bundle(tmp_path: Path, at_step: str) -> None:
+    """The examiner cancels during a step: ExportCancelled, no bundle and no partial archive; once the
+    export event was saved (after verifying), the trail also says the export was cancelled."""
+    from viewer.case.bundle import ExportCancelled, export_bundle
+    from viewer.scan.engine import ScanState
+
+    dump = Path(shutil.copy(SAMPLE, tmp_path / SAMPLE.name))
+    case_path, _pwfile, _ = _build_case(tmp_path, [dump])
+    cf = open_case(case_path, passphrase=PASSPHRASE, use_keyring=False)
+    events_before = len(cf.case.audit)
+    seen: list[tuple[str, int, int]] = []
+    state = ScanState()
+
+    def step(name: str, done: int, total: int) -> None:
+        seen.append((name, done, total))
+        if name == at_step:
+            state.cancel()
+
+    state.step_progress = step
+    out = tmp_path / "out" / "bundle.zip"
+    out.parent.mkdir()
+    with pytest.raises(ExportCancelled):
+        export_bundle(cf, out, include_evidence=True, state=state)
+    assert list(out.parent.iterdir()) == []
+    assert any(name == at_step and total > 0 for name, _d, total in seen)
+    on_disk = open_case(case_path, passphrase=PASSPHRASE, use_keyring=False).case.audit.events[events_before:]
+    if at_step == "verifying the evidence":
+        assert on_disk == []  # cancelled before the export was recorded
+    else:
+        assert [(e["type"], e["data"].get("cancelled", False)) for e in on_disk] == [("export", False),
+                                                                                    ("export", True)]
+    # and without a cancel the same state reports every step to its end
+    seen.clear()
+    export_bundle(cf, out, include_evidence=True, state=ScanState(step_progress=lambda *a: seen.append(a)))
+    assert verify_bundle(out).ok
+    for name in ("verifying the evidence", "entropy", "writing the archive"):
+        ends = [(d, t) for n, d, t in seen if n == name]
+        assert ends and ends[-1][0] == ends[-1][1] > 0, (name, ends[-3:])

@@ -383,3 +383,48 @@ def test_a_received_case_is_exported_again_with_the_extracted_evidence(window, q
     assert window.case_export_result == pdf, window.case_export_message
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert len(images.strip().splitlines()) >= 3  # header lines and at least one image: the entropy plot
+
+
+def test_export_shows_its_steps_and_a_cancel_writes_nothing(window, qtbot, tmp_path):
+    """A case whose evidence takes a while to hash (192 MiB): the export's steps show in the status bar;
+    Cancel export stops it with no bundle and no partial archive, and says so without a warning box."""
+    big = tmp_path / "big.raw"
+    with open(big, "wb") as f:
+        f.truncate(192 * 1024 * 1024)
+    cf = create_case(tmp_path / "big.evcase", CASE_NAME, "Dana Examiner", passphrase=PASS, use_keyring=False,
+                     kdf=TEST_KDF)
+    cf.add_evidence(big)
+    cf.save()
+    open_in_window(window, qtbot, cf.path)
+    labels: list[str] = []
+    show_step = window._on_case_export_step
+
+    shot = Path(os.environ.get("EV_HANDOVER_SHOTS") or tmp_path) / "case-export-progress.png"
+    shot.unlink(missing_ok=True)
+
+    def observed(step: str, done: int, total: int) -> None:
+        if labels and labels[-1].startswith("exporting the bundle: entropy") and not shot.exists():
+            window.statusBar().grab().save(str(shot))  # the previous step, laid out since
+        show_step(step, done, total)
+        labels.append(window.case_export_label.text())
+
+    window._on_case_export_step = observed  # _begin_job connects the progress signal to this attribute
+    out = tmp_path / "out.zip"
+    assert window.export_bundle_to(out)
+    assert window.case_export_cancel_button.isVisible()
+    qtbot.waitUntil(window.case_export_idle, timeout=120_000)
+    assert window.case_export_result is not None, window.case_export_message
+    steps = " | ".join(labels)
+    for step in ("verifying the evidence", "entropy", "writing the archive"):
+        assert f"exporting the bundle: {step}" in steps, steps
+    assert not window.case_export_cancel_button.isVisible() and shot.is_file()
+
+    cancelled = tmp_path / "cancelled.zip"
+    assert window.export_bundle_to(cancelled)
+    window.cancel_case_export()
+    qtbot.waitUntil(window.case_export_idle, timeout=120_000)
+    assert window.case_export_result is None
+    assert window.case_export_message == "Export bundle: cancelled, nothing was written."
+    assert not cancelled.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled.zip")]
+    assert not any(b.isVisible() for b in window.findChildren(QMessageBox, "export-outcome")
+                   if "cancel" in b.text().lower())

@@ -272,3 +272,46 @@ def test_review_columns_pass_the_model_tester(qtmodeltester, sample_findings):
     qtmodeltester.check(model, force_py=True)
     model.set_review_lookup(None)
     qtmodeltester.check(model, force_py=True)
+
+
+def test_redaction_shows_its_steps_and_a_cancel_leaves_nothing(window, qtbot, tmp_path):
+    evidence = Path(shutil.copy(SAMPLE, tmp_path / SAMPLE.name))
+    assert window.load(evidence) is None
+    steps: list[str] = []
+    labels: list[str] = []
+    show_step = window._on_redact_step  # the window's own slot, observed
+
+    shot = Path(os.environ.get("EV_HANDOVER_SHOTS") or tmp_path) / "handover-redact-progress.png"
+    shot.unlink(missing_ok=True)
+
+    def observed(step: str, done: int, total: int) -> None:
+        if labels and labels[-1].startswith("redacting: copying") and not shot.exists():
+            window.statusBar().grab().save(str(shot))  # the previous step, laid out since
+        show_step(step, done, total)
+        steps.append(step)
+        labels.append(window.handover_label.text())
+
+    window._on_redact_step = observed  # redact_current connects the progress signals to this attribute
+    out = tmp_path / "stepped.core"
+    assert window.redact_current(out)
+    assert window.redact_cancel_button.isVisible()
+    qtbot.waitUntil(lambda: not window.redact_busy, timeout=120_000)
+    assert window.redaction_result is not None and out.is_file()
+    assert {"copying", "re-scanning the copy", "hashing the copy"} <= set(steps), steps
+    assert any(t.startswith("redacting: copying") for t in labels), labels
+    assert not window.redact_cancel_button.isVisible() and not window.handover_busy.isVisible()
+    assert shot.is_file()
+
+    # cancelled at once: the worker stops at its first check; no copy, no log, no partial file
+    cancelled = tmp_path / "cancelled.core"
+    assert window.redact_current(cancelled)
+    window.cancel_redaction()
+    assert "cancelling" in window.handover_label.text()
+    qtbot.waitUntil(lambda: not window.redact_busy, timeout=60_000)
+    assert window.redaction_result is None
+    assert window.redaction_message == "Redaction cancelled: nothing was written."
+    assert window.findChild(QMessageBox, "redact-outcome") is None or not any(
+        b.isVisible() and "cancel" in b.text().lower() for b in window.findChildren(QMessageBox, "redact-outcome"))
+    assert not cancelled.exists() and not Path(str(cancelled) + ".redaction.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled.core.")]
+    assert sha256(evidence) == sha256(SAMPLE)

@@ -244,3 +244,29 @@ def test_not_clean_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.setattr(redact_cli, "redact_file", fake)
     assert run_cli(str(tmp_path / "a"), "--out", str(tmp_path / "b")) == 1
     assert "NOT clean" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("at_step", ["copying", "re-scanning the copy", "hashing the copy"])
+def test_cancel_at_any_step_writes_nothing(tmp_path: Path, at_step: str) -> None:
+    """A redaction cancelled in the middle of a step (the examiner's Cancel) raises RedactCancelled and
+    leaves no copy, no log and no partial file; the steps before it reported their progress."""
+    from viewer.case.redact import RedactCancelled, redact_file
+    from viewer.scan.engine import ScanState
+
+    src = Path(__file__).resolve().parents[1] / "resources" / "sample" / "demo-keyholder.core"
+    before = sha256(src)
+    seen: list[str] = []
+    state = ScanState()
+
+    def step(name: str, done: int, total: int) -> None:
+        seen.append(name)
+        if name == at_step:
+            state.cancel()
+
+    state.step_progress = step
+    out = tmp_path / "clean.core"
+    with pytest.raises(RedactCancelled):
+        redact_file(src, out, state=state)
+    assert at_step in seen
+    assert list(tmp_path.iterdir()) == []  # nothing: no copy, no log, no .part file
+    assert sha256(src) == before

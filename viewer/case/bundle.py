@@ -57,12 +57,13 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from viewer.scan.progress import is_cancelled, report_step
 
 from .audit import AuditTrail, canonical_json, utc_now
 from .errors import CaseError
@@ -84,6 +85,40 @@ COPY_BUF = 1024 * 1024
 
 class BundleError(CaseError):
     """The export could not be made; ``str()`` is a one-line message."""
+
+
+class ExportCancelled(BundleError):
+    """The examiner cancelled an export: no bundle was written (the partial archive is removed)."""
+
+
+STEP_VERIFY, STEP_ENTROPY, STEP_ARCHIVE = "verifying the evidence", "entropy", "writing the archive"
+
+
+class _Progress:
+    """The caller's state (a ScanState, or None) seen by one export: byte counts across all the work of a
+    step (``step_progress``), and cancel, which raises :class:`ExportCancelled` at the next check."""
+
+    def __init__(self, state: Any, step: str, total: int):
+        self.state, self.step, self.total, self.done = state, step, total, 0
+
+    @property
+    def is_cancelled(self) -> bool:
+        return is_cancelled(self.state)
+
+    def check(self) -> None:
+        if self.is_cancelled:
+            raise ExportCancelled("export cancelled: no bundle was written")
+
+    def add(self, n: int) -> None:
+        """``n`` more bytes done (a hashing or copying loop's callback)."""
+        self.done += n
+        report_step(self.state, self.step, self.done, self.total)
+        self.check()
+
+    def progress(self, done: int, total: int) -> None:
+        """The entropy pass's callback: its bytes, offset by the files already done."""
+        report_step(self.state, self.step, self.done + done, self.total)
+
 
 
 # -- excerpts -----------------------------------------------------------------------------------------
@@ -284,13 +319,16 @@ class _Evidence:
     dump: Any = None
 
 
-def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None = None) -> list[_Evidence]:
+def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None = None, state: Any = None) -> list[_Evidence]:
     """Every evidence item, verified, opened when its file is there and unchanged. ``paths`` (by SHA-256):
-    where a file is when not where the case says (the window's evidence extracted from a bundle)."""
+    where a file is when not where the case says (the window's evidence extracted from a bundle);
+    ``state``: progress of the hashing (``verifying the evidence``) and cancel."""
     from viewer.evidence import EvidenceError, open_dump
 
     out = []
-    for st in cf.verify_evidence(paths):
+    hashing = _Progress(state, STEP_VERIFY, sum(ref.size for ref in cf.case.evidence))
+    hashing.check()
+    for st in cf.verify_evidence(paths, hashing.add if state is not None else None):
         ev = _Evidence(st.ref, st.state, (paths or {}).get(st.ref.sha256) or st.ref.resolve(cf.case_dir))
         if st.state == "ok":
             try:
@@ -299,6 +337,13 @@ def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None = None) -> list[_
                 ev.state = "missing"
         out.append(ev)
     return out
+
+
+def _entropy_progress(evidence: list[_Evidence], state: Any) -> Any:
+    """The entropy pass's progress over all the evidence that is plotted (None without a state)."""
+    if state is None:
+        return None
+    return _Progress(state, STEP_ENTROPY, sum(e.ref.size for e in evidence if e.dump is not None))
 
 
 def derived_records(case: Any, evidence: list[_Evidence], include_secrets: bool) -> list[dict[str, Any]]:
@@ -317,19 +362,19 @@ def derived_records(case: Any, evidence: list[_Evidence], include_secrets: bool)
 
 
 def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: str | None = None,
-                       evidence_paths: dict[str, Path] | None = None) -> str:
+                       evidence_paths: dict[str, Path] | None = None, state: Any = None) -> str:
     """report.html of the case as it is now, outside a bundle (the window prints it to PDF).
 
     The same content as a bundle's report; the program, time and audit head are those of the moment.
     The caller records the export in the audit trail first, so that the head the report names covers it.
-    ``evidence_paths``: as for :func:`export_bundle`.
+    ``evidence_paths``, ``state``: as for :func:`export_bundle`.
     """
     from viewer import __version__
 
     from .report import render_report
 
     case = cf.case
-    evidence = _open_evidence(cf, evidence_paths)
+    evidence = _open_evidence(cf, evidence_paths, state)
     try:
         head = case.audit.head or (-1, "")
         manifest = {
@@ -338,7 +383,8 @@ def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: s
             "secrets_included": bool(include_secrets),
             "audit": {"head": {"seq": head[0], "hash": head[1]}, "events": len(case.audit)},
         }
-        return render_report(case, evidence, derived_records(case, evidence, include_secrets), manifest)
+        return render_report(case, evidence, derived_records(case, evidence, include_secrets), manifest,
+                             _entropy_progress(evidence, state))
     finally:
         for e in evidence:
             if e.dump is not None:
@@ -347,11 +393,15 @@ def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: s
 
 def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence: bool = False,
                   include_secrets: bool = False, author: str | None = None,
-                  evidence_paths: dict[str, Path] | None = None) -> dict[str, Any]:
+                  evidence_paths: dict[str, Path] | None = None, state: Any = None) -> dict[str, Any]:
     """Write the bundle ``out`` (see the module docstring) and return its manifest.
 
     ``evidence_paths`` (by SHA-256): where an evidence file is when not at the case's path — the window
-    passes the files it extracted from a received bundle; each is still verified against its SHA-256."""
+    passes the files it extracted from a received bundle; each is still verified against its SHA-256.
+    ``state`` (a :class:`~viewer.scan.engine.ScanState`): progress of each step through ``step_progress``
+    (``STEP_*``: verifying, entropy, writing the archive) and cancel, which raises
+    :class:`ExportCancelled` with no bundle written; a cancel after the export event was saved adds a
+    second ``export`` event marked ``cancelled`` (the trail says the export began and did not finish)."""
     from viewer import __version__
 
     from .report import render_report
@@ -360,7 +410,8 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
     if not out.parent.is_dir():
         raise BundleError(f"{out.parent}: no such folder")
     case = cf.case
-    evidence = _open_evidence(cf, evidence_paths)
+    evidence = _open_evidence(cf, evidence_paths, state)
+    recorded = False
     try:
         if include_evidence:
             bad = [e for e in evidence if e.state != "ok"]
@@ -373,6 +424,7 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
             "include_evidence": bool(include_evidence)})
         case.touch()
         cf.save()
+        recorded = True
         head = case.audit.head
         assert head is not None
         # 2. the derived documents
@@ -393,7 +445,7 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
             "evidence": ev_entries,
             "members": [],
         }
-        report = render_report(case, evidence, records, manifest)
+        report = render_report(case, evidence, records, manifest, _entropy_progress(evidence, state))
         docs = [
             ("report.html", report.encode("utf-8")),
             ("findings.json", json.dumps({"case_id": case.id, "secrets_included": bool(include_secrets),
@@ -407,13 +459,17 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         os.close(fd)
         try:
+            to_copy = cf.path.stat().st_size + (sum(e.ref.size for e in evidence) if include_evidence else 0)
+            archive = _Progress(state, STEP_ARCHIVE, to_copy)
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
                 members = manifest["members"]
 
                 def stream(name: str, src: Path, expect: str | None = None) -> None:
                     with open(src, "rb") as fh, zf.open(name, "w", force_zip64=True) as dst:
                         hw = _HashingWriter(dst)
-                        shutil.copyfileobj(fh, hw, COPY_BUF)
+                        while chunk := fh.read(COPY_BUF):
+                            hw.write(chunk)
+                            archive.add(len(chunk))
                     digest = hw.sha.hexdigest()
                     if expect is not None and digest != expect:
                         raise BundleError(f"{src}: changed while it was copied (SHA-256 {digest[:16]}…, "
@@ -434,6 +490,13 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
                 os.unlink(tmp)
             raise
         return manifest
+    except ExportCancelled:
+        if recorded:
+            cf.case.audit.append("export", author or cf.author, {"kind": "bundle", "target": out.name,
+                                                                 "cancelled": True})
+            case.touch()
+            cf.save()
+        raise
     finally:
         for e in evidence:
             if e.dump is not None:

@@ -21,6 +21,7 @@ import getpass
 import hashlib
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,14 @@ def make_author(configured: str | None = None) -> str:
     return f"{configured} ({user})" if configured else user
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
+def file_sha256(path: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> str:
+    """SHA-256 of a file, streamed; ``progress(bytes)`` after each MiB (it may raise to stop)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
+            if progress is not None:
+                progress(len(chunk))
     return h.hexdigest()
 
 
@@ -256,16 +260,18 @@ def add_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
 
 
 def verify_evidence(case: Case, case_dir: str | os.PathLike[str] | None = None,
-                    paths: dict[str, Path] | None = None) -> list[EvidenceStatus]:
+                    paths: dict[str, Path] | None = None,
+                    progress: Callable[[int], None] | None = None) -> list[EvidenceStatus]:
     """Re-hash every evidence file: ``ok``, ``changed`` (other SHA-256) or ``missing``. ``paths`` (by
-    SHA-256) says where a file is when not where the case says (evidence extracted from a bundle)."""
+    SHA-256) says where a file is when not where the case says (evidence extracted from a bundle);
+    ``progress(bytes)`` as :func:`file_sha256`."""
     out = []
     for ref in case.evidence:
         p = (paths or {}).get(ref.sha256) or ref.resolve(case_dir)
         if not p.is_file():
             out.append(EvidenceStatus(ref, "missing"))
             continue
-        actual = file_sha256(p)
+        actual = file_sha256(p, progress)
         out.append(EvidenceStatus(ref, "ok" if actual == ref.sha256 else "changed", actual))
     return out
 

@@ -50,6 +50,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,8 +62,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ..evidence import Dump, EvidenceError, open_dump
+from ..evidence.source import HashCancelled
 from ..scan import keys
 from ..scan.finding import Confidence, Finding
+from ..scan.progress import is_cancelled, report_step
 
 FILLER = b"REDACTED"
 MAX_ROUNDS = 3
@@ -80,6 +83,47 @@ PEM_END = b"-----END "
 
 class RedactError(Exception):
     """Bad usage or an output that cannot be written (exit 2); never carries evidence bytes."""
+
+
+class RedactCancelled(RedactError):
+    """The examiner cancelled: nothing was written (the partial copy is removed)."""
+
+
+# Names of the steps after the first scan, as reported through the state's ``step_progress``.
+STEP_HASH_INPUT, STEP_PLAN, STEP_COPY, STEP_RESCAN, STEP_HASH_OUTPUT = (
+    "hashing the input", "finding every copy", "copying", "re-scanning the copy", "hashing the copy")
+
+
+def _phase(state: Any, step: str) -> Any:
+    """A ScanState for one step of the redaction: its byte progress, and the steps of any detector it
+    runs, are reported as ``step``; cancelling the caller's state cancels it (the same event)."""
+    if state is None:
+        return None
+    from ..scan.engine import ScanState
+
+    phase = ScanState(progress=lambda done, total: report_step(state, step, done, total),
+                      step_progress=lambda _name, done, total: report_step(state, step, done, total))
+    if isinstance(getattr(state, "cancelled", None), threading.Event):
+        phase.cancelled = state.cancelled
+    return phase
+
+
+def _check_cancel(state: Any) -> None:
+    if is_cancelled(state):
+        raise RedactCancelled("redaction cancelled: nothing was written")
+
+
+def _hash(dump: Dump, state: Any, step: str) -> str:
+    """The dump's SHA-256, with progress reported as ``step`` and cancel honoured."""
+
+    def progress(done: int, total: int) -> bool:
+        report_step(state, step, done, total)
+        return not is_cancelled(state)
+
+    try:
+        return dump.source.sha256(progress if state is not None else None)
+    except HashCancelled:
+        raise RedactCancelled("redaction cancelled: nothing was written") from None
 
 
 @dataclass
@@ -298,8 +342,8 @@ def select(findings: Iterable[Finding], threshold: Confidence) -> list[Finding]:
     return [f for f in findings if f.secret and f.confidence >= threshold]
 
 
-def plan_redaction(dump: Dump, findings: Sequence[Finding], threshold: Confidence = Confidence.HIGH
-                   ) -> tuple[list[Range], list[str]]:
+def plan_redaction(dump: Dump, findings: Sequence[Finding], threshold: Confidence = Confidence.HIGH,
+                   state: Any = None) -> tuple[list[Range], list[str]]:
     """The ranges to overwrite in ``dump`` for ``findings`` (and every copy of their keys), and notes."""
     from ..scan.detectors.bignum import _locate
 
@@ -329,7 +373,7 @@ def plan_redaction(dump: Dump, findings: Sequence[Finding], threshold: Confidenc
         for needle, label in needles:
             wanted.append((needle, (kid, kind, label)))
     if wanted:
-        ctx = SimpleNamespace(dump=dump, view=dump.source, state=None)
+        ctx = SimpleNamespace(dump=dump, view=dump.source, state=state)
         for off, rep, (kid, kind, label) in _locate(ctx, wanted):  # type: ignore[arg-type]
             ranges.append(Range(off, len(rep), kind, "copy", kid, f"copy of the key's {label}"))
     return _dedupe(ranges), notes
@@ -388,13 +432,15 @@ def apply_ranges(fd: int, ranges: Sequence[Range], size: int) -> None:
             done += os.pwrite(fd, new[done:], r.offset + done)
 
 
-def _copy(src: str, dst_fd: int, size: int) -> None:
-    """Stream the file: copy_file_range (in-kernel, reflinks where possible), sendfile, or a buffer."""
+def _copy(src: str, dst_fd: int, size: int, state: Any = None) -> None:
+    """Stream the file: copy_file_range (in-kernel, reflinks where possible), sendfile, or a buffer.
+    Progress per chunk as the step ``copying``; a cancel raises RedactCancelled."""
     with open(src, "rb", buffering=0) as fin:
         done = 0
         copier = getattr(os, "copy_file_range", None)
         try:
             while done < size:
+                _check_cancel(state)
                 if copier is not None:
                     n = copier(fin.fileno(), dst_fd, min(COPY_CHUNK, size - done), done, done)
                 else:
@@ -402,6 +448,7 @@ def _copy(src: str, dst_fd: int, size: int) -> None:
                 if n <= 0:
                     break
                 done += n
+                report_step(state, STEP_COPY, done, size)
         except OSError:
             done = 0
         if done != size:
@@ -433,11 +480,14 @@ def check_paths(src: Path, out: Path, log: Path, force: bool) -> None:
         raise RedactError(f"cannot write {out}: folder {out.parent} does not exist")
 
 
-def _scan(path: str, public_keys: Sequence[Any]) -> tuple[Dump, list[Finding]]:
+def _scan(path: str, public_keys: Sequence[Any], state: Any = None) -> tuple[Dump, list[Finding]]:
     from ..scan.engine import scan_dump
 
     dump = open_dump(path)
-    result = scan_dump(dump, public_keys=list(public_keys))
+    result = scan_dump(dump, public_keys=list(public_keys), state=_phase(state, STEP_RESCAN))
+    if result.cancelled:
+        dump.close()
+        _check_cancel(state)
     return dump, result.findings
 
 
@@ -452,14 +502,17 @@ def redact_file(
     findings: Sequence[Finding] | None = None,
     case: Any = None,
     selection: Any = None,
+    state: Any = None,
 ) -> RedactionResult:
     """Write a redacted copy of ``src`` to ``out`` and its log; see the module docstring.
 
     ``findings``: what to redact (default: a fresh scan). ``case`` (a :class:`~viewer.case.model.Case`
     holding ``src`` as evidence) or ``selection`` (its :class:`~viewer.case.redact_case.CaseSelection`
     for ``src``, made by the caller): the case's findings and reviews are added
-    (:mod:`viewer.case.redact_case`). Raises :class:`EvidenceError` when the input cannot be read,
-    :class:`RedactError` for bad paths or evidence the case does not hold.
+    (:mod:`viewer.case.redact_case`). ``state`` (a :class:`~viewer.scan.engine.ScanState`): the first
+    scan's progress in bytes, every later step through ``step_progress`` (``STEP_*``), and cancel — which
+    raises :class:`RedactCancelled` with nothing written. Raises :class:`EvidenceError` when the input
+    cannot be read, :class:`RedactError` for bad paths or evidence the case does not hold.
     """
     started = time.perf_counter()
     src_p, out_p = Path(src), Path(out)
@@ -468,7 +521,7 @@ def redact_file(
     dump = open_dump(src_p)
     tmp_name = ""
     try:
-        input_sha = dump.sha256()
+        input_sha = _hash(dump, state, STEP_HASH_INPUT)
         if case is not None and selection is None:
             from .redact_case import case_selection
 
@@ -481,31 +534,37 @@ def redact_file(
         if findings is None:
             from ..scan.engine import scan_dump
 
-            findings = scan_dump(dump, public_keys=list(public_keys)).findings
+            first = scan_dump(dump, public_keys=list(public_keys), state=state)
+            if first.cancelled:
+                _check_cancel(state)
+            findings = first.findings
         kept: list[tuple[Finding, str]] = []
         if selection is not None:
             from .redact_case import merge
 
             findings, kept = merge(findings, selection)
-        ranges, notes = plan_redaction(dump, findings, threshold)
+        ranges, notes = plan_redaction(dump, findings, threshold, _phase(state, STEP_PLAN))
+        _check_cancel(state)
         if selection is not None:
             notes = [*selection.notes, *notes]
         size = dump.size
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out_p.name}.", suffix=".part", dir=out_p.parent)
         try:
-            _copy(str(src_p), fd, size)
+            _copy(str(src_p), fd, size, state)
             apply_ranges(fd, ranges, size)
             os.fsync(fd)
             rounds = 1
             remaining: list[Finding] = []
             while True:
-                tmp_dump, new_findings = _scan(tmp_name, public_keys)
+                tmp_dump, new_findings = _scan(tmp_name, public_keys, state)
                 try:
                     remaining = [f for f in select(new_findings, min(threshold, CLEAN_THRESHOLD))
                                  if selection is None or selection.keeps(f) is None]
                     if not remaining or rounds >= MAX_ROUNDS:
                         break
-                    more, more_notes = plan_redaction(tmp_dump, remaining, min(threshold, CLEAN_THRESHOLD))
+                    more, more_notes = plan_redaction(tmp_dump, remaining, min(threshold, CLEAN_THRESHOLD),
+                                                      _phase(state, STEP_PLAN))
+                    _check_cancel(state)
                 finally:
                     tmp_dump.close()
                 notes += more_notes
@@ -518,12 +577,12 @@ def redact_file(
             remaining = select(remaining, CLEAN_THRESHOLD)
         finally:
             os.close(fd)
+        with open_dump(tmp_name) as clean_dump:  # before the rename: a cancel here still writes nothing
+            out_sha = _hash(clean_dump, state, STEP_HASH_OUTPUT)
         os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp's 0600 would surprise whoever receives the copy
         os.replace(tmp_name, out_p)
         tmp_name = ""
         _fsync_dir(out_p.parent)
-        with open_dump(out_p) as clean_dump:
-            out_sha = clean_dump.sha256()
         result = RedactionResult(str(src_p), str(out_p), str(log_p), ranges, remaining, rounds,
                                  time.perf_counter() - started, input_sha, out_sha, notes, kept)
         _write_log(log_p, result, threshold)
@@ -601,5 +660,5 @@ def _write_log(path: Path, result: RedactionResult, threshold: Confidence) -> No
         raise
 
 
-__all__ = ["FILLER", "Range", "RedactError", "RedactionResult", "EvidenceError", "plan_redaction",
+__all__ = ["FILLER", "Range", "RedactError", "RedactCancelled", "RedactionResult", "EvidenceError", "plan_redaction",
            "redact_file", "key_needles", "symmetric_needles", "apply_ranges"]

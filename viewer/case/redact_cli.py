@@ -60,8 +60,14 @@ def run(args: argparse.Namespace) -> int:
         public_keys = _public_keys(args.public_key or [])
         if getattr(args, "case", None):
             cf = _open_case(args)
-        result = redact_file(args.dump, args.out, public_keys=public_keys, threshold=threshold,
-                             log_path=args.log, force=args.force, case=cf.case if cf is not None else None)
+        from viewer.cli import _clear_progress, progress_state
+
+        try:
+            result = redact_file(args.dump, args.out, public_keys=public_keys, threshold=threshold,
+                                 log_path=args.log, force=args.force, case=cf.case if cf is not None else None,
+                                 state=progress_state(args.dump))
+        finally:
+            _clear_progress(args.dump)
         if cf is not None:
             from .redact_case import redaction_facts
 

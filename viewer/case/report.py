@@ -138,7 +138,9 @@ def entropy_img(pyramid: Any, size: int, findings: list[dict[str, Any]]) -> str:
             f'alt="{_e(alt)}">')
 
 
-def _plot_section(evidence: list[Any], records: list[dict[str, Any]]) -> list[str]:
+def _plot_section(evidence: list[Any], records: list[dict[str, Any]], progress: Any = None) -> list[str]:
+    """The entropy plots. ``progress``: the export's (``progress(done, total)``, ``is_cancelled``, ``done``
+    and ``check()``, which raises when the examiner cancelled)."""
     from viewer.scan.entropy import DEFAULT_BLOCK, compute_entropy
 
     out = ["<h2>Entropy</h2>",
@@ -149,13 +151,17 @@ def _plot_section(evidence: list[Any], records: list[dict[str, Any]]) -> list[st
         if e.dump is None:
             out.append(f'<p class="note">No plot: the evidence file is {_e(e.state)}.</p>')
             continue
-        pyramid = compute_entropy(e.dump, DEFAULT_BLOCK)
+        pyramid = compute_entropy(e.dump, DEFAULT_BLOCK, progress)
+        if progress is not None:
+            progress.done += int(e.dump.size)
+            progress.check()  # cancelled during the pass: the plot would be partial
         mine = [r for r in records if r["evidence_sha256"] == e.ref.sha256]
         out.append(entropy_img(pyramid, int(e.dump.size), mine))
     return out
 
 
-def render_report(case: Any, evidence: list[Any], records: list[dict[str, Any]], manifest: dict[str, Any]) -> str:
+def render_report(case: Any, evidence: list[Any], records: list[dict[str, Any]], manifest: dict[str, Any],
+                  progress: Any = None) -> str:
     """The report as one HTML string.
 
     ``evidence``: objects with ``ref`` (EvidenceRef), ``state`` and ``dump`` (an open Dump or None);
@@ -251,7 +257,7 @@ def render_report(case: Any, evidence: list[Any], records: list[dict[str, Any]],
             h.append(_hex_rows(ex["segments"], ex["masked"]))
         h.append("</div>")
 
-    h.extend(_plot_section(evidence, records))
+    h.extend(_plot_section(evidence, records, progress))
 
     h.append("<h2>Audit trail</h2><table><tr><th>#</th><th>Time</th><th>Author</th><th>Type</th><th>Data</th>"
              "<th>Hash</th></tr>")

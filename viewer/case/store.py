@@ -45,7 +45,7 @@ import contextlib
 import gc
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -217,8 +217,9 @@ class CaseFile:
     def add_evidence(self, dump_path: str | os.PathLike[str], author: str | None = None) -> model.EvidenceRef:
         return model.add_evidence(self.case, dump_path, self._who(author), self.case_dir)
 
-    def verify_evidence(self, paths: dict[str, Path] | None = None) -> list[model.EvidenceStatus]:
-        return model.verify_evidence(self.case, self.case_dir, paths)
+    def verify_evidence(self, paths: dict[str, Path] | None = None,
+                        progress: Callable[[int], None] | None = None) -> list[model.EvidenceStatus]:
+        return model.verify_evidence(self.case, self.case_dir, paths, progress)
 
     def relocate(self, ref: model.EvidenceRef, new_path: str | os.PathLike[str],
                  author: str | None = None, *, actual_sha256: str | None = None) -> None:

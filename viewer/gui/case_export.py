@@ -66,7 +66,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..case.store import CaseFile, recovery_path
-from .workers import one_line
+from .workers import StepProgress, one_line
 
 BUNDLE_FILTER = "Case bundles (*.zip);;All files (*)"
 PDF_FILTER = "PDF documents (*.pdf);;All files (*)"
@@ -337,9 +337,13 @@ class CaseExportMixin:
         self.case_export_label.setObjectName("case-export-label")
         self.case_export_busy = QProgressBar()
         self.case_export_busy.setObjectName("case-export-busy")
-        self.case_export_busy.setRange(0, 0)  # neither export reports progress
+        self.case_export_busy.setRange(0, 0)  # busy until the job's first progress report
         self.case_export_busy.setMaximumWidth(120)
-        for w in (self.case_export_label, self.case_export_busy):
+        self.case_export_cancel_button = QPushButton("Cancel export")
+        self.case_export_cancel_button.setObjectName("case-export-cancel")
+        self.case_export_cancel_button.clicked.connect(self.cancel_case_export)
+        self._case_export_progress: StepProgress | None = None
+        for w in (self.case_export_label, self.case_export_busy, self.case_export_cancel_button):
             w.hide()
             self.statusBar().addPermanentWidget(w)
         self._update_case_ui()
@@ -376,21 +380,50 @@ class CaseExportMixin:
             return False
         return super().close_case(save)  # type: ignore[misc]
 
-    def _begin_job(self, job: str, text: str) -> None:
+    def _begin_job(self, job: str, text: str) -> StepProgress:
+        """Mark the export running; the returned progress carries its steps here and its cancel there."""
         self.case_export_job = job
         self.case_export_result, self.case_export_message = None, ""
         self.autosave_timer.stop()  # autosave would serialise the case while the worker uses it
+        self._case_export_title = text.rstrip("…")
         self.case_export_label.setText(text)
-        self.case_export_label.show()
-        self.case_export_busy.show()
+        self.case_export_busy.setRange(0, 0)
+        for w in (self.case_export_label, self.case_export_busy, self.case_export_cancel_button):
+            w.show()
+        progress = StepProgress()
+        progress.sig_step.connect(self._on_case_export_step)
+        self._case_export_progress = progress
         self._update_case_ui()
+        return progress
 
     def _end_job(self) -> None:
         self.case_export_job = None
-        self.case_export_label.hide()
-        self.case_export_busy.hide()
+        self._case_export_progress = None
+        for w in (self.case_export_label, self.case_export_busy, self.case_export_cancel_button):
+            w.hide()
         self.autosave_timer.start()
         self._update_case_ui()
+
+    def cancel_case_export(self) -> None:
+        """Stop the running export at its next check: no bundle (or PDF) is written."""
+        if self._case_export_progress is not None:
+            self._case_export_progress.cancel()
+            self.case_export_label.setText("cancelling…")
+
+    def _export_cancelled(self) -> bool:
+        return self._case_export_progress is not None and self._case_export_progress.state.is_cancelled
+
+    def _on_case_export_step(self, step: str, done: int, total: int) -> None:
+        if self.case_export_job is None or self._export_cancelled():
+            return
+        if total:
+            self.case_export_busy.setRange(0, 1000)
+            self.case_export_busy.setValue(int(1000 * min(done, total) / total))
+            self.case_export_label.setText(f"{self._case_export_title}: {step} "
+                                           f"{100 * min(done, total) / total:.0f}%")
+        else:
+            self.case_export_busy.setRange(0, 0)
+            self.case_export_label.setText(f"{self._case_export_title}: {step}…")
 
     def case_export_idle(self) -> bool:
         return self.case_export_job is None
@@ -477,11 +510,11 @@ class CaseExportMixin:
             self.statusBar().showMessage(self.case_export_message, 5000)
             return False
         events_before = len(cf.case.audit)
-        self._begin_job("bundle", "exporting the bundle…")
+        progress = self._begin_job("bundle", "exporting the bundle…")
         self.statusBar().showMessage(f"Exporting {out.name}…", 5000)
         paths = dict(self.evidence_overrides)  # evidence extracted from a received bundle lives elsewhere
         self._run(lambda: export_bundle(cf, out, include_evidence=include_evidence, include_secrets=include_secrets,
-                                        evidence_paths=paths),
+                                        evidence_paths=paths, state=progress.state),
                   f"cannot export {out.name}",
                   lambda manifest: self._on_bundle_exported(cf, out, manifest),
                   lambda text: self._on_export_failed(cf, events_before, "Export bundle", text))
@@ -514,9 +547,14 @@ class CaseExportMixin:
         self._message(icon, "Export bundle", self.case_export_message, "export-outcome")
 
     def _on_export_failed(self, cf: CaseFile, events_before: int, title: str, text: str) -> None:
+        cancelled = self._export_cancelled()
         self._end_job()
         if cf is self.case_file and len(cf.case.audit) != events_before:
             self._case_changed()  # the attempt is in the audit trail (saved or not: save again to be sure)
+        if cancelled:  # the examiner's own request: said in the status bar, no warning box
+            self.case_export_message = f"{title}: cancelled, nothing was written."
+            self.statusBar().showMessage(self.case_export_message, 10_000)
+            return
         self.case_export_message = self.last_error = one_line(text)
         self._message(QMessageBox.Icon.Warning, title, self.case_export_message, "export-outcome")
 
@@ -549,14 +587,14 @@ class CaseExportMixin:
         events_before = len(cf.case.audit)
         cf.record_export("report-pdf", out.name)
         self._case_changed()
-        self._begin_job("pdf", "writing the report…")
+        progress = self._begin_job("pdf", "writing the report…")
         self.statusBar().showMessage(f"Rendering the report for {out.name}…", 5000)
         title = f"Case report: {cf.case.name}"
 
         paths = dict(self.evidence_overrides)  # evidence extracted from a received bundle lives elsewhere
 
         def work() -> int:  # in the worker: reading the evidence, entropy, layout of hundreds of pages
-            html = render_case_report(cf, include_secrets=False, evidence_paths=paths)
+            html = render_case_report(cf, include_secrets=False, evidence_paths=paths, state=progress.state)
             return write_report_pdf(html, out, title)
 
         self._run(work, f"cannot write the report {out.name}", lambda pages: self._on_report_written(out, pages),

@@ -12,7 +12,8 @@
 * Scan ▸ Redact to… (Ctrl+Shift+D, :meth:`HandoverMixin.redact_current`): a redacted copy of the
   current dump (:func:`viewer.case.redact.redact_file`) written in a worker with a busy indicator;
   the outcome (clean or not, ranges, log path, input SHA-256) is shown in a message. The input is only
-  read. ``redact_file`` reports no progress and cannot be cancelled, so neither can this. When the dump
+  read. Progress (the scan in bytes, then each later step by name) shows in the status bar beside a
+  Cancel redaction button; a cancel leaves nothing behind. When the dump
   is evidence of the open case, the case's selection (:func:`viewer.case.redact_case.case_selection`:
   its findings, the examiner's confirmations and false positives) is made on the GUI thread and handed
   to the worker, and the finished redaction is added to the case's audit trail (unsaved, like any edit).
@@ -31,14 +32,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QProgressBar
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QProgressBar, QPushButton
 
 from ..case.bundle import BundleError, VerifyResult, verify_bundle
 from ..case.redact import RedactError
 from ..case.redact_case import case_selection, redaction_facts
 from ..evidence import EvidenceError
 from ..scan.finding import Confidence
-from .workers import one_line
+from .workers import StepProgress, one_line
 
 BUNDLE_FILTER = "Case bundles (*.zip);;All files (*)"
 COPY_BUF = 1024 * 1024
@@ -187,7 +188,11 @@ class HandoverMixin:
         self.handover_busy.setObjectName("handover-busy")
         self.handover_busy.setRange(0, 0)  # busy: neither verification nor redaction reports progress
         self.handover_busy.setMaximumWidth(120)
-        for w in (self.handover_label, self.handover_busy):
+        self.redact_cancel_button = QPushButton("Cancel redaction")
+        self.redact_cancel_button.setObjectName("redact-cancel")
+        self.redact_cancel_button.clicked.connect(self.cancel_redaction)
+        self._redact_progress: StepProgress | None = None
+        for w in (self.handover_label, self.handover_busy, self.redact_cancel_button):
             w.hide()
             self.statusBar().addPermanentWidget(w)
 
@@ -205,11 +210,14 @@ class HandoverMixin:
         worker.signals.sig_failed.connect(lambda t: finish(failed, t))
         self._pool.start(worker)
 
-    def _update_busy(self) -> None:
-        parts = (["verifying the bundle…"] if self.bundle_busy else []) + (["redacting…"] if self.redact_busy else [])
+    def _update_busy(self, redact_text: str = "redacting…") -> None:
+        parts = (["verifying the bundle…"] if self.bundle_busy else []) + ([redact_text] if self.redact_busy else [])
         self.handover_label.setText("; ".join(parts))
         self.handover_label.setVisible(bool(parts))
         self.handover_busy.setVisible(bool(parts))
+        self.redact_cancel_button.setVisible(self.redact_busy)
+        if not self.redact_busy or self.bundle_busy:
+            self.handover_busy.setRange(0, 0)  # busy: bundle verification reports no progress
         self.action_open_bundle.setEnabled(not self.bundle_busy)
         self.action_redact.setEnabled(not self.redact_busy)
 
@@ -337,10 +345,43 @@ class HandoverMixin:
         out = Path(out_path)
         self.redaction_result, self.redaction_message = None, ""
         self.redact_busy = True
+        progress = StepProgress()
+        progress.sig_progress.connect(self._on_redact_progress)
+        progress.sig_step.connect(self._on_redact_step)
+        self._redact_progress = progress
         self._update_busy()
-        self._run(lambda: redact_file(src, out, findings=findings, force=force, selection=selection),
+        self._run(lambda: redact_file(src, out, findings=findings, force=force, selection=selection,
+                                      state=progress.state),
                   f"cannot redact {src.name}", self._on_redacted, self._on_redact_failed)
         return True
+
+    def cancel_redaction(self) -> None:
+        """Stop the running redaction at its next check; nothing is written (the partial copy is removed)."""
+        if self._redact_progress is not None and self.redact_busy:
+            self._redact_progress.cancel()
+            self._update_busy("cancelling the redaction…")
+
+    def _show_redact_progress(self, text: str, done: int, total: int) -> None:
+        if not self.redact_busy or self.bundle_busy or self._redact_progress is None:
+            return
+        if self._redact_progress.state.is_cancelled:
+            return
+        if total:
+            self.handover_busy.setRange(0, 1000)
+            self.handover_busy.setValue(int(1000 * min(done, total) / total))
+            text += f" {100 * min(done, total) / total:.0f}%"
+        else:
+            self.handover_busy.setRange(0, 0)
+            text += "…"
+        self._update_busy(f"redacting: {text}")
+        if total:  # _update_busy leaves the bar as set when a redaction alone runs
+            self.handover_busy.setRange(0, 1000)
+
+    def _on_redact_progress(self, done: int, total: int) -> None:
+        self._show_redact_progress("scanning", done, total)
+
+    def _on_redact_step(self, step: str, done: int, total: int) -> None:
+        self._show_redact_progress(step, done, total)
 
     def _record_redaction(self, result: Any) -> str:
         """Add the redaction to the audit trail of the case it was made from (when still open)."""
@@ -357,6 +398,7 @@ class HandoverMixin:
 
     def _on_redacted(self, result: Any) -> None:
         self.redact_busy = False
+        self._redact_progress = None
         self._update_busy()
         case_line = self._record_redaction(result)
         self.redaction_result = result
@@ -379,9 +421,15 @@ class HandoverMixin:
         self._message(icon, "Redaction", self.redaction_message, "redact-outcome")
 
     def _on_redact_failed(self, text: str) -> None:
+        cancelled = self._redact_progress is not None and self._redact_progress.state.is_cancelled
         self._redaction_case = None
+        self._redact_progress = None
         self.redact_busy = False
         self._update_busy()
+        if cancelled:  # the examiner's own request: said in the status bar, no warning box
+            self.redaction_message = "Redaction cancelled: nothing was written."
+            self.statusBar().showMessage(self.redaction_message, 10_000)
+            return
         self.redaction_message = text
         self.last_error = text
         self._message(QMessageBox.Icon.Warning, "Redaction", text, "redact-outcome")

@@ -155,3 +155,42 @@ class ScanWorker(QRunnable):
             self.signals.sig_failed.emit(one_line(f"scan failed: {type(exc).__name__}: {exc}"))
         finally:
             self.signals.sig_finished.emit()
+
+
+class StepProgress(QObject):
+    """Progress of a long core job (a redaction, a bundle export) running in a worker, carried to the GUI
+    thread by queued signals.
+
+    Its :attr:`state` is the :class:`~viewer.scan.engine.ScanState` handed to the job: a scan's bytes
+    arrive as ``sig_progress``, every named step (finding copies, copying, re-scanning, hashing, writing
+    the archive) as ``sig_step``; at most ``MAX_EMITS_PER_S`` a second, a new step or a finished one
+    always. ``cancel()`` stops the job at its next check."""
+
+    sig_progress = Signal(object, object)  # done, total bytes of the first scan
+    sig_step = Signal(str, object, object)  # step, done, total (0: extent unknown)
+
+    MAX_EMITS_PER_S = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = ("", float("-inf"))
+        self.state = ScanState(progress=self._progress, step_progress=self._step)
+
+    def cancel(self) -> None:
+        self.state.cancel()
+
+    def _due(self, step: str, final: bool) -> bool:
+        now = time.monotonic()
+        name, last = self._last
+        if step == name and not final and now - last < 1.0 / self.MAX_EMITS_PER_S:
+            return False
+        self._last = (step, now)
+        return True
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._due("scan", done >= total):
+            self.sig_progress.emit(done, total)
+
+    def _step(self, step: str, done: int, total: int) -> None:
+        if self._due(step, bool(total) and done >= total):
+            self.sig_step.emit(step, done, total)
