@@ -29,7 +29,7 @@ from viewer.evidence import open_dump
 
 from .conftest import REPO
 from .test_gui_case import make_window
-from .test_gui_handover import sample_findings, settings
+from .test_gui_handover import observe_steps, sample_findings, settings
 
 __all__ = ["sample_findings", "settings"]  # fixtures used here by name: the reviewer's window, the demo's findings
 
@@ -396,25 +396,15 @@ def test_export_shows_its_steps_and_a_cancel_writes_nothing(window, qtbot, tmp_p
     cf.add_evidence(big)
     cf.save()
     open_in_window(window, qtbot, cf.path)
-    labels: list[str] = []
-    show_step = window._on_case_export_step
-
     shot = Path(os.environ.get("EV_HANDOVER_SHOTS") or tmp_path) / "case-export-progress.png"
-    shot.unlink(missing_ok=True)
-
-    def observed(step: str, done: int, total: int) -> None:
-        if labels and labels[-1].startswith("exporting the bundle: entropy") and not shot.exists():
-            window.statusBar().grab().save(str(shot))  # the previous step, laid out since
-        show_step(step, done, total)
-        labels.append(window.case_export_label.text())
-
-    window._on_case_export_step = observed  # _begin_job connects the progress signal to this attribute
+    seen = observe_steps(window, "_on_case_export_step", window.case_export_label, shot,
+                         "exporting the bundle: entropy")
     out = tmp_path / "out.zip"
     assert window.export_bundle_to(out)
     assert window.case_export_cancel_button.isVisible()
     qtbot.waitUntil(window.case_export_idle, timeout=120_000)
     assert window.case_export_result is not None, window.case_export_message
-    steps = " | ".join(labels)
+    steps = " | ".join(text for _, text in seen)
     for step in ("verifying the evidence", "entropy", "writing the archive"):
         assert f"exporting the bundle: {step}" in steps, steps
     assert not window.case_export_cancel_button.isVisible() and shot.is_file()

@@ -61,6 +61,24 @@ def window(qtbot, settings):
     win.close()
 
 
+def observe_steps(window, slot: str, label, shot: Path, when: str) -> list[tuple[str, str]]:
+    """Observe the window's own step slot ``slot`` (a job connects its progress signal to that attribute
+    when it starts): the (step, label text) after each call. The status bar is saved to ``shot`` once the
+    label has shown ``when`` — at the next call, when the event loop has laid that text out."""
+    seen: list[tuple[str, str]] = []
+    show = getattr(window, slot)
+    shot.unlink(missing_ok=True)
+
+    def observed(step: str, done: int, total: int) -> None:
+        if seen and seen[-1][1].startswith(when) and not shot.exists():
+            window.statusBar().grab().save(str(shot))
+        show(step, done, total)
+        seen.append((step, label.text()))
+
+    setattr(window, slot, observed)
+    return seen
+
+
 def make_bundle(tmp_path: Path, findings: list[dict], *, far: bool, include_evidence: bool = True) -> Path:
     """A case (passphrase slot only) with the sample as evidence and its scan merged, exported as a bundle.
 
@@ -277,28 +295,15 @@ def test_review_columns_pass_the_model_tester(qtmodeltester, sample_findings):
 def test_redaction_shows_its_steps_and_a_cancel_leaves_nothing(window, qtbot, tmp_path):
     evidence = Path(shutil.copy(SAMPLE, tmp_path / SAMPLE.name))
     assert window.load(evidence) is None
-    steps: list[str] = []
-    labels: list[str] = []
-    show_step = window._on_redact_step  # the window's own slot, observed
-
     shot = Path(os.environ.get("EV_HANDOVER_SHOTS") or tmp_path) / "handover-redact-progress.png"
-    shot.unlink(missing_ok=True)
-
-    def observed(step: str, done: int, total: int) -> None:
-        if labels and labels[-1].startswith("redacting: copying") and not shot.exists():
-            window.statusBar().grab().save(str(shot))  # the previous step, laid out since
-        show_step(step, done, total)
-        steps.append(step)
-        labels.append(window.handover_label.text())
-
-    window._on_redact_step = observed  # redact_current connects the progress signals to this attribute
+    seen = observe_steps(window, "_on_redact_step", window.handover_label, shot, "redacting: copying")
     out = tmp_path / "stepped.core"
     assert window.redact_current(out)
     assert window.redact_cancel_button.isVisible()
     qtbot.waitUntil(lambda: not window.redact_busy, timeout=120_000)
     assert window.redaction_result is not None and out.is_file()
-    assert {"copying", "re-scanning the copy", "hashing the copy"} <= set(steps), steps
-    assert any(t.startswith("redacting: copying") for t in labels), labels
+    assert {"copying", "re-scanning the copy", "hashing the copy"} <= {step for step, _ in seen}, seen
+    assert any(text.startswith("redacting: copying") for _, text in seen), seen
     assert not window.redact_cancel_button.isVisible() and not window.handover_busy.isVisible()
     assert shot.is_file()
 

@@ -59,14 +59,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ..case.store import CaseFile, recovery_path
-from .workers import StepProgress, one_line
+from .workers import StepProgress, one_line, status_job_widgets
 
 BUNDLE_FILTER = "Case bundles (*.zip);;All files (*)"
 PDF_FILTER = "PDF documents (*.pdf);;All files (*)"
@@ -333,19 +332,9 @@ class CaseExportMixin:
             menu.insertAction(anchor, act)
         menu.insertSeparator(self.action_export_bundle)
 
-        self.case_export_label = QLabel()
-        self.case_export_label.setObjectName("case-export-label")
-        self.case_export_busy = QProgressBar()
-        self.case_export_busy.setObjectName("case-export-busy")
-        self.case_export_busy.setRange(0, 0)  # busy until the job's first progress report
-        self.case_export_busy.setMaximumWidth(120)
-        self.case_export_cancel_button = QPushButton("Cancel export")
-        self.case_export_cancel_button.setObjectName("case-export-cancel")
-        self.case_export_cancel_button.clicked.connect(self.cancel_case_export)
+        self.case_export_label, self.case_export_busy, self.case_export_cancel_button = status_job_widgets(
+            self.statusBar(), "case-export", "Cancel export", self.cancel_case_export)
         self._case_export_progress: StepProgress | None = None
-        for w in (self.case_export_label, self.case_export_busy, self.case_export_cancel_button):
-            w.hide()
-            self.statusBar().addPermanentWidget(w)
         self._update_case_ui()
 
     def _examiner_separator(self) -> Any:

@@ -32,14 +32,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QProgressBar, QPushButton
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from ..case.bundle import BundleError, VerifyResult, verify_bundle
 from ..case.redact import RedactError
 from ..case.redact_case import case_selection, redaction_facts
 from ..evidence import EvidenceError
 from ..scan.finding import Confidence
-from .workers import StepProgress, one_line
+from .workers import StepProgress, one_line, status_job_widgets
 
 BUNDLE_FILTER = "Case bundles (*.zip);;All files (*)"
 COPY_BUF = 1024 * 1024
@@ -182,19 +182,10 @@ class HandoverMixin:
                                           QKeySequence("Ctrl+Shift+D"),
                                           "Write a copy of the current dump with every key found overwritten")
 
-        self.handover_label = QLabel()
-        self.handover_label.setObjectName("handover-label")
-        self.handover_busy = QProgressBar()
-        self.handover_busy.setObjectName("handover-busy")
-        self.handover_busy.setRange(0, 0)  # busy: neither verification nor redaction reports progress
-        self.handover_busy.setMaximumWidth(120)
-        self.redact_cancel_button = QPushButton("Cancel redaction")
-        self.redact_cancel_button.setObjectName("redact-cancel")
-        self.redact_cancel_button.clicked.connect(self.cancel_redaction)
+        # one label and bar for both jobs (bundle verification is busy-only), Cancel for the redaction
+        self.handover_label, self.handover_busy, self.redact_cancel_button = status_job_widgets(
+            self.statusBar(), "handover", "Cancel redaction", self.cancel_redaction)
         self._redact_progress: StepProgress | None = None
-        for w in (self.handover_label, self.handover_busy, self.redact_cancel_button):
-            w.hide()
-            self.statusBar().addPermanentWidget(w)
 
     # -- shared ----------------------------------------------------------------------------------
     def _run(self, fn: Callable[[], Any], what: str, done: Callable[[Any], None],

@@ -194,3 +194,23 @@ class StepProgress(QObject):
     def _step(self, step: str, done: int, total: int) -> None:
         if self._due(step, bool(total) and done >= total):
             self.sig_step.emit(step, done, total)
+
+
+def status_job_widgets(bar: Any, name: str, cancel_text: str, on_cancel: Any) -> tuple[Any, Any, Any]:
+    """A long job's widgets at the right of a status bar, hidden until it runs: a label (what it does), a
+    progress bar (busy until its first report) and a Cancel button calling ``on_cancel``."""
+    from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
+
+    label = QLabel()
+    label.setObjectName(f"{name}-label")
+    progress = QProgressBar()
+    progress.setObjectName(f"{name}-busy")
+    progress.setRange(0, 0)
+    progress.setMaximumWidth(120)
+    cancel = QPushButton(cancel_text)
+    cancel.setObjectName(f"{name}-cancel")
+    cancel.clicked.connect(on_cancel)
+    for w in (label, progress, cancel):
+        w.hide()
+        bar.addPermanentWidget(w)
+    return label, progress, cancel
