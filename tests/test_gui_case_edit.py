@@ -93,3 +93,31 @@ def test_relocate_moved_evidence_verifies_the_hash(qtbot, settings, tmp_path, ev
     reopened = open_case(case_path, passphrase=PASS, use_keyring=False)
     assert reopened.case.evidence[0].path == os.path.join("elsewhere", evidence.name)
     window.close()
+
+
+def test_unlocking_a_case_keeps_the_window_painting(qtbot, settings, tmp_path):
+    """Opening a case (a real Argon2id derivation: the default cost, ~0.1 s) runs on a pool thread while
+    the window's event loop goes on — a 5 ms timer keeps firing during the call — and the window takes no
+    input meanwhile; a wrong passphrase is still one clear error."""
+    from PySide6.QtCore import QTimer
+
+    from viewer.case import create_case
+
+    path = tmp_path / "slow.evcase"
+    create_case(path, "Slow", "Ann", passphrase=PASS, use_keyring=False)  # the default (OWASP) KDF cost
+    window = make_window(qtbot, settings)
+    ticks: list[bool] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(window.isEnabled()))
+    timer.start()
+    assert window.open_case(path, passphrase=PASS, use_keyring=False)
+    timer.stop()
+    assert window.case_file is not None and window.case_file.case.name == "Slow"
+    assert ticks and not any(ticks)  # the loop ran while unlocking, with the window disabled
+    assert window.isEnabled()
+    assert window.close_case(save=False)
+    assert not window.open_case(path, passphrase="wrong", use_keyring=False, ask=False)
+    assert window.case_file is None and window.isEnabled()
+    assert "passphrase" in (window.last_error or "").lower()
+    window.close()

@@ -21,11 +21,14 @@ big dumps) runs in :class:`~viewer.gui.case_panels.VerifyWorker`.
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtCore import QEventLoop, QModelIndex, QObject, QRunnable, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -81,6 +84,33 @@ def table_with_action(view: QWidget, button: QPushButton, result: QLabel) -> QWi
     row.addWidget(result, 1)
     lay.addLayout(row)
     return box
+
+
+class _ResultSignals(QObject):
+    sig_finished = Signal()
+
+
+class _ResultWorker(QRunnable):
+    """Runs ``fn()`` on a pool thread and keeps its value or its exception (the caller re-raises it, so
+    the exception's type still decides what the window does)."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.fn = fn
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self.signals = _ResultSignals()
+
+    def run(self) -> None:
+        try:
+            self.value = self.fn()
+        except Exception as exc:  # noqa: BLE001 - handed to the GUI thread, which re-raises it
+            self.error = exc
+        finally:
+            self.finished.set()
+            self.signals.sig_finished.emit()
 
 
 class CaseMixin:
@@ -246,8 +276,10 @@ class CaseMixin:
         author = self.examiner_name() or None
         while True:
             try:
-                cf = open_case(path, passphrase=passphrase, use_keyring=use_keyring and passphrase is None,
-                               prefer_recovery=bool(recover), author_name=author)
+                cf = self._unlock(functools.partial(open_case, path, passphrase=passphrase,
+                                                    use_keyring=use_keyring and passphrase is None,
+                                                    prefer_recovery=bool(recover), author_name=author),
+                                  f"unlocking {path.name}…")
                 break
             except (KeyringUnavailable, KeyringEntryMissing, PassphraseRequired) as exc:
                 if not ask:
@@ -267,6 +299,29 @@ class CaseMixin:
             self._update_case_ui()
         self._open_case_evidence()
         return True
+
+    def _unlock(self, fn: Callable[[], Any], text: str) -> Any:
+        """``fn()`` (opening a case: an Argon2id derivation, a keyring call that may wait up to its
+        timeout) on a pool thread, while a local event loop keeps the window painting; the window takes no
+        input meanwhile, as under a modal dialog. Returns its value or raises its exception, as a direct
+        call would: the callers stay simple and synchronous."""
+        worker = _ResultWorker(fn)
+        loop = QEventLoop()
+        worker.signals.sig_finished.connect(loop.quit, Qt.ConnectionType.QueuedConnection)
+        was_enabled = self.isEnabled()
+        self.setEnabled(False)
+        self.statusBar().showMessage(text)
+        try:
+            self._pool.start(worker)
+            if not worker.finished.is_set():
+                loop.exec()
+            worker.finished.wait()
+        finally:
+            self.setEnabled(was_enabled)
+            self.statusBar().clearMessage()
+        if worker.error is not None:
+            raise worker.error
+        return worker.value
 
     def save_case(self) -> bool:
         cf = self.case_file
