@@ -18,6 +18,7 @@ import orjson
 
 from . import __version__
 from .evidence import Dump, EvidenceError, open_dump
+from .evidence.model import regions_json
 from .units import human_size
 
 EXIT_OK, EXIT_SECRETS, EXIT_USAGE = 0, 1, 2
@@ -37,7 +38,7 @@ def info_json(dump: Dump, with_hash: bool = True) -> dict[str, Any]:
         "sha256": dump.sha256() if with_hash else None,
         "meta": dump.meta,
         "warnings": list(dump.warnings),
-        "regions": [r.to_json() for r in dump.regions],
+        "regions": regions_json(dump.regions),
     }
     for key, value in dump.details.items():
         out.setdefault(key, value)

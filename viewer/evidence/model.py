@@ -6,11 +6,28 @@ Offsets are always *file offsets* into the dump; virtual (or physical) addresses
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .source import ByteSource
+
+
+def regions_json(regions: Iterable[Region]) -> list[dict[str, Any]]:
+    """The JSON form of many regions: one loop with no call per region (100,000 ranges are common in
+    full-memory minidumps, and ``info --json`` should stay under a second)."""
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for r in regions:
+        d = {"file_offset": r.file_offset, "size": r.size, "vaddr": r.vaddr, "kind": r.kind, "name": r.name,
+             "perms": r.perms}
+        mem_size = r.mem_size
+        if mem_size is not None and mem_size != r.size:
+            d["mem_size"] = mem_size
+        if r.attrs:
+            d.update(r.attrs)
+        append(d)
+    return out
 
 
 @dataclass(slots=True)
@@ -35,19 +52,7 @@ class Region:
         return self.file_offset + self.size
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "file_offset": self.file_offset,
-            "size": self.size,
-            "vaddr": self.vaddr,
-            "kind": self.kind,
-            "name": self.name,
-            "perms": self.perms,
-        }
-        if self.mem_size is not None and self.mem_size != self.size:
-            out["mem_size"] = self.mem_size
-        if self.attrs:
-            out.update(self.attrs)
-        return out
+        return regions_json([self])[0]
 
 
 class Node:

@@ -169,28 +169,33 @@ def build_list(
     fsize = ctx.size
     starts, sizes, offsets = ml["starts"], ml["sizes"], ml["offsets"]
     np_starts = np.asarray(starts, dtype=np.uint64)
-    np_ends = saturating_end(np_starts, np.asarray(sizes, dtype=np.uint64))
+    np_sizes = np.asarray(sizes, dtype=np.uint64)
+    np_ends = saturating_end(np_starts, np_sizes)
     stack_idx, module_idx = classifier.classify(np_starts, np_ends)
     infos = info.lookup(np_starts)
-    kept_starts, kept_sizes = [], []
+    # The bytes of each range present in the file, computed for all at once (a lying size or offset
+    # clips the range; one wholly past the end has none).
+    # Offsets are running sums of lying sizes and may exceed 64 bits: clamp them to the file first.
+    np_offsets = np.fromiter((o if o < fsize else fsize for o in offsets), dtype=np.uint64, count=len(offsets))
+    present_all = np.minimum(np_sizes, np.uint64(fsize) - np_offsets)
+    kept = present_all > 0
+    spans.append((np_starts[kept], present_all[kept]))
+    rows.extend({"vaddr": start, "size": size, "file_offset": off} for start, size, off in zip(
+        starts, sizes, offsets, strict=True))
     append = regions.append
-    for start, size, off, st, mo, (perms, info_attrs) in zip(
-        starts, sizes, offsets, stack_idx, module_idx, infos, strict=True
+    plain = (np.asarray(stack_idx) < 0) & (np.asarray(module_idx) < 0)
+    for start, size, off, present, is_plain, st, mo, (perms, info_attrs) in zip(
+        starts, sizes, offsets, present_all.tolist(), plain.tolist(), stack_idx, module_idx, infos, strict=True
     ):
-        rows.append({"vaddr": start, "size": size, "file_offset": off})
-        present = min(size, fsize - off) if off < fsize else 0
         if present < size:
             clipped.append((start, off))
             if present <= 0:
                 continue
-        if st < 0 and mo < 0:
+        if is_plain:
             append(Region(off, present, start, "memory", "", perms, None, info_attrs.copy()))
         else:
             kind, name, attrs = classifier.describe(st, mo)
             append(Region(off, present, start, kind, name, perms, None, {**attrs, **info_attrs}))
-        kept_starts.append(start)
-        kept_sizes.append(present)
-    spans.append((np.asarray(kept_starts, dtype=np.uint64), np.asarray(kept_sizes, dtype=np.uint64)))
 
 
 def check_overlaps(ctx: Context, spans: list[tuple[np.ndarray, np.ndarray]]) -> None:
