@@ -192,15 +192,15 @@ class UsageError(Exception):
     """Bad usage found after parsing (an unknown detector name, an impossible option): exit 2."""
 
 
-def progress_state(path: str) -> Any:
-    """A ScanState that shows the scan of ``path`` on a terminal's stderr (see :func:`_stderr_progress`)."""
+def progress_state(path: str, verb: str = "scanning") -> Any:
+    """A ScanState that shows the work on ``path`` on a terminal's stderr (see :func:`_stderr_progress`)."""
     from .scan.engine import ScanState
 
-    show, step = _stderr_progress(path)
+    show, step = _stderr_progress(path, verb)
     return ScanState(progress=show, step_progress=step)
 
 
-def _stderr_progress(path: str) -> tuple[Any, Any]:
+def _stderr_progress(path: str, verb: str = "scanning") -> tuple[Any, Any]:
     """One-line progress on stderr when it is a terminal (nothing for pipes and logs): the byte scan's
     callback and the post-scan steps' callback, for ScanState's ``progress`` and ``step_progress``."""
     if not sys.stderr.isatty():
@@ -214,10 +214,10 @@ def _stderr_progress(path: str) -> tuple[Any, Any]:
 
     def show(done: int, total: int) -> None:
         pct = 100.0 * done / total if total else 100.0
-        line(f"scanning {name}: {pct:5.1f}%")
+        line(f"{verb} {name}: {pct:5.1f}%")
 
     def step(what: str, done: int, total: int) -> None:
-        line(f"scanning {name}: {what} " + (f"{100.0 * min(done, total) / total:5.1f}%" if total else "…"))
+        line(f"{verb} {name}: {what} " + (f"{100.0 * min(done, total) / total:5.1f}%" if total else "…"))
 
     return show, step
 

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = redact_file(args.dump, args.out, public_keys=public_keys, threshold=threshold,
                                  log_path=args.log, force=args.force, case=cf.case if cf is not None else None,
-                                 state=progress_state(args.dump))
+                                 state=progress_state(args.dump, "redacting"))
         finally:
             _clear_progress(args.dump)
         if cf is not None:
