@@ -66,6 +66,7 @@ from ..evidence.source import HashCancelled
 from ..scan import keys
 from ..scan.finding import Confidence, Finding
 from ..scan.progress import is_cancelled, report_step
+from .store import fsync_dir, write_atomic
 
 FILLER = b"REDACTED"
 MAX_ROUNDS = 3
@@ -582,7 +583,7 @@ def redact_file(
         os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp's 0600 would surprise whoever receives the copy
         os.replace(tmp_name, out_p)
         tmp_name = ""
-        _fsync_dir(out_p.parent)
+        fsync_dir(out_p.parent)
         result = RedactionResult(str(src_p), str(out_p), str(log_p), ranges, remaining, rounds,
                                  time.perf_counter() - started, input_sha, out_sha, notes, kept)
         _write_log(log_p, result, threshold)
@@ -600,19 +601,6 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 def log_document(result: RedactionResult, threshold: Confidence) -> dict[str, Any]:
@@ -644,20 +632,8 @@ def log_document(result: RedactionResult, threshold: Confidence) -> dict[str, An
 
 def _write_log(path: Path, result: RedactionResult, threshold: Confidence) -> None:
     data = (json.dumps(log_document(result, threshold), indent=1) + "\n").encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, data, mode=0o666 & ~_umask())
+
 
 
 __all__ = ["FILLER", "Range", "RedactError", "RedactCancelled", "RedactionResult", "EvidenceError", "plan_redaction",

@@ -80,10 +80,15 @@ def has_recovery(path: str | os.PathLike[str]) -> bool:
     return recovery_path(path).is_file()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """``data`` to ``path`` through a temporary file: written, fsynced, renamed, the folder fsynced; a
+    crash leaves the old file or the new one, never a mix. ``mode``: the file's permissions (default
+    mkstemp's 0600, right for a case file; a redaction log is meant to be read by others)."""
     folder = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        if mode is not None:
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -93,10 +98,11 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (its entry is metadata of the folder)."""
     try:
         dfd = os.open(folder, os.O_RDONLY)
     except OSError:  # platforms without directory fds
@@ -164,7 +170,7 @@ class CaseFile:
     def discard_recovery(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             recovery_path(self.path).unlink()
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     # -- key slots -------------------------------------------------------------------------------
     def slots(self) -> list[dict[str, Any]]:
@@ -329,4 +335,4 @@ def open_recovery(path: str | os.PathLike[str], **kwargs: Any) -> CaseFile:
 
 
 __all__ = ["CaseFile", "create_case", "open_case", "open_recovery", "has_recovery", "recovery_path",
-           "write_atomic", "SUFFIX"]
+           "write_atomic", "fsync_dir", "SUFFIX"]
