@@ -240,3 +240,22 @@ def test_raw_image_without_addresses_is_a_note(tmp_path: Path) -> None:
         result = scan_dump(dump, detectors=[WineCngDetector()], executor="inline")
     assert [(f.kind, f.offset) for f in result.findings] == [(OBJECT_KIND, 4096)]
     assert any("not (all) in the dump" in n for n in result.stats.notes)
+
+
+@pytest.mark.parametrize("cut", [OBJECT_OFFSET + 30, OBJECT_OFFSET + 121], ids=["inside-the-object", "inside-the-key"])
+def test_truncated_sample_gives_notes_not_errors(samples_dir: Path, tmp_path: Path, cut: int) -> None:
+    """The Wine sample cut inside the key object (nothing to report) or inside the key (the object is
+    reported, the key is not: 9 of its 32 bytes are no key), never an exception."""
+    path = tmp_path / "cut.dmp"
+    with open(samples_dir / WINE, "rb") as f:
+        path.write_bytes(f.read(cut))
+    with open_dump(path) as dump:
+        result = scan_dump(dump, detectors=[WineCngDetector()])
+    assert not any("failed" in w for w in result.warnings)
+    assert not [f for f in result.findings if f.secret]
+    objects = [f.offset for f in result.findings if f.kind == OBJECT_KIND]
+    if cut > OBJECT_OFFSET + KEY_STRUCTS[64].sizeof():
+        assert objects == [OBJECT_OFFSET]
+        assert any("not (all) in the dump" in n for n in result.stats.notes)
+    else:
+        assert objects == []
