@@ -115,7 +115,7 @@ def main() -> int:
         cmd = [
             sys.executable,
             "-m",
-            "viewer.cli",
+            "viewer.cli.main",
             "entropy",
             str(path),
             "--no-hash",

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 
-from tests.minidump_builder import build_minidump  # noqa: E402
+from tests.builders.minidump import build_minidump  # noqa: E402
 
 GiB = 1024**3
 

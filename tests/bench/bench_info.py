@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.minidump_builder import build_minidump  # noqa: E402
+from tests.builders.minidump import build_minidump  # noqa: E402
 
 GiB = 1024**3
 TARGET_SECONDS, TARGET_MB = 1.0, 150

@@ -208,7 +208,7 @@ def run_child(cmd: list[str]) -> tuple[float, float, int, bytes]:
 
 
 def scan_cli(path: Path, detector: str | None) -> dict:
-    cmd = [sys.executable, "-m", "viewer.cli", "scan", "--json", "--no-hash", "--min-confidence", "low", str(path)]
+    cmd = [sys.executable, "-m", "viewer.cli.main", "scan", "--json", "--no-hash", "--min-confidence", "low", str(path)]
     if detector:
         cmd += ["--detector", detector]
     wall, rss, rc, out = run_child(cmd)
@@ -264,7 +264,7 @@ def main() -> int:
             for name, s in res["stats"]["detectors"].items():
                 print(f"    {name:<24} hits {s['hits']:>7}  findings {s['findings']:>5}  errors {s['errors']}")
             if path == image:
-                found = {d["offset"] for d in json.loads(run_child([sys.executable, "-m", "viewer.cli", "scan", "--json",
+                found = {d["offset"] for d in json.loads(run_child([sys.executable, "-m", "viewer.cli.main", "scan", "--json",
                          "--no-hash", "--min-confidence", "low", str(path)])[3])["results"][0]["findings"]}
                 missed = sorted({form for form, off in planted if not any(off <= f < off + 4096 for f in found)})
                 print(f"  planted forms with no finding within 4 KiB: {', '.join(missed) or 'none'}")

@@ -6,9 +6,9 @@ See :mod:`viewer.case.store` for the API, :mod:`viewer.case.crypto` for the file
 
 from __future__ import annotations
 
-from .audit import AuditTrail
-from .crypto import DEFAULT_KDF, FORMAT_VERSION, TEST_KDF
-from .errors import (
+from viewer.case.audit import AuditTrail
+from viewer.case.crypto import DEFAULT_KDF, FORMAT_VERSION, TEST_KDF
+from viewer.case.errors import (
     CaseError,
     CaseTampered,
     EvidenceMismatch,
@@ -19,8 +19,8 @@ from .errors import (
     PassphraseRequired,
     WrongPassphrase,
 )
-from .model import STATUSES, Case, make_author
-from .store import CaseFile, create_case, has_recovery, open_case, open_recovery, recovery_path
+from viewer.case.model import STATUSES, Case, make_author
+from viewer.case.store import CaseFile, create_case, has_recovery, open_case, open_recovery, recovery_path
 
 __all__ = [
     "AuditTrail", "Case", "CaseFile", "STATUSES", "DEFAULT_KDF", "FORMAT_VERSION", "TEST_KDF",

@@ -43,8 +43,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from .audit import utc_now
-from .errors import (
+from viewer.case.audit import utc_now
+from viewer.case.errors import (
     CaseTampered,
     KeyringEntryMissing,
     KeyringUnavailable,

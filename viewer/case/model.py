@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audit import AuditTrail, utc_now
-from .errors import CaseError, EvidenceMismatch
+from viewer.case.audit import AuditTrail, utc_now
+from viewer.case.errors import CaseError, EvidenceMismatch
 
 STATUSES = ("unreviewed", "confirmed", "false-positive", "needs-more-information")
 SEVERITIES = ("none", "low", "medium", "high", "critical")

@@ -49,8 +49,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import crypto, model
-from .errors import CaseError, KeyringUnavailable, NotACaseFile, PassphraseRequired
+from viewer.case import crypto, model
+from viewer.case.errors import CaseError, KeyringUnavailable, NotACaseFile, PassphraseRequired
 
 SUFFIX = ".evcase"
 RECOVERY_SUFFIX = ".recovery"

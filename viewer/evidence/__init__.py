@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from .errors import EvidenceError
-from .formats import HEAD_SIZE, detect, raw
-from .formats.base import Warnings
-from .model import Dump, Node, ParseResult, Region
-from .source import ByteSource
+from viewer.evidence.errors import EvidenceError
+from viewer.evidence.formats import HEAD_SIZE, detect, raw
+from viewer.evidence.formats.base import Warnings
+from viewer.evidence.model import Dump, Node, ParseResult, Region
+from viewer.evidence.source import ByteSource
 
 
 def open_dump(path: str | os.PathLike[str]) -> Dump:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .source import ByteSource
+from viewer.evidence.source import ByteSource
 
 
 def regions_json(regions: Iterable[Region]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import EvidenceError
+from viewer.evidence.errors import EvidenceError
 
 HASH_CHUNK = 8 * 1024 * 1024
 RELEASE_AFTER = 1024 * 1024  # reads and searches this long give their pages back (see ByteSource._release)

@@ -53,7 +53,7 @@ def run_gui(path: str | None) -> int:
         return 2
     from PySide6.QtWidgets import QApplication
 
-    from .main_window import MainWindow
+    from viewer.gui.main_window import MainWindow
 
     # Only argv[0]: the dump path is ours, and Qt must not read options out of the examiner's file names.
     app = QApplication.instance() or QApplication(sys.argv[:1])

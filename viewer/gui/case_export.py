@@ -64,8 +64,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case.store import CaseFile, recovery_path
-from .workers import StepProgress, one_line, status_job_widgets
+from viewer.case.store import CaseFile, recovery_path
+from viewer.gui.workers import StepProgress, one_line, status_job_widgets
 
 BUNDLE_FILTER = "Case bundles (*.zip);;All files (*)"
 PDF_FILTER = "PDF documents (*.pdf);;All files (*)"
@@ -488,7 +488,7 @@ class CaseExportMixin:
         the case file, its recovery file and evidence never. Wait for :meth:`case_export_idle`; the outcome
         is in :attr:`case_export_result` (the manifest, None on failure) and :attr:`case_export_message`.
         """
-        from ..case.bundle import export_bundle
+        from viewer.handover.bundle import export_bundle
 
         start = self._may_start("Export bundle", path, overwrite)
         if start is None:
@@ -567,7 +567,7 @@ class CaseExportMixin:
         thousand findings takes seconds, which must not freeze the window). Wait for :meth:`case_export_idle`; the outcome is in
         :attr:`case_export_result` (the PDF's path, None on failure) and :attr:`case_export_message`.
         """
-        from ..case.bundle import render_case_report
+        from viewer.handover.bundle import render_case_report
 
         start = self._may_start("Print report", path, overwrite)
         if start is None:

@@ -40,9 +40,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case import STATUSES, CaseError, CaseFile
-from ..case.model import SEVERITIES, EvidenceRef, FindingRecord
-from .workers import one_line
+from viewer.case import STATUSES, CaseError, CaseFile
+from viewer.case.model import SEVERITIES, EvidenceRef, FindingRecord
+from viewer.gui.workers import one_line
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _NO_PARENT = QModelIndex()

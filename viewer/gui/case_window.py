@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..case import (
+from viewer.case import (
     CaseError,
     CaseFile,
     KeyringEntryMissing,
@@ -53,9 +53,8 @@ from ..case import (
     has_recovery,
     open_case,
 )
-from ..case.model import EvidenceRef, _stored_path
-from ..scan.finding import Finding
-from .case_panels import (
+from viewer.case.model import EvidenceRef, _stored_path
+from viewer.gui.case_panels import (
     AuditModel,
     BookmarksModel,
     EvidenceModel,
@@ -65,8 +64,9 @@ from .case_panels import (
     ask_new_passphrase,
     table,
 )
-from .dump_tab import Bookmark as TabBookmark
-from .workers import one_line
+from viewer.gui.dump_tab import Bookmark as TabBookmark
+from viewer.gui.workers import one_line
+from viewer.scan.finding import Finding
 
 SETTINGS_EXAMINER = "examiner/name"
 AUTOSAVE_MS = 60_000
@@ -211,7 +211,7 @@ class CaseMixin:
     def set_examiner_name(self, name: str) -> None:
         self.settings.setValue(SETTINGS_EXAMINER, name.strip())
         if self.case_file is not None and name.strip():
-            from ..case import make_author
+            from viewer.case import make_author
 
             self.case_file.author = make_author(name)
 

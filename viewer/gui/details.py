@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-from ..scan.finding import Confidence, Finding
-from .findings import CONFIDENCE_COLOURS, CONFIDENCE_MEANING
+from viewer.gui.findings import CONFIDENCE_COLOURS, CONFIDENCE_MEANING
+from viewer.scan.finding import Confidence, Finding
 
 # details keys shown first, in this order, under friendlier names
 _WHAT_KEYS = (("algorithm", "Algorithm"), ("bits", "Bits"), ("curve", "Curve"), ("alg", "Alg"),

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ..evidence import Dump
-from ..scan.finding import Finding
-from .hexview import HexView, Highlight, color_for_kind
+from viewer.evidence import Dump
+from viewer.gui.hexview import HexView, Highlight, color_for_kind
+from viewer.scan.finding import Finding
 
 SELECTION_COLOR = QColor(80, 140, 255, 90)
 PUBLIC_COLOR = QColor(120, 160, 200, 90)

@@ -54,7 +54,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from ..scan.entropy import DEFAULT_BLOCK, HIGH_ENTROPY, EntropyPyramid, block_entropy, compute_entropy
+from viewer.scan.entropy import DEFAULT_BLOCK, HIGH_ENTROPY, EntropyPyramid, block_entropy, compute_entropy
 
 MODES = ("offset", "vaddr")
 KIND_COLOURS: dict[str, tuple[int, int, int]] = {

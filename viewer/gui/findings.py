@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..scan.finding import Confidence, Finding
+from viewer.scan.finding import Confidence, Finding
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 FINDING_ROLE = Qt.ItemDataRole.UserRole + 2  # the Finding (or FindingGroup in the tree) of a row

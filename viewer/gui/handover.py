@@ -34,12 +34,12 @@ from PySide6.QtCore import QObject, QRunnable, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
-from ..case.bundle import BundleError, VerifyResult, verify_bundle
-from ..case.redact import RedactError
-from ..case.redact_case import case_selection, redaction_facts
-from ..evidence import EvidenceError
-from ..scan.finding import Confidence
-from .workers import StepProgress, one_line, status_job_widgets
+from viewer.evidence import EvidenceError
+from viewer.gui.workers import StepProgress, one_line, status_job_widgets
+from viewer.handover.bundle import BundleError, VerifyResult, verify_bundle
+from viewer.handover.redact import RedactError
+from viewer.handover.redact_case import case_selection, redaction_facts
+from viewer.scan.finding import Confidence
 
 BUNDLE_FILTER = "Case bundles (*.zip);;All files (*)"
 COPY_BUF = 1024 * 1024
@@ -319,7 +319,7 @@ class HandoverMixin:
         Wait for :meth:`handover_idle`; the outcome is in :attr:`redaction_result` (a
         :class:`~viewer.case.redact.RedactionResult`, None on failure) and :attr:`redaction_message`.
         """
-        from ..case.redact import redact_file
+        from viewer.handover.redact import redact_file
 
         tab = self.tab
         if tab is None or self.redact_busy:

@@ -12,8 +12,8 @@ import time
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from ..evidence import Dump
-from ..evidence.source import HashCancelled
+from viewer.evidence import Dump
+from viewer.evidence.source import HashCancelled
 
 PROGRESS_EVERY_S = 0.1
 

@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..evidence.model import Dump, Region
+from viewer.evidence.model import Dump, Region
 
 BAR_STEPS = 1 << 24  # beyond this many scroll positions, one bar step stands for several rows
 MAX_COPY = 16 * 1024 * 1024  # clipboard copies are refused above this (hex text would be 3x as big)

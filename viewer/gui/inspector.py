@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..evidence import Dump
+from viewer.evidence import Dump
 
 MAX_CHARS = 64
 READ = 2 * MAX_CHARS  # enough for every row (UTF-16: 64 code units)

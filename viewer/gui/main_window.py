@@ -62,23 +62,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..evidence import Dump, EvidenceError, open_dump
-from ..units import human_size
-from . import regions_model as rm
-from . import structure_model as sm
-from .case_export import CaseExportMixin
-from .case_window import CaseMixin
-from .details import DetailsPane
-from .dump_tab import Bookmark, DumpTab
-from .entropy_plot import EntropyPlot
-from .findings import FindingsPanel
-from .handover import HandoverMixin
-from .hash_worker import HashWorker, one_line
-from .inspector import Inspector
-from .regions_model import RegionsModel
-from .search import FindBar
-from .structure_model import StructureModel
-from .workers import ScanWorker
+from viewer.evidence import Dump, EvidenceError, open_dump
+from viewer.gui import regions_model as rm
+from viewer.gui import structure_model as sm
+from viewer.gui.case_export import CaseExportMixin
+from viewer.gui.case_window import CaseMixin
+from viewer.gui.details import DetailsPane
+from viewer.gui.dump_tab import Bookmark, DumpTab
+from viewer.gui.entropy_plot import EntropyPlot
+from viewer.gui.findings import FindingsPanel
+from viewer.gui.handover import HandoverMixin
+from viewer.gui.hash_worker import HashWorker, one_line
+from viewer.gui.inspector import Inspector
+from viewer.gui.regions_model import RegionsModel
+from viewer.gui.search import FindBar
+from viewer.gui.structure_model import StructureModel
+from viewer.gui.workers import ScanWorker
+from viewer.units import human_size
 
 APP_TITLE = "Evidence Viewer"
 BOOKMARK_COLORS = ("#aa5aff", "#2bb673", "#ff8c1a", "#1a9bff", "#e0409a", "#8fbf00")
@@ -842,7 +842,7 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
             return False
         public_keys = []
         if public_key_paths:
-            from ..scan.publickeys import load_public_keys
+            from viewer.scan.publickeys import load_public_keys
 
             try:
                 public_keys = load_public_keys(public_key_paths)

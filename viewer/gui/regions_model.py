@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFontDatabase
 
-from ..evidence.model import Region
-from ..units import human_size
+from viewer.evidence.model import Region
+from viewer.units import human_size
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 

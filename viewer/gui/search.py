@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..scan.search import DEFAULT_LIMIT, find_all, iter_matches, parse_query
+from viewer.scan.search import DEFAULT_LIMIT, find_all, iter_matches, parse_query
 
 __all__ = ["FindBar", "SearchWorker", "SearchSignals", "find_all", "parse_query", "MODE_LABELS"]
 

@@ -18,8 +18,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QFontDatabase
 
-from ..evidence.model import Node
-from ..units import human_size
+from viewer.evidence.model import Node
+from viewer.units import human_size
 
 FETCH_BATCH = 1000
 MAX_VALUE_CHARS = 160

@@ -23,9 +23,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from ..evidence import Dump
-from ..scan.engine import ScanState, scan_dump
-from ..scan.finding import Finding
+from viewer.evidence import Dump
+from viewer.scan.engine import ScanState, scan_dump
+from viewer.scan.finding import Finding
 
 BATCH = 500
 # The GUI scans in 4 MiB chunks, not the engine's 64 MiB: each scan thread allocates its chunk buffer

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from .finding import Finding
+from viewer.scan.finding import Finding
 
 
 @dataclass(frozen=True)

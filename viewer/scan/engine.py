@@ -46,12 +46,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..evidence import Dump
-from ..evidence.source import ByteSource
-from .detector import Detector, Hit, Pattern, PostScanContext, View
-from .finding import Confidence, Finding
-from .prefilter import Prefilter
-from .progress import report_step
+from viewer.evidence import Dump
+from viewer.evidence.source import ByteSource
+from viewer.scan.detector import Detector, Hit, Pattern, PostScanContext, View
+from viewer.scan.finding import Confidence, Finding
+from viewer.scan.prefilter import Prefilter
+from viewer.scan.progress import report_step
 
 MiB = 1024 * 1024
 DEFAULT_CHUNK = 64 * MiB
@@ -329,7 +329,7 @@ def scan_dump(
     """
     global _FORK_CONTEXT
     if detectors is None:
-        from .detectors import default_detectors
+        from viewer.scan.detectors import default_detectors
 
         detectors = default_detectors()
     state = state or ScanState()

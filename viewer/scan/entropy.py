@@ -55,8 +55,8 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from ..units import human_size
-from .progress import is_cancelled, report
+from viewer.scan.progress import is_cancelled, report
+from viewer.units import human_size
 
 DEFAULT_BLOCK = 4096
 MIN_BLOCK = 256  # below 256 bytes a block cannot reach 8 bits/byte and the scale loses its meaning
@@ -422,8 +422,8 @@ def run_cli(args: argparse.Namespace) -> int:
 
     Exit 0 (entropy finds no secrets), 2 for a bad block size or level, or an unreadable file.
     """
-    from ..cli import EXIT_OK, EXIT_USAGE, write_json
-    from ..evidence import EvidenceError, open_dump
+    from viewer.cli.main import EXIT_OK, EXIT_USAGE, write_json
+    from viewer.evidence import EvidenceError, open_dump
 
     block = getattr(args, "block", None)
     block = DEFAULT_BLOCK if block is None else block

@@ -29,7 +29,7 @@ try:  # hyperscan is optional: a wheel exists for the usual platforms, not for e
 except ImportError:  # pragma: no cover - depends on the installation
     _hs = None
 
-from .detector import Pattern
+from viewer.scan.detector import Pattern
 
 ENV_NO_HYPERSCAN = "EV_NO_HYPERSCAN"
 

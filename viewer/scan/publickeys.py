@@ -33,7 +33,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
-from . import keys
+from viewer.scan import keys
 
 MAX_FILE = 16 * 1024 * 1024  # a public key file is small; refuse to read a dump given by mistake
 

@@ -21,10 +21,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..evidence import Dump
-from .engine import ScanResult, Secret
-from .finding import Confidence, Finding
+from viewer import __version__
+from viewer.evidence import Dump
+from viewer.scan.engine import ScanResult, Secret
+from viewer.scan.finding import Confidence, Finding
 
 TOOL_NAME = "evidence-viewer"
 REVEAL_CAP = 4096

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .progress import is_cancelled, report
+from viewer.scan.progress import is_cancelled, report
 
 DEFAULT_CHUNK = 8 * 1024 * 1024  # bytes between cancel checks and progress reports
 DEFAULT_MAX_MATCH = 4096  # bound on a regex match without a finite maximum width

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import raw
+from viewer.evidence.formats import raw
 
 HEAD_SIZE = 64
 
 
 def _registered() -> list[ModuleType]:
-    from . import elf_core, kernel_dump, lime, minidump
+    from viewer.evidence.formats import elf_core, kernel_dump, lime, minidump
 
     return [minidump, elf_core, kernel_dump, lime]
 

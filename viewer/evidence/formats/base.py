@@ -11,7 +11,7 @@ from typing import Any
 
 import construct as cs
 
-from ..source import ByteSource
+from viewer.evidence.source import ByteSource
 
 
 class Warnings(list[str]):

@@ -31,9 +31,9 @@ from typing import Any
 
 import construct as cs
 
-from ..model import Node, ParseResult, Region
-from ..source import ByteSource
-from .base import Warnings, bounded_count, parse_at
+from viewer.evidence.formats.base import Warnings, bounded_count, parse_at
+from viewer.evidence.model import Node, ParseResult, Region
+from viewer.evidence.source import ByteSource
 
 FORMAT = "elf-core"
 

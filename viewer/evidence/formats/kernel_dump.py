@@ -26,9 +26,9 @@ from typing import Any
 import construct as cs
 import numpy as np
 
-from ..model import Node, ParseResult, Region
-from ..source import ByteSource
-from .base import Warnings, bounded_count, clean, parse_at
+from viewer.evidence.formats.base import Warnings, bounded_count, clean, parse_at
+from viewer.evidence.model import Node, ParseResult, Region
+from viewer.evidence.source import ByteSource
 
 FORMAT = "windows-kernel-dump"
 

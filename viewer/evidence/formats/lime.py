@@ -17,9 +17,9 @@ from typing import Any
 
 import construct as cs
 
-from ..model import Node, ParseResult, Region
-from ..source import ByteSource
-from .base import Warnings
+from viewer.evidence.formats.base import Warnings
+from viewer.evidence.model import Node, ParseResult, Region
+from viewer.evidence.source import ByteSource
 
 FORMAT = "lime"
 

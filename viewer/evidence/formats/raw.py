@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..model import Node, ParseResult, Region
-from ..source import ByteSource
-from .base import Warnings
+from viewer.evidence.formats.base import Warnings
+from viewer.evidence.model import Node, ParseResult, Region
+from viewer.evidence.source import ByteSource
 
 FORMAT = "raw"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..detector import Detector
+from viewer.scan.detector import Detector
 
 MODULES = ("pem", "der", "winblobs", "openssh", "jwk_jwt", "credentials", "dpapi", "sshagent", "bignum", "ecbignum", "hmac", "aes", "winecng", "islands")
 

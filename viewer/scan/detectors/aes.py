@@ -88,10 +88,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..detector import PostScanContext, View
-from ..finding import Confidence, Finding
-from ..keys import symmetric_key_id
-from ..progress import report_step
+from viewer.scan.detector import PostScanContext, View
+from viewer.scan.finding import Confidence, Finding
+from viewer.scan.keys import symmetric_key_id
+from viewer.scan.progress import report_step
 
 KIND = "aes-key"
 ENC = "aes-key-schedule"

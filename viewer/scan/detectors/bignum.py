@@ -70,10 +70,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .. import keys
-from ..detector import Hit, PostScanContext, View
-from ..finding import Confidence, Finding
-from ..progress import report_step
+from viewer.scan import keys
+from viewer.scan.detector import Hit, PostScanContext, View
+from viewer.scan.finding import Confidence, Finding
+from viewer.scan.progress import report_step
 
 STEP = "bignum"  # the name its post-scan progress is reported under (ScanState.step_progress)
 

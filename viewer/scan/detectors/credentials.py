@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from ..detector import Hit, Pattern, View
-from ..finding import Confidence, Finding
-from ..keys import describe_public, key_id, symmetric_key_id
+from viewer.scan.detector import Hit, Pattern, View
+from viewer.scan.finding import Confidence, Finding
+from viewer.scan.keys import describe_public, key_id, symmetric_key_id
 
 ASCII, UTF16 = "ascii", "utf16le"
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -33,9 +33,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ed448, ed25519, rsa, x448, x25519
 
-from .. import keys
-from ..detector import Hit, Pattern, View
-from ..finding import Confidence, Finding
+from viewer.scan import keys
+from viewer.scan.detector import Hit, Pattern, View
+from viewer.scan.finding import Confidence, Finding
 
 MAX_DER = 64 * 1024  # a longer "key" or certificate is corrupt data; never read more than this per hit
 MAX_INT_BYTES = keys.MAX_RSA_BITS // 8 + 1

@@ -33,9 +33,9 @@ from typing import Any
 
 from construct import Bytes, Const, ConstructError, Int32ul, Struct, this
 
-from ..detector import Hit, Pattern, View
-from ..finding import Confidence, Finding
-from ..keys import describe_public, key_id, symmetric_key_id
+from viewer.scan.detector import Hit, Pattern, View
+from viewer.scan.finding import Confidence, Finding
+from viewer.scan.keys import describe_public, key_id, symmetric_key_id
 
 DPAPI_PROVIDER = uuid.UUID("df9d8cd0-1501-11d1-8c7a-00c04fc297eb")
 DPAPI_PROVIDER_BYTES = DPAPI_PROVIDER.bytes_le  # d08c9ddf 0115 d111 8c7a 00c04fc297eb

@@ -25,10 +25,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .. import keys
-from ..detector import PostScanContext
-from ..finding import Confidence, Finding
-from .bignum import _find_all, _key_objects
+from viewer.scan import keys
+from viewer.scan.detector import PostScanContext
+from viewer.scan.detectors.bignum import _find_all, _key_objects
+from viewer.scan.finding import Confidence, Finding
 
 try:  # optional: the fast path
     import hyperscan as _hs

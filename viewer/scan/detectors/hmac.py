@@ -70,9 +70,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import keys
-from ..detector import PostScanContext
-from ..finding import Confidence, Finding
+from viewer.scan import keys
+from viewer.scan.detector import PostScanContext
+from viewer.scan.finding import Confidence, Finding
 
 MiB = 1024 * 1024
 CHUNK = 16 * MiB

@@ -58,8 +58,8 @@ from typing import Any
 
 import numpy as np
 
-from ..detector import PostScanContext
-from ..finding import Confidence, Finding
+from viewer.scan.detector import PostScanContext
+from viewer.scan.finding import Confidence, Finding
 
 MiB = 1024 * 1024
 CHUNK = 1 * MiB  # the buffer stays in cache for the numpy passes: 8 MiB chunks were ~30% slower

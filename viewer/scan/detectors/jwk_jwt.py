@@ -21,10 +21,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
-from .. import keys
-from ..detector import Hit, Pattern, View
-from ..finding import Confidence, Finding
-from .pem import utf16_pattern, utf16_to_ascii
+from viewer.scan import keys
+from viewer.scan.detector import Hit, Pattern, View
+from viewer.scan.detectors.pem import utf16_pattern, utf16_to_ascii
+from viewer.scan.finding import Confidence, Finding
 
 MAX_BACK = 16 * 1024  # how far back to look for the '{' opening a JWK
 MAX_OBJECT = 64 * 1024  # the largest JWK considered (x5c chains make them a few KiB)

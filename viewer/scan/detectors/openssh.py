@@ -36,9 +36,9 @@ from construct import (
 )
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
-from .. import keys
-from ..detector import Hit, Pattern, View
-from ..finding import Confidence, Finding
+from viewer.scan import keys
+from viewer.scan.detector import Hit, Pattern, View
+from viewer.scan.finding import Confidence, Finding
 
 MAGIC = b"openssh-key-v1\x00"
 MAX_STRING = 64 * 1024  # no field of a real key comes near this (RSA-16384 private section: ~9 KiB)

@@ -32,10 +32,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
-from .. import keys
-from ..detector import Hit, Pattern, View
-from ..finding import Confidence, Finding
-from .der import (
+from viewer.scan import keys
+from viewer.scan.detector import Hit, Pattern, View
+from viewer.scan.detectors.der import (
     PBE_NAMES,
     DerError,
     KeyResult,
@@ -45,6 +44,7 @@ from .der import (
     pkcs8_algorithm_kind,
     public_context,
 )
+from viewer.scan.finding import Confidence, Finding
 
 MAX_PEM = 64 * 1024  # characters looked at from the BEGIN line: the END line must be within reach
 MIN_BASE64 = 64  # fewer base64 characters after a BEGIN line: a string constant, not key material

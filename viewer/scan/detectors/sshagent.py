@@ -57,10 +57,10 @@ import numpy as np
 from construct import ConstructError, Pass, Struct, Switch, Tell, this
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .. import keys
-from ..detector import Hit, Pattern, View
-from ..finding import Confidence, Finding
-from . import openssh
+from viewer.scan import keys
+from viewer.scan.detector import Hit, Pattern, View
+from viewer.scan.detectors import openssh
+from viewer.scan.finding import Confidence, Finding
 
 PREKEY_LEN = 16 * 1024  # SSHKEY_SHIELD_PREKEY_LEN
 MIN_SHIELDED = 64  # the smallest real serialisation (Ed25519) pads to 128 bytes

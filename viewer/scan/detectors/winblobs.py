@@ -28,9 +28,9 @@ from construct import (
 )
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .. import keys
-from ..detector import Hit, Pattern, View
-from ..finding import Confidence, Finding
+from viewer.scan import keys
+from viewer.scan.detector import Hit, Pattern, View
+from viewer.scan.finding import Confidence, Finding
 
 # --- declarations -----------------------------------------------------------------------------------
 

@@ -46,11 +46,11 @@ from typing import Any
 
 from construct import Const, ConstructError, Enum, Int32ul, Int64ul, Padding, Struct
 
-from .. import keys
-from ..detector import Hit, Pattern, PostScanContext, View
-from ..finding import Confidence, Finding
-from ..progress import is_cancelled, report_step
-from ..search import iter_matches
+from viewer.scan import keys
+from viewer.scan.detector import Hit, Pattern, PostScanContext, View
+from viewer.scan.finding import Confidence, Finding
+from viewer.scan.progress import is_cancelled, report_step
+from viewer.scan.search import iter_matches
 
 NAME = "wine-cng"
 MAGIC = b"0YEK"  # MAGIC_KEY as the little-endian ULONG Wine writes

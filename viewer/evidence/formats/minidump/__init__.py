@@ -15,14 +15,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ...model import Node, ParseResult, Region
-from ...source import ByteSource
-from ..base import Warnings, bounded_count
-from . import structs as S
-from .context import Context, StreamEntry, basename, field_nodes, struct_node
-from .memory import memory_regions
-from .streams import DECODERS, raw_node
-from .vendor import VENDOR_DECODERS
+from viewer.evidence.formats.base import Warnings, bounded_count
+from viewer.evidence.formats.minidump import structs as S
+from viewer.evidence.formats.minidump.context import Context, StreamEntry, basename, field_nodes, struct_node
+from viewer.evidence.formats.minidump.memory import memory_regions
+from viewer.evidence.formats.minidump.streams import DECODERS, raw_node
+from viewer.evidence.formats.minidump.vendor import VENDOR_DECODERS
+from viewer.evidence.model import Node, ParseResult, Region
+from viewer.evidence.source import ByteSource
 
 FORMAT = "minidump"
 MAX_STREAMS = 4096  # real dumps have a few dozen; more means the count is lying

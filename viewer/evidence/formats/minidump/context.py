@@ -15,9 +15,9 @@ from typing import Any
 import construct as cs
 import numpy as np
 
-from ...model import Node
-from ...source import ByteSource
-from ..base import Warnings, parse_at
+from viewer.evidence.formats.base import Warnings, parse_at
+from viewer.evidence.model import Node
+from viewer.evidence.source import ByteSource
 
 MAX_UTF16_STRING = 64 * 1024  # MINIDUMP_STRING: paths are at most 32767 UTF-16 units
 MAX_UTF8_STRING = 1024 * 1024  # Crashpad annotations may hold a backtrace, not more

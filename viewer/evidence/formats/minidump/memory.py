@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ...model import Region
-from . import structs as S
-from .context import Context, basename
+from viewer.evidence.formats.minidump import structs as S
+from viewer.evidence.formats.minidump.context import Context, basename
+from viewer.evidence.model import Region
 
 MAX_EXAMPLES = 3
 

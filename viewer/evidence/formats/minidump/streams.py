@@ -15,10 +15,9 @@ from typing import Any
 import construct as cs
 import numpy as np
 
-from ...model import Node
-from ..base import Warnings
-from . import structs as S
-from .context import (
+from viewer.evidence.formats.base import Warnings
+from viewer.evidence.formats.minidump import structs as S
+from viewer.evidence.formats.minidump.context import (
     Context,
     StreamEntry,
     basename,
@@ -29,6 +28,7 @@ from .context import (
     struct_node,
     wide_cstring,
 )
+from viewer.evidence.model import Node
 
 MAX_CV_RECORD = 64 * 1024
 

@@ -11,10 +11,17 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from ...model import Node
-from . import structs as S
-from .context import MAX_TEXT_STREAM, Context, StreamEntry, field_nodes, guid_text, wide_cstring
-from .streams import Decoder, quiet, raw_node
+from viewer.evidence.formats.minidump import structs as S
+from viewer.evidence.formats.minidump.context import (
+    MAX_TEXT_STREAM,
+    Context,
+    StreamEntry,
+    field_nodes,
+    guid_text,
+    wide_cstring,
+)
+from viewer.evidence.formats.minidump.streams import Decoder, quiet, raw_node
+from viewer.evidence.model import Node
 
 MAX_DSOS = 65536
 MAX_ANNOTATION_BYTES = 64 * 1024

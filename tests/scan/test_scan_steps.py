@@ -1,0 +1,97 @@
+"""Progress after the byte scan: every post-scan detector announces its step, the long ones say how far
+they are (ScanState.step_progress); the window shows it in its progress bar and label, the command line
+on a terminal's progress line.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO
+from viewer.evidence import open_dump
+from viewer.scan.detectors import default_detectors
+from viewer.scan.engine import ScanState, scan_dump
+
+SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
+
+
+def test_every_post_scan_detector_announces_its_step_and_bignum_counts() -> None:
+    steps: list[tuple[str, int, int]] = []
+    state = ScanState(step_progress=lambda name, done, total: steps.append((name, done, total)))
+    detectors = default_detectors()
+    with open_dump(SAMPLE) as dump:
+        result = scan_dump(dump, detectors, state, executor="inline")
+        size = dump.size
+    post = [d.name for d in detectors if hasattr(d, "post_scan")]
+    announced = [name for name, done, total in steps if (done, total) == (0, 0)]
+    assert announced == post  # each once, in the order they run
+    bignum = [(d, t) for name, d, t in steps if name == "bignum" and t]
+    assert bignum and all(0 <= d < t for d, t in bignum) and {t for _d, t in bignum} <= {size, 1, 2, 3, 4, 5, 6}
+    assert any(f.encoding == "raw-bignum" for f in result.findings)  # that step did real work
+
+
+def test_window_shows_the_step_after_the_byte_scan(qtbot, tmp_path: Path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from viewer.gui.main_window import MainWindow
+
+    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.load(SAMPLE) is None
+    labels: list[str] = []
+    busy: list[bool] = []
+    show_step = win._on_scan_step  # the window's own slot, observed after each call
+    shot = Path(os.environ.get("EV_SCREENSHOTS") or tmp_path) / "scan-step.png"
+    shot.unlink(missing_ok=True)
+
+    def observed(step: str, done: int, total: int) -> None:
+        if labels and labels[-1].startswith("after the byte scan: ") and not shot.exists():
+            win.grab().save(str(shot))  # the previous step's text, laid out by the event loop since
+        show_step(step, done, total)
+        labels.append(win.scan_label.text())
+        busy.append(win.scan_progress.maximum() == 0)
+
+    win._on_scan_step = observed  # start_scan connects the worker's sig_step to this attribute
+    assert win.start_scan()
+    qtbot.waitUntil(lambda: win._scan is None, timeout=60_000)
+    assert any(t.startswith("after the byte scan: ") for t in labels), labels
+    assert any(busy) and win.scan_progress.maximum() == 1000  # busy while a step runs, reset afterwards
+    assert not win.scan_progress.isVisible() and "finding" in win.scan_label.text()
+    assert shot.is_file()
+    win.close()
+
+
+def test_command_line_progress_names_the_step_on_a_terminal() -> None:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "viewer.cli.main", "scan", str(SAMPLE)], stdout=subprocess.PIPE,
+                            stderr=slave, stdin=subprocess.DEVNULL, cwd=REPO)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    assert proc.returncode == 1  # the demo core holds a key
+    text = seen.decode("utf-8", "replace")
+    assert "scanning demo-keyholder.core:" in text and "bignum" in text, text[-500:]
+    assert text.split("\r")[-1].strip() == ""  # the progress line is erased before the report
+    assert b"secret" in out.lower() and b"scanning" not in out  # the report on stdout, progress on stderr
