@@ -1,6 +1,8 @@
 # Two commands for a fresh machine (Debian 12, Python 3.11): `make run` and `make test`.
 # Both create .venv when it is missing; as root they also install the Debian packages Qt,
 # Xvfb, D-Bus and gnome-keyring need (../shared/notes/headless-qt-keyring.md).
+# `make test` runs every test (CI uses it); `make test-fast` leaves out those marked `slow`
+# (corpus sweeps, live processes, Chromium, the command line in subprocesses): minutes less.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +17,7 @@ DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus
 
 BENCH_DEB_PACKAGES := rsakeyfind aeskeyfind yara
 
-.PHONY: run test deps bench-deps venv lint bench clean fuzz
+.PHONY: run test test-fast deps bench-deps venv lint bench clean fuzz
 
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -40,6 +42,9 @@ run: deps venv
 test: deps venv
 	@bash tests/run-under-session.sh $(PY) -m pytest $(PYTEST_ARGS)
 
+test-fast: deps venv  ## the suite without the tests marked slow; under 3 minutes
+	@bash tests/run-under-session.sh $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check viewer tests
 
@@ -61,5 +66,6 @@ bench: deps bench-deps venv  ## benchmarks: info, scan (beside rsakeyfind/aeskey
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-fuzz: venv  ## a long fuzz run of every parser (random seeds); FUZZ_EXAMPLES=N to change its length
-	EV_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} $(PY) -m pytest -q tests/test_fuzz.py tests/test_robustness.py
+fuzz: venv  ## a long fuzz run of every parser and of the hostile-input harness (random seeds); FUZZ_EXAMPLES=N to change its length
+	EV_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} $(PY) -m pytest -q tests/evidence/test_fuzz.py tests/evidence/test_robustness.py
+	EV_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} bash tests/run-under-session.sh $(PY) -m pytest -q tests/hostile

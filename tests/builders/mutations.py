@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from viewer.cli.main import info_json
+from viewer.cli.info import info_json
 from viewer.evidence import open_dump
 
 MAX_SECONDS = 10.0  # a hang guard, not a performance test: healthy parses take milliseconds

@@ -117,3 +117,93 @@ def test_case_operations_are_audited_and_survive_the_file(tmp_path):
     assert types == ["case-created", "key-slot-change", "key-slot-change", "export"]
     assert all(e["author"] == cf.author for e in again.case.audit)
     assert again.case.audit.verify() == []
+
+
+# -- hostile trails: verify() is linear in the events present, bounded in depth, and never raises ----
+def run_bounded(code: str, timeout: float = 60, memory_mib: int = 400) -> str:
+    """Run ``code`` in a child process with a memory limit (RLIMIT_AS) and a time limit; its stdout."""
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mib << 20, memory_mib << 20))
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                         capture_output=True, text=True, timeout=timeout, preexec_fn=limit)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_a_huge_sequence_gap_is_reported_in_constant_memory():
+    out = run_bounded(
+        "import time\n"
+        "from tests.case.test_case_audit import trail\n"
+        "from viewer.case.audit import event_hash\n"
+        "t = trail(3)\n"
+        "t.events[2]['seq'] = 10**10\n"
+        "t.events[2]['hash'] = event_hash(t.events[2])\n"
+        "s = time.monotonic()\n"
+        "problems = t.verify()\n"
+        "print(time.monotonic() - s)\n"
+        "print(repr(problems))\n", timeout=30, memory_mib=600)
+    seconds, problems = out.splitlines()
+    assert float(seconds) < 1
+    problems = eval(problems)  # noqa: S307 - our own child's repr of a list of str
+    assert any("event(s) 2 to 9999999999" in p and "9999999998 events" in p and "deleted" in p for p in problems), problems
+
+
+def test_gaps_around_reordered_events_are_found_without_walking_them():
+    """0, N, 1, N+1, 2, ...: each jump spans many present events; verify stays fast and names what is
+    missing (N-n .. N-1 and n .. N-1 are gone)."""
+    import time
+
+    t = trail(2)
+    base = t.events[1]
+    n, big = 2000, 10**6
+    events = [t.events[0]]
+    for i in range(1, n):
+        for seq in (i, big + i):
+            ev = {**base, "seq": seq}
+            ev["hash"] = event_hash(ev)
+            events.append(ev)
+    start = time.monotonic()
+    problems = AuditTrail(events).verify()
+    assert time.monotonic() - start < 2
+    assert len(problems) < 10 * len(events)
+
+
+def test_deeply_nested_event_is_a_problem_not_an_exception():
+    t = trail(3)
+    deep: object = "x"
+    for _ in range(100_000):
+        deep = [deep]
+    t.events[1]["data"] = {"nested": deep}
+    problems = t.verify()
+    assert any("event 1" in p and "nested deeper" in p for p in problems), problems
+
+
+def test_junk_events_are_problems_not_exceptions():
+    t = trail(4)
+    t.events[1] = ["not", "a", "dict"]
+    t.events[2]["data"] = {"x": {1, 2}}  # not JSON at all
+    t.events[3]["seq"] = True
+    problems = t.verify(head=(3, "x" * 64))
+    assert any("position 1" in p for p in problems), problems
+    assert any("event 2" in p for p in problems), problems
+    assert AuditTrail([None, 5, "s"]).verify(head=("junk", None))  # type: ignore[list-item]
+
+
+def test_parse_lines_has_a_depth_limit_and_never_raises():
+    from viewer.case.audit import parse_lines
+
+    t = trail(3)
+    lines = [canonical_json(e) for e in t.events]
+    deep = b'{"seq":1,"data":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    data = b"\n".join([lines[0], deep, b"not json", b"[1,2]", lines[1], lines[2]])
+    events, problems = parse_lines(data)
+    assert [e["seq"] for e in events] == [0, 1, 2]
+    assert any("line 2" in p and "nested deeper" in p for p in problems), problems
+    assert any("line 3" in p for p in problems) and any("line 4" in p for p in problems), problems
+    assert AuditTrail(events).verify() == []

@@ -84,6 +84,7 @@ SESSION = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 @needs_secret_service
 def test_locked_keyring_raises_keyring_unavailable_in_time(tmp_path):
     child = tmp_path / "child.py"

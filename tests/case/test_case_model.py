@@ -11,14 +11,13 @@ import pytest
 from viewer.case import model
 from viewer.case.errors import CaseError, EvidenceMismatch
 from viewer.evidence import open_dump
-from viewer.scan.engine import scan_dump
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "demo-keyholder.core"
 
 
 @pytest.fixture(scope="module")
-def sample_findings() -> list[dict]:
-    result = scan_dump(open_dump(SAMPLE))
+def sample_findings(demo_scan) -> list[dict]:
+    result = demo_scan.result  # the demo core's default scan, done once per session
     assert len(result.findings) >= 3
     return [f.to_json() for f in result.findings]
 

@@ -37,7 +37,6 @@ from viewer.case import (
     recovery_path,
 )
 from viewer.evidence import open_dump
-from viewer.scan.engine import scan_dump
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
@@ -50,8 +49,8 @@ needs_secret_service = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def sample_findings() -> list[dict]:
-    return [f.to_json() for f in scan_dump(open_dump(SAMPLE)).findings]
+def sample_findings(demo_scan) -> list[dict]:
+    return demo_scan.findings_json  # the demo core's default scan, done once per session
 
 
 @pytest.fixture
@@ -244,6 +243,7 @@ def test_byte_flips_in_a_full_case_are_detected(tmp_path, sample_findings):
             open_case(cf.path, passphrase=PW)
 
 
+@pytest.mark.slow
 @needs_secret_service
 def test_every_single_byte_flip_is_detected_with_the_keyring(tmp_path):
     path = tmp_path / "kr.evcase"
@@ -299,7 +299,9 @@ def test_keyring_slot_with_the_real_secret_service(tmp_path, sample_findings):
     assert "SecretService" in type(keyring.get_keyring()).__module__
     cf, strings = full_case(tmp_path, sample_findings, passphrase=None, use_keyring=True)
     assert [s["kind"] for s in cf.slots()] == ["keyring"]
-    kek = base64.b64decode(keyring.get_password("evidence-viewer", cf.case.id))
+    user = cf.slots()[0]["user"]  # the entry's name: random per slot (a copy's slot never shares it)
+    assert user.startswith("slot-") and user != cf.case.id
+    kek = base64.b64decode(keyring.get_password("evidence-viewer", user))
     assert len(kek) == 32
     assert_no_plaintext(cf.path.read_bytes(), strings, [cf._data_key, kek])
 
@@ -309,12 +311,12 @@ def test_keyring_slot_with_the_real_secret_service(tmp_path, sample_findings):
 
     again.add_passphrase_slot(PW, kdf=TEST_KDF)
     again.save()
-    keyring.delete_password("evidence-viewer", cf.case.id)
+    keyring.delete_password("evidence-viewer", user)
     msg = expect(KeyringEntryMissing, cf.path, passphrase=None)
     assert cf.case.id in msg and "no entry" in msg
     assert open_case(cf.path, passphrase=PW).case.name == "Operation Nightjar"
 
-    keyring.set_password("evidence-viewer", cf.case.id, base64.b64encode(os.urandom(32)).decode())
+    keyring.set_password("evidence-viewer", user, base64.b64encode(os.urandom(32)).decode())
     assert "does not open it" in expect(KeyringEntryMissing, cf.path, passphrase=None)
 
     # A new keyring slot; removing it deletes the keyring entry as well.
@@ -322,11 +324,16 @@ def test_keyring_slot_with_the_real_secret_service(tmp_path, sample_findings):
     owner.remove_slot(0)
     owner.add_keyring_slot()
     owner.save()
+    # the replaced entry did not open this case: left alone, and said so
+    assert keyring.get_password("evidence-viewer", user) is not None
+    assert any("not touched" in w for w in owner.warnings)
     assert open_case(cf.path).case.id == cf.case.id
+    new_user = owner.slots()[1]["user"]
+    assert new_user != user
     owner.remove_slot(1)
-    assert keyring.get_password("evidence-viewer", cf.case.id) is not None  # the saved file still needs it
+    assert keyring.get_password("evidence-viewer", new_user) is not None  # the saved file still needs it
     owner.save()
-    assert keyring.get_password("evidence-viewer", cf.case.id) is None
+    assert keyring.get_password("evidence-viewer", new_user) is None
     assert "no keyring slot" in expect(PassphraseRequired, cf.path, passphrase=None)
 
 
@@ -449,6 +456,7 @@ SAVER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sigkill_during_saves_leaves_old_or_new_version(tmp_path):
     path = tmp_path / "crash.evcase"
     cf = create_case(path, "Crash", "Ann", description="0:", passphrase=PW, use_keyring=False, kdf=TEST_KDF)

@@ -87,6 +87,7 @@ def test_add_scan_puts_findings_with_ids_and_evidence_in_the_case(scanned):
     assert doc["bookmarks"] == 0 and doc["audit"]["events"] == 4 and doc["audit"]["head"]["seq"] == 3
 
 
+@pytest.mark.slow
 def test_annotation_shows_and_audit_verifies(scanned, pwfile):
     case, fid = scanned["case"], scanned["fid"]
     doc = json.loads(ok(run("show", case, "--json", "--passphrase-file", pwfile)).stdout)
@@ -118,11 +119,13 @@ def test_wrong_passphrase_is_exit_2_with_one_line(scanned, tmp_path):
     assert "wrong passphrase" in err and "not the passphrase" not in err
 
 
+@pytest.mark.slow
 def test_environment_passphrase(scanned):
     proc = ok(run("show", scanned["case"], "--no-keyring", env={"EVIDENCE_VIEWER_PASSPHRASE": PW}))
     assert "Operation Nightjar" in proc.stdout and PW not in proc.stdout
 
 
+@pytest.mark.slow
 def test_no_passphrase_and_no_terminal_is_a_clear_error(scanned):
     err = one_line_error(run("show", scanned["case"], "--no-keyring"))
     assert "--passphrase-file" in err and "EVIDENCE_VIEWER_PASSPHRASE" in err
@@ -146,6 +149,7 @@ def test_not_a_case_or_missing_is_exit_2(tmp_path, pwfile, content, expect):
     assert expect in one_line_error(run("audit", path, "--passphrase-file", pwfile))
 
 
+@pytest.mark.slow
 def test_bad_usage_is_exit_2(scanned, pwfile):
     case = scanned["case"]
     proc = run("annotate", case, scanned["fid"], "--status", "bogus", "--passphrase-file", pwfile)
@@ -158,6 +162,7 @@ def test_bad_usage_is_exit_2(scanned, pwfile):
     assert "cannot read passphrase file" in one_line_error(run("show", case, "--passphrase-file", "/nonexistent"))
 
 
+@pytest.mark.slow
 def test_slots_add_open_with_new_passphrase_and_remove(scanned, pwfile, tmp_path):
     case = tmp_path / "slots.evcase"
     shutil.copy(scanned["case"], case)
@@ -184,6 +189,7 @@ def test_new_without_keyring_backend_needs_a_passphrase(tmp_path):
     assert [s["kind"] for s in doc["key_slots"]] == ["passphrase"]
 
 
+@pytest.mark.slow
 @needs_secret_service
 def test_keyring_case_opens_without_a_passphrase(tmp_path, pwfile):
     case = tmp_path / "kr.evcase"
@@ -197,6 +203,7 @@ def test_keyring_case_opens_without_a_passphrase(tmp_path, pwfile):
     assert "no keyring slot" in one_line_error(run("show", case))
 
 
+@pytest.mark.slow
 def test_audit_verify_reports_each_problem_and_exits_1(tmp_path):
     from viewer.case import TEST_KDF, create_case
 

@@ -18,6 +18,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=120, env=env)
 
 
+@pytest.mark.slow
 def test_info_json_has_the_common_contract():
     path = CORPUS / "bp_minidump2.dmp"
     proc = run("info", "--json", str(path))
@@ -31,6 +32,7 @@ def test_info_json_has_the_common_contract():
     assert all({"file_offset", "size", "vaddr", "kind", "name"} <= set(r) for r in doc["regions"])
 
 
+@pytest.mark.slow
 def test_info_text_names_format_and_hash():
     proc = run("info", str(CORPUS / "rz_core-linux-x86_64"))
     assert proc.returncode == 0, proc.stderr
@@ -38,6 +40,7 @@ def test_info_text_names_format_and_hash():
     assert "c32f86bafe4d515e76c5d370a32ed75f0a6711338ab45e22adb447dd6b543d5f" in proc.stdout
 
 
+@pytest.mark.slow
 def test_no_hash_skips_the_digest():
     proc = run("info", "--json", "--no-hash", str(CORPUS / "bp_minidump2.dmp"))
     assert proc.returncode == 0
@@ -60,6 +63,7 @@ def test_debug_adds_the_traceback():
     assert "Traceback" in proc.stderr
 
 
+@pytest.mark.slow
 def test_bad_usage_exits_2():
     proc = run("info")
     assert proc.returncode == 2
@@ -67,6 +71,7 @@ def test_bad_usage_exits_2():
     assert proc.returncode == 2
 
 
+@pytest.mark.slow
 def test_path_without_display_falls_back_to_info():
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     proc = run(str(CORPUS / "bp_minidump2.dmp"), env=env)

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.conftest import CORPUS
 from tests.scan.test_scan_engine import MarkerDetector, write_with_markers
 from viewer.evidence import open_dump
+from viewer.handover.documents import result_json, sarif_document, short_excerpt
 from viewer.scan.detectors import default_detectors
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Finding
-from viewer.scan.report import result_json, sarif_document
 
 EXE = [sys.executable, "-m", "viewer.cli.main"]
 DETECTOR_NAMES = {d.name for d in default_detectors()}
@@ -54,12 +54,14 @@ def key_fragments(pem: bytes) -> list[str]:
 
 
 # -- exit codes and usage --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_missing_file_is_exit_2_with_one_line():
     proc = run("scan", "/nonexistent/dump.dmp")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "cannot open" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [["scan"], ["scan", "--min-confidence", "bogus", str(CORPUS / "bp_minidump2.dmp")],
@@ -72,12 +74,14 @@ def test_bad_usage_is_exit_2(args):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_clean_corpus_dump_is_exit_0_at_confirmed():
     proc = run("scan", "--min-confidence", "confirmed", "--no-hash", str(CORPUS / "bp_minidump2.dmp"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "secrets   0 at or above confirmed" in proc.stdout
 
 
+@pytest.mark.slow
 def test_one_unreadable_dump_among_good_ones_is_exit_2_and_the_rest_reported():
     proc = run("scan", "--json", "--no-hash", str(CORPUS / "bp_minidump2.dmp"), "/nonexistent")
     assert proc.returncode == 2
@@ -86,6 +90,7 @@ def test_one_unreadable_dump_among_good_ones_is_exit_2_and_the_rest_reported():
 
 
 # -- documents -------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_json_document_shape_on_a_corpus_dump():
     path = CORPUS / "bp_minidump2.dmp"
     proc = run("scan", "--json", "--min-confidence", "confirmed", str(path))
@@ -105,6 +110,7 @@ def test_json_document_shape_on_a_corpus_dump():
     assert set(res["stats"]["detectors"]) == DETECTOR_NAMES
 
 
+@pytest.mark.slow
 @needs_pem
 def test_pem_key_found_exit_1_text_never_shows_key_bytes(pem_image):
     path, pem, der = pem_image
@@ -116,6 +122,7 @@ def test_pem_key_found_exit_1_text_never_shows_key_bytes(pem_image):
     assert der[-64:].hex() not in out
 
 
+@pytest.mark.slow
 @needs_pem
 def test_json_excerpt_masked_by_default_and_real_with_reveal(pem_image):
     path, pem, _ = pem_image
@@ -131,6 +138,7 @@ def test_json_excerpt_masked_by_default_and_real_with_reveal(pem_image):
     assert base64.b64decode(b"".join(pem.splitlines()[1:-1]))  # (the key was real PEM)
 
 
+@pytest.mark.slow
 @needs_pem
 def test_detector_flag_restricts_the_scan(pem_image):
     path, _, _ = pem_image
@@ -161,12 +169,14 @@ def check_sarif(doc: dict) -> None:
         assert {"key_id", "confidence", "encoding"} <= set(res["properties"])
 
 
+@pytest.mark.slow
 def test_sarif_on_a_corpus_dump_is_structurally_valid():
     proc = run("scan", "--sarif", "--no-hash", "--min-confidence", "low", str(CORPUS / "rz_triage_x64.dmp"))
     assert proc.returncode in (0, 1), proc.stderr
     check_sarif(json.loads(proc.stdout))
 
 
+@pytest.mark.slow
 @needs_pem
 def test_sarif_for_a_key_is_an_error_without_key_bytes(pem_image):
     path, pem, _ = pem_image
@@ -187,9 +197,7 @@ def test_report_masks_and_reveals_with_the_test_detector(tmp_path):
         public = Finding("certificate", "der-x509", 4000, 20, result.findings[0].confidence, secret=False)
         masked = result_json(dump, result, with_hash=False)
         revealed = result_json(dump, result, with_hash=False, reveal=True)
-        from viewer.scan.report import excerpt
-
-        ctx = excerpt(dump, public)
+        ctx = short_excerpt(dump, public)
         sarif = sarif_document([(dump, result)], result.findings[0].confidence, with_hash=False)
     assert [f["excerpt"] for f in masked["findings"]] == ["**" * 10] * 2
     assert "EVTEST" not in json.dumps(masked) and "4556544553" not in json.dumps(masked)

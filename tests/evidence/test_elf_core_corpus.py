@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import CORPUS, corpus_files, load_facts
-from viewer.cli.main import info_json, info_text
+from viewer.cli.info import info_json, info_text
 from viewer.evidence import open_dump
-from viewer.evidence.formats import elf_core
+from viewer.evidence.formats import elf
 from viewer.evidence.formats.base import Warnings
 from viewer.evidence.model import Dump
 from viewer.evidence.source import ByteSource
@@ -41,7 +41,7 @@ PYELF_OSABI = {"ELFOSABI_SYSV": 0, "ELFOSABI_NETBSD": 2, "ELFOSABI_LINUX": 3, "E
 def parse_core(path: Path) -> Dump:
     """Our parser alone, so these tests do not depend on the other formats' probes."""
     src = ByteSource(path)
-    return Dump(src, elf_core.parse(src, Warnings()))
+    return Dump(src, elf.parse(src, Warnings()))
 
 
 @pytest.fixture(scope="module", params=ELF_CORES, ids=lambda p: p.name)
@@ -58,7 +58,7 @@ def test_the_corpus_has_31_elf_cores() -> None:
 
 def test_probe_accepts_every_core() -> None:
     for path in ELF_CORES:
-        assert elf_core.probe(path.read_bytes()[:64]), path.name
+        assert elf.probe(path.read_bytes()[:64]), path.name
 
 
 def test_program_headers_match_pyelftools_and_readelf(core: tuple[Path, Dump, dict]) -> None:
@@ -366,18 +366,18 @@ def test_open_dump_detects_elf_core() -> None:
 
 # -- synthetic damaged cores (built with the parser's own construct structures) -------------------
 # Kept in this file on purpose: the brief allows only the two elf_core test modules.
-S64 = elf_core.elf_structs(64, True)
-S32BE = elf_core.elf_structs(32, False)
+S64 = elf.elf_structs(64, True)
+S32BE = elf.elf_structs(32, False)
 
 
-def note_bytes(S: elf_core.ElfStructs, owner: bytes, n_type: int, desc: bytes) -> bytes:
+def note_bytes(S: elf.ElfStructs, owner: bytes, n_type: int, desc: bytes) -> bytes:
     name = owner + b"\0"
     pad = lambda b: b + b"\0" * (-len(b) % 4)  # noqa: E731 - 4-byte note alignment
     return S.Nhdr.build({"n_namesz": len(name), "n_descsz": len(desc), "n_type": n_type}) + pad(name) + pad(desc)
 
 
 def make_core(
-    S: elf_core.ElfStructs, segments: list[tuple[int, bytes, int, int]], machine: int = 62, **ehdr: int
+    S: elf.ElfStructs, segments: list[tuple[int, bytes, int, int]], machine: int = 62, **ehdr: int
 ) -> tuple[bytearray, list[int]]:
     """An ELF core: header, program headers, then each segment's bytes; returns (bytes, data offsets).
 
@@ -433,7 +433,7 @@ def prstatus64(pid: int, sig: int, rsp: int) -> bytes:
     return prefix + struct.pack("<27Q", *regs) + b"\0" * 8
 
 
-def nt_file(S: elf_core.ElfStructs, entries: list[tuple[int, int, int, str]], count: int | None = None) -> bytes:
+def nt_file(S: elf.ElfStructs, entries: list[tuple[int, int, int, str]], count: int | None = None) -> bytes:
     head = S.NtFileHeader.build({"count": len(entries) if count is None else count, "page_size": 4096})
     table = b"".join(S.NtFileEntry.build({"start": a, "end": b, "file_ofs": o}) for a, b, o, _ in entries)
     return head + table + b"".join(p.encode() + b"\0" for *_, p in entries)
@@ -583,6 +583,7 @@ def test_pt_load_clipped_at_eof(tmp_path: Path) -> None:
     assert dump.va_to_file(0x7FFF0000 + 100) is None
 
 
+@pytest.mark.slow
 def test_garbage_note_segment_is_fast(tmp_path: Path) -> None:
     import random
     import time
@@ -598,16 +599,16 @@ def test_garbage_note_segment_is_fast(tmp_path: Path) -> None:
 
 def test_probe() -> None:
     data, _ = make_core(S64, good_segments())
-    assert elf_core.probe(bytes(data[:64]))
-    assert not elf_core.probe(bytes(data[:17]))
+    assert elf.probe(bytes(data[:64]))
+    assert not elf.probe(bytes(data[:17]))
     exe = bytearray(data[:64])
     exe[16:18] = struct.pack("<H", 2)  # ET_EXEC
-    assert not elf_core.probe(bytes(exe))
+    assert not elf.probe(bytes(exe))
     be, _ = make_core(S32BE, [(4, b"", 0, 0)], machine=4)
-    assert elf_core.probe(bytes(be[:64]))
+    assert elf.probe(bytes(be[:64]))
     swapped = bytearray(be[:64])
     swapped[5] = 1  # claims little endian: e_type reads 0x0400, not ET_CORE
-    assert not elf_core.probe(bytes(swapped))
+    assert not elf.probe(bytes(swapped))
 
 
 def test_zero_size_pt_load_past_eof(tmp_path: Path) -> None:

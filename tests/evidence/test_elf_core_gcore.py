@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from viewer.evidence.formats import elf_core
+from viewer.evidence.formats import elf
 from viewer.evidence.formats.base import Warnings
 from viewer.evidence.model import Dump
 from viewer.evidence.source import ByteSource
@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
 
 def parse_core(path: Path) -> Dump:
     src = ByteSource(path)
-    return Dump(src, elf_core.parse(src, Warnings()))
+    return Dump(src, elf.parse(src, Warnings()))
 
 
 def gcore(pid: int, out: Path) -> Path:
@@ -103,6 +103,7 @@ def check_marker(dump: Dump, addr: int, marker: bytes) -> None:
     assert region.perms is not None and region.perms.startswith("rw")
 
 
+@pytest.mark.slow
 def test_gcore_of_a_python_process(tmp_path: Path, holder: list[subprocess.Popen[str]]) -> None:
     marker = secrets.token_bytes(32)
     p, line = start(holder, [sys.executable, "-c", PY_HOLDER, marker.hex()])
@@ -118,6 +119,7 @@ def test_gcore_of_a_python_process(tmp_path: Path, holder: list[subprocess.Popen
                for m in dump.details["modules"])
 
 
+@pytest.mark.slow
 def test_gcore_of_a_c_process(tmp_path: Path, holder: list[subprocess.Popen[str]]) -> None:
     exe = tmp_path / "marker-holder"
     (tmp_path / "holder.c").write_text(C_HOLDER)

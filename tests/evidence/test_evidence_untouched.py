@@ -14,7 +14,7 @@ import shutil
 import pytest
 
 from tests.conftest import CORPUS
-from viewer.cli.main import info_json, info_text
+from viewer.cli.info import info_json, info_text
 from viewer.evidence import open_dump
 
 FILES = ["bp_tiny-exe-with-cet-xsave.dmp", "rz_core-linux-x86_64", "rz_triage_x64.dmp", "sy_macos-no-fp.dmp"]

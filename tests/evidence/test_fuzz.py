@@ -7,14 +7,17 @@ CI runs a short, deterministic pass; a long run is `make fuzz` (EV_FUZZ_EXAMPLES
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.builders.lime import image as lime_image
 from tests.builders.mutations import check_parse
 from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.slow  # hypothesis over every parser
 
 EXAMPLES = int(os.environ.get("EV_FUZZ_EXAMPLES", "150"))
 LONG_RUN = "EV_FUZZ_EXAMPLES" in os.environ
@@ -22,10 +25,8 @@ LONG_RUN = "EV_FUZZ_EXAMPLES" in os.environ
 
 def lime_seed() -> bytes:
     """A small LiME image: three ranges with gaps (no public LiME sample exists)."""
-    out = b""
-    for base, size in ((0x1000, 0x2000), (0x100000, 0x1000), (0x7FFF0000, 0x800)):
-        out += struct.pack("<IIQQ8x", 0x4C694D45, 1, base, base + size - 1) + bytes([base >> 12 & 0xFF]) * size
-    return out
+    ranges = [(0x1000, 0x2000), (0x100000, 0x1000), (0x7FFF0000, 0x800)]
+    return lime_image(ranges, fill=lambda i, n: bytes([ranges[i][0] >> 12 & 0xFF]) * n)[0]
 
 
 SEED_FILES = [

@@ -251,6 +251,7 @@ def test_bitmap_pages_field_huge(tmp_path: Path) -> None:
     assert dump.read_va(2 * PAGE, 1) == page(2)[:1]
 
 
+@pytest.mark.slow
 def test_bitmap_runs_cross_chunks_and_match_a_reference() -> None:
     rng = np.random.default_rng(7)
     nbits = kd.BITMAP_CHUNK * 8 * 2 + 12345  # three chunks, the last one partial
@@ -332,6 +333,7 @@ def test_truncated_synthetic_dumps_never_raise(tmp_path: Path) -> None:
             dump.close()
 
 
+@pytest.mark.slow
 def test_triage_lying_counts(tmp_path: Path) -> None:
     raw = bytearray(X64.read_bytes())
     struct.pack_into("<I", raw, 0x2000 + 0x34, 0xFFFFFFFF)  # DriverCount

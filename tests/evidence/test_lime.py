@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import struct
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.builders.lime import header, image, pattern
 from viewer.evidence import Dump
 from viewer.evidence.formats import lime
 from viewer.evidence.formats.base import Warnings
 from viewer.evidence.source import ByteSource
-
-
-def header(s_addr: int, e_addr: int, magic: int = lime.LIME_MAGIC, version: int = 1) -> bytes:
-    return lime.LIME_MEM_RANGE_HEADER.build(
-        {"magic": magic, "version": version, "s_addr": s_addr, "e_addr": e_addr, "reserved": bytes(8)}
-    )
-
-
-def image(ranges: list[tuple[int, int]]) -> tuple[bytes, list[int]]:
-    """A LiME file: for each (s_addr, length) a header then ``length`` bytes of the range's own pattern.
-
-    Returns the file and the file offset of each range's data.
-    """
-    out = bytearray()
-    offsets = []
-    for i, (start, length) in enumerate(ranges):
-        out += header(start, start + length - 1)
-        offsets.append(len(out))
-        out += pattern(i, length)
-    return bytes(out), offsets
-
-
-def pattern(index: int, length: int) -> bytes:
-    unit = f"<range {index}>".encode()
-    return (unit * (length // len(unit) + 1))[:length]
 
 
 def parse_bytes(tmp_path: Path, data: bytes, name: str = "t.lime") -> Dump:
@@ -157,14 +132,11 @@ def test_probe_requires_magic_and_version_1() -> None:
     assert not lime.probe(b"PAGEDU64" + bytes(24))
 
 
+@pytest.mark.slow
 def test_a_hundred_thousand_ranges_parse_fast(tmp_path: Path) -> None:
     count = 100_000
-    unit = struct.Struct("<IIQQ8s")
-    parts = []
-    for i in range(count):
-        start = i * 0x2000  # every other page: no two ranges touch
-        parts.append(unit.pack(lime.LIME_MAGIC, 1, start, start + 15, bytes(8)) + bytes([i & 0xFF]) * 16)
-    data = b"".join(parts)
+    # every other page: no two ranges touch
+    data, _ = image([(i * 0x2000, 16) for i in range(count)], fill=lambda i, n: bytes([i & 0xFF]) * n)
     began = time.perf_counter()
     dump = parse_bytes(tmp_path, data)
     elapsed = time.perf_counter() - began

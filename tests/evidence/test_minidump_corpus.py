@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import corpus_files, load_facts
-from viewer.cli.main import info_json
+from viewer.cli.info import info_json
 from viewer.evidence import Dump, open_dump
 
 

@@ -91,6 +91,7 @@ def test_100k_ranges_all_regions(big: tuple[Dump, Layout]) -> None:
     assert regions[0].kind == regions[-1].kind == "memory"
 
 
+@pytest.mark.slow
 def test_100k_ranges_meta_details_and_lazy_tree(big: tuple[Dump, Layout]) -> None:
     dump, layout = big
     assert dump.meta["arch"] == "amd64" and dump.meta["os"] == "Windows NT"

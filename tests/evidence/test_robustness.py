@@ -14,6 +14,8 @@ import pytest
 from tests.builders.mutations import check_parse
 from tests.conftest import corpus_files
 
+pytestmark = pytest.mark.slow  # damages every corpus dump
+
 FILES = corpus_files()
 MUTANTS_PER_KIND = 8
 

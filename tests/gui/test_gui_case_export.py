@@ -51,29 +51,28 @@ def window(qtbot, settings):
     win.close()
 
 
+@pytest.fixture(scope="module")
+def prepared_case(case_factory, tmp_path_factory: pytest.TempPathFactory, sample_findings: list[dict]):
+    """A case (passphrase slot only) in case/, a copy of the demo core in evidence/, its scan merged."""
+    return case_factory.prepare(tmp_path_factory.mktemp("export-case"), [(SAMPLE, sample_findings)],
+                                case_file="case/op-demo.evcase", evidence_dir="evidence", name=CASE_NAME,
+                                examiner="Dana Examiner", number="42", passphrase=PASS, settings={"source": "test"})
+
+
 @pytest.fixture
-def case_path(tmp_path: Path, sample_findings: list[dict]) -> Path:
-    """A case (passphrase slot only) with a copy of the demo core as evidence and its scan merged."""
-    case_dir, ev_dir = tmp_path / "case", tmp_path / "evidence"
-    case_dir.mkdir()
-    ev_dir.mkdir()
-    evidence = Path(shutil.copy(SAMPLE, ev_dir / SAMPLE.name))
-    cf = create_case(case_dir / "op-demo.evcase", CASE_NAME, "Dana Examiner", number="42", passphrase=PASS,
-                     use_keyring=False, kdf=TEST_KDF)
-    ref = cf.add_evidence(evidence)
-    cf.merge_scan(ref.sha256, sample_findings, {"source": "test"})
-    cf.save()
-    return cf.path
+def case_path(tmp_path: Path, case_factory, prepared_case) -> Path:
+    """This test's own copy of the prepared case (tmp_path/case/op-demo.evcase, tmp_path/evidence/...)."""
+    return case_factory.copy(prepared_case, tmp_path).path
 
 
 def open_in_window(window, qtbot, path: Path) -> None:
-    assert window.open_case(path, passphrase=PASS, use_keyring=False, recover=False)
-    qtbot.waitUntil(window.verification_idle, timeout=30_000)
-    assert window.case_file is not None and not window.case_dirty
+    assert window.cases.open_case(path, passphrase=PASS, use_keyring=False, recover=False)
+    qtbot.waitUntil(window.cases.verification_idle, timeout=30_000)
+    assert window.session.case is not None and not window.session.case_dirty
 
 
 def wait_export(window, qtbot) -> None:
-    qtbot.waitUntil(window.case_export_idle, timeout=120_000)
+    qtbot.waitUntil(window.exports.idle, timeout=120_000)
 
 
 def answer(name: str, button: QMessageBox.StandardButton) -> list[str]:
@@ -117,53 +116,53 @@ def sha256(path: Path) -> str:
 
 # -- the actions ---------------------------------------------------------------------------------------
 def test_actions_need_a_case_and_their_shortcuts_clash_with_none(window, qtbot, case_path):
-    assert not window.action_export_bundle.isEnabled() and not window.action_print_report.isEnabled()
-    assert window.action_export_bundle.shortcut() == QKeySequence("Ctrl+Alt+X")
-    assert window.action_print_report.shortcut().toString() == "Ctrl+P"
+    assert not window.exports.action_export_bundle.isEnabled() and not window.exports.action_print_report.isEnabled()
+    assert window.exports.action_export_bundle.shortcut() == QKeySequence("Ctrl+Alt+X")
+    assert window.exports.action_print_report.shortcut().toString() == "Ctrl+P"
     keys: dict[str, list[str]] = {}
     for act in window.findChildren(QAction):
         for seq in act.shortcuts():
             keys.setdefault(seq.toString(), []).append(act.text())
     clashes = {k: v for k, v in keys.items() if len(v) > 1}
     assert not clashes
-    texts = [a.text() for a in window.case_menu.actions()]
+    texts = [a.text() for a in window.cases.menu.actions()]
     assert texts.index("E&xport bundle…") < texts.index("&Print report to PDF…") < texts.index("E&xaminer name…")
     open_in_window(window, qtbot, case_path)
-    assert window.action_export_bundle.isEnabled() and window.action_print_report.isEnabled()
-    assert window.close_case()
-    assert not window.action_export_bundle.isEnabled() and not window.action_print_report.isEnabled()
+    assert window.exports.action_export_bundle.isEnabled() and window.exports.action_print_report.isEnabled()
+    assert window.cases.close_case()
+    assert not window.exports.action_export_bundle.isEnabled() and not window.exports.action_print_report.isEnabled()
 
 
 # -- export a bundle -----------------------------------------------------------------------------------
 def test_export_bundle_saves_the_case_and_writes_a_bundle_that_verifies(window, qtbot, case_path, tmp_path):
     open_in_window(window, qtbot, case_path)
-    cf = window.case_file
+    cf = window.session.case
     # unsaved work, autosaved to the recovery file: the export's save must take it in and drop the recovery
     window.add_bookmark("key area", 60413, 256)
-    assert window.case_dirty
-    window.autosave_case()
+    assert window.session.case_dirty
+    window.cases.autosave_case()
     assert has_recovery(case_path)
     events_before = len(cf.case.audit)
     out = tmp_path / "out" / "op-demo.zip"
     out.parent.mkdir()
-    assert window.export_bundle_to(out)
+    assert window.exports.export_bundle_to(out)
     # a worker with a busy indicator; the case is held still meanwhile, and a second export is refused
-    assert not window.case_export_idle() and window.case_export_busy.isVisible()
-    assert not window.action_export_bundle.isEnabled() and not window.action_save_case.isEnabled()
-    assert not window.review.isEnabled()
-    assert not window.export_bundle_to(tmp_path / "second.zip")
-    assert "one at a time" in window.case_export_message
-    assert not window.close_case()
+    assert not window.exports.idle() and window.exports.busy.isVisible()
+    assert not window.exports.action_export_bundle.isEnabled() and not window.cases.action_save.isEnabled()
+    assert not window.cases.review.isEnabled()
+    assert not window.exports.export_bundle_to(tmp_path / "second.zip")
+    assert "one at a time" in window.exports.message
+    assert not window.cases.close_case()
     wait_export(window, qtbot)
-    assert window.case_export_result is not None, window.case_export_message
-    assert not window.case_export_busy.isVisible() and window.review.isEnabled()
+    assert window.exports.result is not None, window.exports.message
+    assert not window.exports.busy.isVisible() and window.cases.review.isEnabled()
     res = verify_bundle(out)
     assert res.ok, res.problems or res.unreadable
     manifest = res.manifest
     assert manifest["secrets_included"] is False and manifest["evidence_included"] is False
     assert manifest["case"]["name"] == CASE_NAME
     # the window reflects the save export_bundle made
-    assert not window.case_dirty and window.windowTitle().count("*") == 0
+    assert not window.session.case_dirty and window.windowTitle().count("*") == 0
     assert not has_recovery(case_path)
     on_disk = reopened(case_path)
     last = on_disk.case.audit.events[-1]
@@ -173,25 +172,25 @@ def test_export_bundle_saves_the_case_and_writes_a_bundle_that_verifies(window, 
     assert [b.name for b in on_disk.case.bookmarks] == ["key area"]
     head = manifest["audit"]["head"]
     assert (head["seq"], head["hash"]) == tuple(on_disk.case.audit.head)
-    rows = window.audit_model.rowCount()
+    rows = window.cases.audit_model.rowCount()
     assert rows == len(on_disk.case.audit)
-    assert "export" in " ".join(str(window.audit_model.index(rows - 1, c).data())
-                                for c in range(window.audit_model.columnCount()))
+    assert "export" in " ".join(str(window.cases.audit_model.index(rows - 1, c).data())
+                                for c in range(window.cases.audit_model.columnCount()))
     box = outcome_box(window)
     assert str(out) in box.text() and head["hash"] in box.text() and "masked" in box.text()
     assert f"{len(manifest['members'])} members" in box.text()
     # never over the case file (export_bundle renames its ZIP over the target)
     before = sha256(case_path)
-    assert not window.export_bundle_to(case_path, overwrite=True)
-    assert "case file" in window.case_export_message and sha256(case_path) == before
-    assert not window.export_bundle_to(out)  # exists: refused without overwrite
-    assert "exists" in window.case_export_message
+    assert not window.exports.export_bundle_to(case_path, overwrite=True)
+    assert "case file" in window.exports.message and sha256(case_path) == before
+    assert not window.exports.export_bundle_to(out)  # exists: refused without overwrite
+    assert "exists" in window.exports.message
 
 
 def test_the_export_dialog_exports_what_its_widgets_say(window, qtbot, case_path, shots):
     open_in_window(window, qtbot, case_path)
-    window.action_export_bundle.trigger()
-    dialog = window.export_dialog
+    window.exports.action_export_bundle.trigger()
+    dialog = window.exports.dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.waitExposed(dialog)
     expected = case_path.parent / "Operation-Demo-bundle.zip"  # <case name>-bundle.zip beside the case file
@@ -209,34 +208,35 @@ def test_the_export_dialog_exports_what_its_widgets_say(window, qtbot, case_path
     qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
     wait_export(window, qtbot)
-    assert window.case_export_result is not None, window.case_export_message
+    assert window.exports.result is not None, window.exports.message
     res = verify_bundle(expected)
     assert res.ok, res.problems or res.unreadable
     assert res.manifest["evidence_included"] is True and res.manifest["secrets_included"] is False
-    ref = window.case_file.case.evidence[0]
+    ref = window.session.case.case.evidence[0]
     with zipfile.ZipFile(expected) as zf:
         names = zf.namelist()
     assert any(n.startswith("evidence/") and n.endswith(SAMPLE.name) for n in names)
     assert any(e["sha256"] == ref.sha256 and e["member"] for e in res.manifest["evidence"])
-    assert not window.case_dirty
-    assert "Evidence files: included" in window.case_export_message
+    assert not window.session.case_dirty
+    assert "Evidence files: included" in window.exports.message
 
 
+@pytest.mark.slow
 def test_including_secrets_needs_a_confirmation_and_refusing_exports_nothing(window, qtbot, case_path, tmp_path):
     open_in_window(window, qtbot, case_path)
-    cf = window.case_file
+    cf = window.session.case
     events_before = len(cf.case.audit)
     disk_before = sha256(case_path)
     out = tmp_path / "with-secrets.zip"
     asked = answer("export-secrets-confirm", QMessageBox.StandardButton.No)
-    assert not window.export_bundle_to(out, include_secrets=True)
+    assert not window.exports.export_bundle_to(out, include_secrets=True)
     assert asked and "live key material" in asked[0]
-    assert window.case_export_idle() and not out.exists()
+    assert window.exports.idle() and not out.exists()
     assert len(cf.case.audit) == events_before and sha256(case_path) == disk_before
     assert not list(tmp_path.glob(".with-secrets.zip.*"))
     # confirmed: the bundle carries the bytes, and says so in the manifest and the audit trail
     asked = answer("export-secrets-confirm", QMessageBox.StandardButton.Yes)
-    assert window.export_bundle_to(out, include_secrets=True)
+    assert window.exports.export_bundle_to(out, include_secrets=True)
     assert asked
     wait_export(window, qtbot)
     res = verify_bundle(out)
@@ -244,7 +244,7 @@ def test_including_secrets_needs_a_confirmation_and_refusing_exports_nothing(win
     assert res.manifest["secrets_included"] is True
     last = reopened(case_path).case.audit.events[-1]
     assert last["data"]["kind"] == "bundle" and last["data"]["include_secrets"] is True
-    assert "INCLUDED" in window.case_export_message
+    assert "INCLUDED" in window.exports.message
 
 
 def test_a_failed_export_is_one_line_and_leaves_no_bundle(window, qtbot, case_path, tmp_path):
@@ -254,16 +254,16 @@ def test_a_failed_export_is_one_line_and_leaves_no_bundle(window, qtbot, case_pa
         fh.seek(100)
         fh.write(b"\xff")
     out = tmp_path / "changed.zip"
-    assert window.export_bundle_to(out, include_evidence=True)
+    assert window.exports.export_bundle_to(out, include_evidence=True)
     wait_export(window, qtbot)
-    assert window.case_export_result is None
-    message = window.case_export_message
+    assert window.exports.result is None
+    message = window.exports.message
     assert "changed" in message and "\n" not in message and "Traceback" not in message
     assert message.startswith("cannot export changed.zip:")
     assert window.last_error == message
     assert outcome_box(window).text() == message
     assert not out.exists() and not list(tmp_path.glob(".changed.zip.*"))
-    assert window.action_export_bundle.isEnabled()  # free for the next try
+    assert window.exports.action_export_bundle.isEnabled()  # free for the next try
 
 
 # -- print the report ----------------------------------------------------------------------------------
@@ -294,21 +294,22 @@ def leaked(text: str, windows: set[str]) -> set[str]:
     return {w for w in windows if w in flat}
 
 
+@pytest.mark.slow
 def test_print_report_to_pdf_records_the_export_and_masks_the_secrets(window, qtbot, case_path, tmp_path, shots):
     open_in_window(window, qtbot, case_path)
-    cf = window.case_file
+    cf = window.session.case
     out = tmp_path / "report.pdf"
-    assert window.print_report_pdf(out)
-    assert not window.case_export_idle() and not window.action_print_report.isEnabled()
+    assert window.exports.print_report_pdf(out)
+    assert not window.exports.idle() and not window.exports.action_print_report.isEnabled()
     # recorded first (unsaved, like any edit), so the report's audit head covers it
     last = cf.case.audit.events[-1]
     assert last["type"] == "export" and last["data"] == {"kind": "report-pdf", "target": "report.pdf"}
-    assert window.case_dirty
+    assert window.session.case_dirty
     wait_export(window, qtbot)
-    assert window.case_export_result == out, window.case_export_message
+    assert window.exports.result == out, window.exports.message
     data = out.read_bytes()
     assert data.startswith(b"%PDF") and b"%%EOF" in data[-64:]
-    assert "masked" in window.case_export_message and "page" in window.case_export_message
+    assert "masked" in window.exports.message and "page" in window.exports.message
     text = pdf_text(out)
     assert CASE_NAME in text
     ids = [r.id for r in cf.case.findings]
@@ -346,11 +347,11 @@ def test_print_report_refuses_to_replace_the_evidence(window, qtbot, case_path, 
     open_in_window(window, qtbot, case_path)
     evidence = tmp_path / "evidence" / SAMPLE.name
     before = sha256(evidence)
-    events = len(window.case_file.case.audit)
-    assert not window.print_report_pdf(evidence, overwrite=True)
-    assert "evidence" in window.case_export_message
-    assert sha256(evidence) == before and len(window.case_file.case.audit) == events
-    assert not window.case_dirty
+    events = len(window.session.case.case.audit)
+    assert not window.exports.print_report_pdf(evidence, overwrite=True)
+    assert "evidence" in window.exports.message
+    assert sha256(evidence) == before and len(window.session.case.case.audit) == events
+    assert not window.session.case_dirty
 
 
 def test_a_received_case_is_exported_again_with_the_extracted_evidence(window, qtbot, tmp_path, sample_findings):
@@ -359,15 +360,15 @@ def test_a_received_case_is_exported_again_with_the_extracted_evidence(window, q
     from tests.gui.test_gui_handover import make_bundle
 
     received = make_bundle(tmp_path, sample_findings, far=True)
-    assert window.open_bundle(received, passphrase=PASS)
-    qtbot.waitUntil(lambda: not window.bundle_busy, timeout=60_000)
-    assert window.bundle_outcome == "opened"
-    sha = window.case_file.case.evidence[0].sha256
-    assert sha in window.evidence_overrides  # the case's own path leads nowhere on this machine
+    assert window.handover.open_bundle(received, passphrase=PASS, ask_signer=False)
+    qtbot.waitUntil(lambda: not window.handover.bundle_busy, timeout=60_000)
+    assert window.handover.bundle_outcome == "opened"
+    sha = window.session.case.case.evidence[0].sha256
+    assert sha in window.session.evidence_overrides  # the case's own path leads nowhere on this machine
     out = tmp_path / "again.zip"
-    assert window.export_bundle_to(out, include_evidence=True)
+    assert window.exports.export_bundle_to(out, include_evidence=True)
     wait_export(window, qtbot)
-    assert window.case_export_result is not None, window.case_export_message
+    assert window.exports.result is not None, window.exports.message
     res = verify_bundle(out)
     assert res.ok, res.problems
     assert [e["state"] for e in res.manifest["evidence"]] == ["ok"]
@@ -377,13 +378,14 @@ def test_a_received_case_is_exported_again_with_the_extracted_evidence(window, q
     assert findings and all(f["excerpt"] is not None for f in findings)
     assert "data:image/png;base64," in html and "No plot" not in html
     pdf = tmp_path / "again.pdf"
-    assert window.print_report_pdf(pdf)
+    assert window.exports.print_report_pdf(pdf)
     wait_export(window, qtbot)
-    assert window.case_export_result == pdf, window.case_export_message
+    assert window.exports.result == pdf, window.exports.message
     images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert len(images.strip().splitlines()) >= 3  # header lines and at least one image: the entropy plot
 
 
+@pytest.mark.slow
 def test_export_shows_its_steps_and_a_cancel_writes_nothing(window, qtbot, tmp_path):
     """A case whose evidence takes a while to hash (192 MiB): the export's steps show in the status bar;
     Cancel export stops it with no bundle and no partial archive, and says so without a warning box."""
@@ -396,24 +398,24 @@ def test_export_shows_its_steps_and_a_cancel_writes_nothing(window, qtbot, tmp_p
     cf.save()
     open_in_window(window, qtbot, cf.path)
     shot = Path(os.environ.get("EV_HANDOVER_SHOTS") or tmp_path) / "case-export-progress.png"
-    seen = observe_steps(window, "_on_case_export_step", window.case_export_label, shot,
+    seen = observe_steps(window, window.exports, "_on_step", window.exports.label, shot,
                          "exporting the bundle: entropy")
     out = tmp_path / "out.zip"
-    assert window.export_bundle_to(out)
-    assert window.case_export_cancel_button.isVisible()
-    qtbot.waitUntil(window.case_export_idle, timeout=120_000)
-    assert window.case_export_result is not None, window.case_export_message
+    assert window.exports.export_bundle_to(out)
+    assert window.exports.cancel_button.isVisible()
+    qtbot.waitUntil(window.exports.idle, timeout=120_000)
+    assert window.exports.result is not None, window.exports.message
     steps = " | ".join(text for _, text in seen)
     for step in ("verifying the evidence", "entropy", "writing the archive"):
         assert f"exporting the bundle: {step}" in steps, steps
-    assert not window.case_export_cancel_button.isVisible() and shot.is_file()
+    assert not window.exports.cancel_button.isVisible() and shot.is_file()
 
     cancelled = tmp_path / "cancelled.zip"
-    assert window.export_bundle_to(cancelled)
-    window.cancel_case_export()
-    qtbot.waitUntil(window.case_export_idle, timeout=120_000)
-    assert window.case_export_result is None
-    assert window.case_export_message == "Export bundle: cancelled, nothing was written."
+    assert window.exports.export_bundle_to(cancelled)
+    window.exports.cancel()
+    qtbot.waitUntil(window.exports.idle, timeout=120_000)
+    assert window.exports.result is None
+    assert window.exports.message == "Export bundle: cancelled, nothing was written."
     assert not cancelled.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled.zip")]
     assert not any(b.isVisible() for b in window.findChildren(QMessageBox, "export-outcome")
                    if "cancel" in b.text().lower())

@@ -472,10 +472,10 @@ def test_pan_keeps_the_fine_curve_over_its_bytes_and_the_pyramid_outside(island,
 def test_new_dump_while_a_fine_pass_runs_drops_its_result(
     qtbot, island_file, mixed_file, monkeypatch
 ) -> None:
-    from viewer.gui.entropy_plot import FineEntropyWorker
+    from viewer.gui.task_worker import TaskWorker
 
     # a pass that does not stop when cancelled still has its late result dropped (by its token)
-    monkeypatch.setattr(FineEntropyWorker, "cancel", lambda self: None)
+    monkeypatch.setattr(TaskWorker, "cancel", lambda self: None)
     plot = make_plot(qtbot)
     first = open_dump(island_file)
     second = open_dump(mixed_file)

@@ -15,11 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.conftest import SAMPLES
 from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.publickeys import load_public_keys
 
 WINE = "wine-keyholder-full.dmp"
 GCORE = "gcore-python-rsa-ec.core"
@@ -93,17 +91,13 @@ def planted_findings(planted: Planted) -> list[Finding]:
 
 
 @pytest.fixture(scope="module")
-def wine_findings(samples_dir: Path) -> list[Finding]:
-    keys = load_public_keys([SAMPLES / f"{WINE}.public.pem"])
-    with open_dump(samples_dir / WINE) as dump:
-        return scan_dump(dump, public_keys=keys).findings
+def wine_findings(samples_dir: Path, scan_once) -> list[Finding]:
+    return scan_once(samples_dir / WINE, samples_dir / f"{WINE}.public.pem").result.findings  # shared scan
 
 
 @pytest.fixture(scope="module")
-def gcore_findings(samples_dir: Path) -> list[Finding]:
-    keys = load_public_keys([SAMPLES / f"{GCORE}.public.pem"])
-    with open_dump(samples_dir / GCORE) as dump:
-        return scan_dump(dump, public_keys=keys).findings
+def gcore_findings(samples_dir: Path, scan_once) -> list[Finding]:
+    return scan_once(samples_dir / GCORE, samples_dir / f"{GCORE}.public.pem").result.findings  # shared scan
 
 
 def test_the_planted_keys_are_found(planted: Planted, planted_findings: list[Finding]) -> None:
@@ -114,6 +108,7 @@ def test_the_planted_keys_are_found(planted: Planted, planted_findings: list[Fin
 
 
 # -- models ------------------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["planted", "wine", "gcore"])
 def test_models_pass_the_qt_model_tester(qtmodeltester, request: pytest.FixtureRequest, source: str) -> None:
     from viewer.gui.findings import FindingsFilterProxy, FindingsModel, FindingsTreeModel
@@ -133,12 +128,14 @@ def test_models_pass_the_qt_model_tester(qtmodeltester, request: pytest.FixtureR
 
 def test_model_rows_show_each_finding(qapp, wine_findings: list[Finding]) -> None:
     from viewer.gui.findings import FINDING_ROLE, HEADERS, FindingsModel, short_key_id
+    from viewer.workspace.findings_view import confidence_label
 
     model = FindingsModel(wine_findings)
-    assert model.rowCount() == len(wine_findings) and model.columnCount() == len(HEADERS) == 8
+    assert model.rowCount() == len(wine_findings) and model.columnCount() == len(HEADERS) == 9  # + Id (issue 17)
     for row, f in enumerate(wine_findings):
-        cells = [model.index(row, c).data() for c in range(8)]
-        assert cells[0] == f.kind and cells[1] == f.encoding and cells[2] == str(f.confidence)
+        cells = [model.index(row, c).data() for c in range(9)]
+        assert cells[0] == f.kind and cells[1] == f.encoding and cells[2] == confidence_label(f.confidence)
+        assert cells[8] == f.id  # the id the report gives it
         assert cells[3] == short_key_id(f.key_id)
         assert cells[5] == f"{f.offset:#x}"
         assert cells[6] == (f"{f.vaddr:#x}" if f.vaddr is not None else "—")
@@ -250,7 +247,7 @@ def test_panel_filter_bar(panel, wine_findings) -> None:
     panel.confidence_combo.setCurrentIndex(3)
     assert panel.tree_model.groups and all(f.confidence == Confidence.CONFIRMED
                                            for f in panel.visible_findings())
-    assert "keys" in panel.count_label.text()
+    assert "secrets" in panel.count_label.text()  # one set of counts: secrets, not "keys" (issue 17)
 
 
 def test_selecting_a_row_emits_the_finding(panel, qtbot) -> None:
@@ -319,7 +316,7 @@ def test_details_pane_names_the_supplied_key_and_the_confidence(qtbot, wine_find
     pane.show_finding(f)
     text = pane.text()
     assert f.matches[0] in text
-    assert "confirmed" in text and "mathematics was checked" in text
+    assert "math-checked" in text and "mathematics was checked" in text  # the confidence's own word (issue 17)
     assert "2048" in text  # bits from details
     assert f"{f.vaddr:#x}" in text and (f.region or "") in text
     with qtbot.waitSignal(pane.sig_key_id_copied):

@@ -232,7 +232,7 @@ def test_select_api(make_view, qtbot, tmp_path: Path) -> None:
     view, _ = make_view(write(tmp_path, bytes(200_000)))
     with qtbot.waitSignals([view.sig_selection_changed, view.sig_cursor_moved]):
         assert view.select(150_000, 40)
-    assert view.selection() == (150_000, 40) and view.cursor() == 150_039
+    assert view.selection() == (150_000, 40) and view.cursor() == 150_000  # on the first byte (issue 17)
     row = 150_000 // 16
     assert view.top_row() == row - view.page_rows() // 2  # centred
     assert view.select(199_990, 100, center=False)
@@ -244,6 +244,7 @@ def test_select_api(make_view, qtbot, tmp_path: Path) -> None:
 
 
 # -- a file far beyond what a scroll bar can count -------------------------------------------------
+@pytest.mark.slow
 def test_eight_gib_sparse_file(make_view, qtbot, tmp_path: Path) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QAbstractSlider
@@ -326,15 +327,18 @@ def test_wheel_scrolls_three_rows(make_view, tmp_path: Path) -> None:
 
 # -- highlights ------------------------------------------------------------------------------------
 def test_tooltip_names_the_highlight_and_the_place(make_view) -> None:
-    from viewer.gui.hexview import KIND_COLORS, Highlight, color_for_kind
+    from PySide6.QtGui import QColor
+
+    from viewer.gui.hexview import Highlight
+    from viewer.gui.palette import ROLE_COLOURS, role_color
 
     view, dump = make_view(CALC)
     stack = next(r for r in dump.regions if r.kind == "stack" and r.size > 64)
     off = stack.file_offset + 16
     view.set_highlights(
         [
-            Highlight(off, 32, color_for_kind("finding"), "AES-256 key schedule", "finding", secret=True),
-            Highlight(off + 8, 4, color_for_kind("bookmark"), "bookmark: return address", "bookmark"),
+            Highlight(off, 32, role_color("symmetric-key"), "AES-256 key schedule", "finding", secret=True),
+            Highlight(off + 8, 4, role_color("bookmark"), "bookmark: return address", "bookmark"),
         ]
     )
     text = view.tooltip_text(off + 9)
@@ -345,22 +349,24 @@ def test_tooltip_names_the_highlight_and_the_place(make_view) -> None:
     assert f"vaddr 0x{stack.vaddr + 25:x}" in text
     assert stack.name in text
     assert "AES" not in view.tooltip_text(off + 32)  # first byte after the highlight
-    assert color_for_kind("finding") == KIND_COLORS["finding"]
-    assert color_for_kind("no such kind").isValid()
+    assert role_color("symmetric-key", dark=False) == QColor(*ROLE_COLOURS["symmetric-key"][0])
+    assert role_color("no such role").isValid()
 
 
+@pytest.mark.slow
 def test_painting_considers_only_visible_highlights(make_view, tmp_path: Path) -> None:
-    from viewer.gui.hexview import Highlight, IntervalIndex, color_for_kind
+    from viewer.gui.hexview import Highlight, IntervalIndex
+    from viewer.gui.palette import role_color
 
     size = 16 * 1024 * 1024
     view, _ = make_view(write(tmp_path, bytes(size)))
-    color = color_for_kind("search")
+    color = role_color("search")
     rng = random.Random(7)
     marks = [
         Highlight(rng.randrange(size), rng.randrange(1, 64), color, f"hit {i}", "search")
         for i in range(100_000)
     ]
-    marks.append(Highlight(0, size, color_for_kind("bookmark"), "whole file", "bookmark"))  # one long one
+    marks.append(Highlight(0, size, role_color("bookmark"), "whole file", "bookmark"))  # one long one
     view.set_highlights(marks)
     view.go_to_offset(size // 2)
     paint(view)
@@ -441,13 +447,14 @@ def test_copy_is_capped(make_view, tmp_path: Path) -> None:
 def test_copying_a_secret_asks_first(make_view, tmp_path: Path) -> None:
     from PySide6.QtWidgets import QApplication
 
-    from viewer.gui.hexview import Highlight, color_for_kind
+    from viewer.gui.hexview import Highlight
+    from viewer.gui.palette import role_color
 
     view, _ = make_view(write(tmp_path, bytes(range(256))))
     view.set_highlights(
         [
-            Highlight(0x40, 32, color_for_kind("key"), "AES-128 key", "key", secret=True),
-            Highlight(0x10, 8, color_for_kind("bookmark"), "bookmark", "bookmark"),
+            Highlight(0x40, 32, role_color("symmetric-key"), "AES-128 key", "key", secret=True),
+            Highlight(0x10, 8, role_color("bookmark"), "bookmark", "bookmark"),
         ]
     )
     asked: list[str] = []

@@ -1,5 +1,6 @@
-"""ScanWorker: the scan engine on a QThreadPool thread, with throttled progress, provisional findings,
-cancel and failures as signals, and a GUI event loop that stays responsive while it runs."""
+"""The window's scan (``scan_task``: the one TaskWorker running the scan job): the scan engine on a
+QThreadPool thread, with throttled progress, provisional findings (``sig_partial`` batches), cancel and
+failures as signals, and a GUI event loop that stays responsive while it runs."""
 
 from __future__ import annotations
 
@@ -62,9 +63,10 @@ def _start(worker) -> None:
     QThreadPool.globalInstance().start(worker)
 
 
+@pytest.mark.slow
 def test_progress_batches_and_result_equal_a_direct_scan(qtbot, big: Planted, record_property) -> None:
     from viewer.gui.findings import FindingsPanel
-    from viewer.gui.workers import BATCH, ScanWorker
+    from viewer.gui.workers import BATCH, scan_task
 
     panel = FindingsPanel()  # a real consumer of the batches, as in the window
     qtbot.addWidget(panel)
@@ -72,10 +74,10 @@ def test_progress_batches_and_result_equal_a_direct_scan(qtbot, big: Planted, re
     progress: list[tuple[int, int, float, float]] = []
     batches: list[list] = []
     with open_dump(big.path) as dump:
-        worker = ScanWorker(dump)
+        worker = scan_task(dump)
         worker.signals.sig_progress.connect(lambda *a: progress.append(a))
-        worker.signals.sig_findings.connect(batches.append)
-        worker.signals.sig_findings.connect(panel.add_findings)
+        worker.signals.sig_partial.connect(batches.append)
+        worker.signals.sig_partial.connect(panel.add_findings)
         worker.signals.sig_done.connect(lambda r: panel.set_findings(r.findings))
         got: list = []
         worker.signals.sig_done.connect(got.append)
@@ -112,10 +114,10 @@ def test_progress_batches_and_result_equal_a_direct_scan(qtbot, big: Planted, re
 
 
 def test_cancel_from_the_progress_slot(qtbot, big: Planted) -> None:
-    from viewer.gui.workers import ScanWorker
+    from viewer.gui.workers import scan_task
 
     with open_dump(big.path) as dump:
-        worker = ScanWorker(dump, chunk_size=8 * MiB, min_interval=0.0)
+        worker = scan_task(dump, chunk_size=8 * MiB, min_interval=0.0)
         seen: list[int] = []
 
         def on_progress(done: int, total: int, rate: float, eta: float) -> None:
@@ -138,12 +140,12 @@ def test_cancel_from_the_progress_slot(qtbot, big: Planted) -> None:
 
 
 def test_an_exception_is_one_line_in_sig_failed(qtbot, big: Planted) -> None:
-    from viewer.gui.workers import ScanWorker
+    from viewer.gui.workers import scan_task
     from viewer.scan.detectors import default_detectors
 
     det = default_detectors()[0]
     with open_dump(big.path) as dump:
-        worker = ScanWorker(dump, detectors=[det, det])  # the engine refuses duplicate detector names
+        worker = scan_task(dump, detectors=[det, det])  # the engine refuses duplicate detector names
         got: list = []
         worker.signals.sig_failed.connect(got.append)
         with qtbot.waitSignals([worker.signals.sig_failed, worker.signals.sig_finished], timeout=60_000,
@@ -155,13 +157,13 @@ def test_an_exception_is_one_line_in_sig_failed(qtbot, big: Planted) -> None:
 
 
 def test_a_missing_file_is_a_failure_not_a_crash(qtbot, tmp_path: Path) -> None:
-    from viewer.gui.workers import ScanWorker
+    from viewer.gui.workers import scan_task
 
     path = tmp_path / "gone.bin"
     path.write_bytes(b"\0" * 100_000)
     with open_dump(path) as dump:
         path.unlink()  # the engine re-opens the file by path for its reads
-        worker = ScanWorker(dump)
+        worker = scan_task(dump)
         got: list = []
         worker.signals.sig_failed.connect(got.append)
         with qtbot.waitSignals([worker.signals.sig_failed, worker.signals.sig_finished], timeout=60_000,

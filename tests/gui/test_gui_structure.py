@@ -98,6 +98,7 @@ def _wide_tree(n: int, calls: list[int]) -> Node:
     return Node("dump", 0, 0x1000 + 16 * n, children=[Node("Memory64List", 0x1000, 16 * n, n, children)])
 
 
+@pytest.mark.slow
 def test_100k_children_are_fetched_in_batches_not_upfront(qtbot, qtmodeltester) -> None:
     from PySide6.QtWidgets import QTreeView
 
@@ -249,19 +250,21 @@ def test_a_replaced_dump_never_shows_the_old_hash(window, qtbot) -> None:
 
 
 def test_hash_worker_reports_a_failure_as_a_signal(qtbot, tmp_path: Path) -> None:
-    from viewer.gui.main_window import HashWorker
+    from viewer.gui.task_worker import TaskWorker
+    from viewer.workspace.jobs import hash_job
 
     copy = tmp_path / "vanishing.core"
     copy.write_bytes(SAMPLE.read_bytes())
     dump = open_dump(copy)
     copy.unlink()  # the evidence file is gone: hashing it raises inside the worker
-    worker = HashWorker(dump, token=7)
-    failed, finished = [], []
-    worker.signals.sig_failed.connect(lambda token, reason: failed.append((token, reason)))
-    worker.signals.sig_finished.connect(finished.append)
+    worker = TaskWorker(hash_job, dump, what="hashing")  # as the window starts it
+    failed, finished, done = [], [], []
+    worker.signals.sig_failed.connect(failed.append)
+    worker.signals.sig_done.connect(done.append)
+    worker.signals.sig_finished.connect(lambda: finished.append(True))
     worker.run()  # in this thread: the exception must not escape
-    assert len(failed) == 1 and failed[0][0] == 7 and "\n" not in failed[0][1]
-    assert finished == [7]
+    assert len(failed) == 1 and failed[0].startswith("hashing failed: ") and "\n" not in failed[0]
+    assert finished == [True] and not done
 
 
 def test_opening_a_missing_file_shows_one_line_in_a_message_box(window, qtbot, tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def keyfile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int]:
 
 
 def wait_scan(qtbot, window, timeout=60_000) -> None:
-    qtbot.waitUntil(lambda: window._scan is None, timeout=timeout)
+    qtbot.waitUntil(lambda: window.scans.idle(), timeout=timeout)
 
 
 def test_empty_window_then_a_dump_in_a_tab(window, qtbot, shots):
@@ -131,10 +131,10 @@ def test_region_row_selects_its_bytes(window, qtbot):
 def test_scan_from_the_window_and_select_a_finding(window, qtbot, keyfile, shots):
     path, where, length = keyfile
     window.load(path)
-    assert window.start_scan()
+    assert window.scans.start_scan()
     wait_scan(qtbot, window)
-    assert "scan done" in window.scan_label.text()
-    hits = [f for f in window.tab.findings if f.offset == where and f.length == length]
+    assert "scan done" in window.scans.label.text()
+    hits = [f for f in window.session.current.findings if f.offset == where and f.length == length]
     assert hits and hits[0].kind == "rsa-private-key"
     row = next(i for i, f in enumerate(window.findings_panel.visible_findings()) if f.offset == where)
     window.findings_panel.select_row(row)
@@ -143,6 +143,7 @@ def test_scan_from_the_window_and_select_a_finding(window, qtbot, keyfile, shots
     window.grab().save(str(shots / "03-finding-selected.png"))
 
 
+@pytest.mark.slow
 def test_scan_cancelled_midway(window, qtbot, tmp_path, shots):
     big = tmp_path / "big.img"
     with open(big, "wb") as fh:
@@ -155,14 +156,14 @@ def test_scan_cancelled_midway(window, qtbot, tmp_path, shots):
         seen.append(done)
         if len(seen) == 2:
             window.grab().save(str(shots / "04-scan-running.png"))
-            window.cancel_scan()
+            window.scans.cancel_scan()
 
-    assert window.start_scan()
-    window._scan[0].signals.sig_progress.connect(on_progress)
+    assert window.scans.start_scan()
+    window.scans.worker.signals.sig_progress.connect(on_progress)
     wait_scan(qtbot, window)
-    assert window.scan_label.text() == "scan cancelled"
-    assert window.tab.scan_result is not None and window.tab.scan_result.cancelled
-    assert window.action_scan.isEnabled()
+    assert window.scans.label.text() == "scan cancelled"
+    assert window.session.current.scan_result is not None and window.session.current.scan_result.cancelled
+    assert window.scans.action_scan.isEnabled()
 
 
 def test_find_and_bookmark(window, qtbot):

@@ -1,4 +1,5 @@
-"""Case bundles (viewer.case.bundle, report, bundle_cli): export, verify, tampering named, secrets masked.
+"""Case bundles (viewer.handover.bundle and report; the export and verify commands of viewer.cli): export,
+verify, tampering named, secrets masked.
 
 Real files throughout: a real encrypted case (passphrase, no keyring), the real sample core scanned by the
 real engine, real ZIP archives rewritten byte by byte for the tampering cases.
@@ -18,11 +19,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from viewer.case import TEST_KDF, create_case, open_case
-from viewer.cli.bundle import add_parsers
+from tests.builders.case import CaseFactory
+from viewer.case import open_case
+from viewer.cli import export, verify
 from viewer.evidence import open_dump
 from viewer.handover.bundle import MANIFEST, verify_bundle
-from viewer.scan.engine import scan_dump
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "demo-keyholder.core"
 PASSPHRASE = "correct horse battery staple"
@@ -31,7 +32,9 @@ COMMENT = "<script>alert('x')</script> & \"quoted\" <b>not bold</b>"
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evidence-viewer")
-    add_parsers(p.add_subparsers(dest="command"))
+    sub = p.add_subparsers(dest="command")
+    for command in (export, verify):
+        command.add_parser(sub)
     return p
 
 
@@ -41,19 +44,24 @@ def _run(argv: list[str]) -> int:
 
 
 def _export(case: Path, out: Path, pwfile: Path, *extra: str) -> None:
+    """Unsigned unless ``extra`` says otherwise: these tests rewrite manifests (tests/handover/test_signing.py
+    has the signed bundles)."""
+    if not any(e.startswith("--sign") for e in extra):
+        extra = ("--no-sign", *extra)
     assert _run(["export", str(case), "--out", str(out), "--passphrase-file", str(pwfile), "--no-keyring",
                  *extra]) == 0
 
 
-def _build_case(folder: Path, dumps: list[Path]) -> tuple[Path, Path, list]:
+def _build_case(folder: Path, dumps: list[Path], scan_once) -> tuple[Path, Path, list]:
+    """A case (the tests' KDF, passphrase, no keyring) with ``dumps`` and their default scans (each dump
+    scanned once per session by ``scan_once``, the conftest fixture); one finding annotated."""
     case_path = folder / "demo.evcase"
-    cf = create_case(case_path, "Demo <case> & co", "Examiner \"E\"", number="42/<7>", passphrase=PASSPHRASE,
-                     use_keyring=False, kdf=TEST_KDF)
+    cf = CaseFactory().create(case_path, "Demo <case> & co", "Examiner \"E\"", number="42/<7>",
+                              passphrase=PASSPHRASE)
     findings = []
     for dump_path in dumps:
         ref = cf.add_evidence(dump_path)
-        with open_dump(dump_path) as dump:
-            result = scan_dump(dump, executor="inline")
+        result = scan_once(dump_path).result
         cf.merge_scan(ref.sha256, [f.to_json() for f in result.findings], {"deep": False, "detectors": "default"})
         findings.extend(result.findings)
     first = cf.case.findings[0]
@@ -81,9 +89,9 @@ def _rewrite(src: Path, dst: Path, change: dict[str, bytes | None]) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def built(tmp_path_factory: pytest.TempPathFactory, scan_once) -> dict:
     folder = tmp_path_factory.mktemp("bundle")
-    case_path, pwfile, findings = _build_case(folder, [SAMPLE])
+    case_path, pwfile, findings = _build_case(folder, [SAMPLE], scan_once)
     default = folder / "default.zip"
     _export(case_path, default, pwfile)
     secrets = folder / "secrets.zip"
@@ -282,8 +290,9 @@ def test_export_needs_the_passphrase(built: dict, tmp_path: Path, monkeypatch: p
                  "--no-keyring"]) == 2
     assert not out.exists()
     monkeypatch.setenv("EVIDENCE_VIEWER_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("EVIDENCE_VIEWER_SIGNING_PASSPHRASE", "the signing key's own passphrase")
     assert _run(["export", str(built["case"]), "--out", str(out), "--no-keyring"]) == 0
-    assert verify_bundle(out).ok
+    assert verify_bundle(out).ok and verify_bundle(out).signature.valid
     capsys.readouterr()
 
 
@@ -343,14 +352,14 @@ def test_report_is_self_contained_escaped_and_complete(built: dict) -> None:
     for bad in ("<script", "http://", "https://", "url(", "@import"):
         assert bad not in low, bad
     assert COMMENT in "".join(p.text)  # the comment text, shown as text...
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html  # ...because it was escaped
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html  # ...because it was escaped (MarkupSafe's entities)
     for f in built["findings"]:
         assert f.id in html
     assert "RzhJsm9Hw0qgKTJdyTCnOkCydQWRHLVXLd58mum6Xe4" in html  # the secrets table by key id
     assert 'alt="entropy of ' in html  # the entropy plot
     cf = open_case(built["case"], passphrase=PASSPHRASE, use_keyring=False)
     assert cf.case.evidence[0].sha256 in html
-    assert "Examiner &quot;E&quot;" in html and "Demo &lt;case&gt; &amp; co" in html
+    assert "Examiner &#34;E&#34;" in html and "Demo &lt;case&gt; &amp; co" in html
     trail = _members(built["default"])["audit.jsonl"].decode().splitlines()
     for line in trail:  # the whole trail as exported, up to and including this export
         assert json.loads(line)["hash"] in html
@@ -389,13 +398,13 @@ def test_entropy_plot_marks_findings_where_they_are(samples_dir: Path) -> None:
     assert dark == len(range(left + 2, left + plot_w - 2, 50))
 
 
-def test_report_without_reachable_evidence(built: dict, tmp_path: Path) -> None:
+def test_report_without_reachable_evidence(built: dict, tmp_path: Path, scan_once) -> None:
     """Evidence moved away: the bundle is still made and verifies; no excerpts, no plot, said so."""
     folder = tmp_path / "moved"
     folder.mkdir()
     dump = folder / SAMPLE.name
     shutil.copy(SAMPLE, dump)
-    case_path, pwfile, _ = _build_case(folder, [dump])
+    case_path, pwfile, _ = _build_case(folder, [dump], scan_once)
     dump.unlink()
     out = tmp_path / "b.zip"
     _export(case_path, out, pwfile)
@@ -412,10 +421,11 @@ def test_report_without_reachable_evidence(built: dict, tmp_path: Path) -> None:
 
 
 # -- the two corpus samples in one case ---------------------------------------------------------------
-def test_samples_case_bundle_holds_no_private_bytes(samples_dir: Path, samples_truth: dict,
+@pytest.mark.slow
+def test_samples_case_bundle_holds_no_private_bytes(samples_dir: Path, samples_truth: dict, scan_once,
                                                     tmp_path: Path) -> None:
     dumps = [samples_dir / d["file"] for d in samples_truth["dumps"]]
-    case_path, pwfile, _ = _build_case(tmp_path, dumps)
+    case_path, pwfile, _ = _build_case(tmp_path, dumps, scan_once)
     out = tmp_path / "samples.zip"
     _export(case_path, out, pwfile)
     assert verify_bundle(out).ok
@@ -454,14 +464,14 @@ def test_oversized_member_refused_unread(built: dict, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("at_step", ["verifying the evidence", "entropy", "writing the archive"])
-def test_export_cancelled_at_any_step_writes_no_bundle(tmp_path: Path, at_step: str) -> None:
+def test_export_cancelled_at_any_step_writes_no_bundle(tmp_path: Path, at_step: str, scan_once) -> None:
     """The examiner cancels during a step: ExportCancelled, no bundle and no partial archive; once the
     export event was saved (after verifying), the trail also says the export was cancelled."""
     from viewer.handover.bundle import ExportCancelled, export_bundle
     from viewer.scan.engine import ScanState
 
     dump = Path(shutil.copy(SAMPLE, tmp_path / SAMPLE.name))
-    case_path, _pwfile, _ = _build_case(tmp_path, [dump])
+    case_path, _pwfile, _ = _build_case(tmp_path, [dump], scan_once)
     cf = open_case(case_path, passphrase=PASSPHRASE, use_keyring=False)
     events_before = len(cf.case.audit)
     seen: list[tuple[str, int, int]] = []

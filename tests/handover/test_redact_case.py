@@ -19,6 +19,8 @@ import pytest
 from tests.case.test_case_store import needs_secret_service
 from viewer.case import open_case
 
+pytestmark = pytest.mark.slow  # every test runs the command line on a case: seconds each
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 PW = "redaction passphrase for tests"

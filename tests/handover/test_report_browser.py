@@ -22,10 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from viewer.case import TEST_KDF, create_case
-from viewer.evidence import open_dump
 from viewer.handover.bundle import export_bundle
-from viewer.scan.engine import scan_dump
+
+pytestmark = pytest.mark.slow  # each test starts headless Chromium
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "demo-keyholder.core"
 PASSPHRASE = "correct horse battery staple"
@@ -58,13 +57,12 @@ def _page_console(stderr: str, url: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> tuple[Path, list[str]]:
+def report(tmp_path_factory, case_factory, demo_scan) -> tuple[Path, list[str]]:
     folder = tmp_path_factory.mktemp("report-browser")
-    cf = create_case(folder / "demo.evcase", "Demo <case> & co", "Examiner \"E\"", number="42/<7>",
-                     passphrase=PASSPHRASE, use_keyring=False, kdf=TEST_KDF)
+    cf = case_factory.create(folder / "demo.evcase", "Demo <case> & co", "Examiner \"E\"", number="42/<7>",
+                             passphrase=PASSPHRASE)
     ref = cf.add_evidence(SAMPLE)
-    with open_dump(SAMPLE) as dump:
-        result = scan_dump(dump, executor="inline")
+    result = demo_scan.result  # the demo core's default scan, done once per session
     cf.merge_scan(ref.sha256, [f.to_json() for f in result.findings], {"deep": False, "detectors": "default"})
     first = cf.case.findings[0]
     cf.annotate(first.id, status="confirmed", comment=COMMENT, evidence_sha256=first.evidence_sha256)

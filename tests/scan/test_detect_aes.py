@@ -377,6 +377,7 @@ def rederives(stored: bytes, encoding: str, layout: str) -> bytes | None:
     return key if ref_decrypt_schedule(key) == sched else None
 
 
+@pytest.mark.slow
 def test_live_process_keys_found(live_core):
     """OpenSSL (through cryptography, AES-NI here) keeps the AES-256 encryption schedule for GCM/CBC
     encryption and the AES-128 decryption schedule for CBC decryption, both in FIPS byte order."""
@@ -441,6 +442,7 @@ def test_gcore_sample_unplanted_schedules(samples_dir: Path, samples_truth: dict
         assert f.key_id in {k for _o, k in want}
 
 
+@pytest.mark.slow
 def test_wine_sample_aes_key(samples_dir: Path, samples_truth: dict):
     """The CNG AES-256 key of the wine sample: the truth records its raw bytes (twice) and no schedule
     in any layout (wine's bcrypt expands the key only when it is first used, and it never was); aeskeyfind
@@ -460,6 +462,7 @@ def test_wine_sample_aes_key(samples_dir: Path, samples_truth: dict):
     assert [f for f in result.findings if f.kind == "aes-key"] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", corpus_files(), ids=[p.name for p in corpus_files()])
 def test_corpus_has_no_aes_schedule(path):
     """The public corpus holds no AES schedule, at any byte offset."""

@@ -25,10 +25,11 @@ from viewer.evidence import open_dump
 from viewer.scan.detector import PostScanContext
 from viewer.scan.detectors import default_detectors
 from viewer.scan.detectors.bignum import BignumDetector, _exponent_candidates, encode
-from viewer.scan.engine import ScanState, scan_dump
+from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
 from viewer.scan.keys import key_id
 from viewer.scan.publickeys import load_public_keys
+from viewer.tasks import TaskState
 
 COMPONENT_REP = re.compile(r"^(p|q|d|dp|dq|qinv)-(be|le|tommath28)$")
 LAYOUT_NAMES = {"be": {"be"}, "le": {"le64", "le32", "le"}, "tommath28": {"digits28"}}
@@ -71,6 +72,7 @@ def _check_against_truth(result, expected) -> None:
     assert not missing, missing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SAMPLES)
 def test_sample_big_numbers_found_at_truth_offsets(samples_dir, samples_truth, name):
     expected = _truth_reps(samples_truth, name)
@@ -137,6 +139,7 @@ def live_openssl_core(tmp_path_factory):
     return core, pub, int(p_hex, 16), int(q_hex, 16)
 
 
+@pytest.mark.slow
 def test_openssl_bignums_of_a_live_process_are_found(live_openssl_core):
     core, pub, p, q = live_openssl_core
     supplied = load_public_keys([pub])
@@ -182,13 +185,14 @@ def _image(path, size: int, plants: list[tuple[int, bytes]], seed: int = 7):
     return path
 
 
-def _bignum_findings(path, pub, deep: bool = False, state: ScanState | None = None):
+def _bignum_findings(path, pub, deep: bool = False, state: TaskState | None = None):
     with open_dump(path) as dump:
         result = scan_dump(dump, detectors=[BignumDetector()], public_keys=load_public_keys([pub]), deep=deep,
                            state=state)
     return result, [f for f in result.findings if f.encoding == "raw-bignum"]
 
 
+@pytest.mark.slow
 def test_modulus_without_factors_nearby_gives_nothing(tmp_path, key_and_pub):
     key, pub = key_and_pub
     n = key.public_key().public_numbers().n
@@ -230,6 +234,7 @@ def test_synthetic_layouts_are_found_next_to_the_modulus(tmp_path, key_and_pub, 
         assert format(nums.p, "x")[:24] not in text and str(nums.p)[:24] not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("exponent", "layout"), [("lambda", "le"), ("phi", "be")])
 def test_a_private_exponent_alone_next_to_the_modulus_proves_the_key(tmp_path, key_and_pub, exponent, layout):
     """No factor anywhere: d (mod lambda(n) as OpenSSL computes it, or mod phi(n) as older code does) next
@@ -327,6 +332,7 @@ def _shaped_key(shape: str) -> rsa.RSAPrivateNumbers:
             return nums
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["le", "be", "le-padded", "be-padded"])
 @pytest.mark.parametrize("shape", list(EXPONENT_SHAPES))
 def test_a_private_exponent_of_any_length_and_any_gcd_proves_the_key(tmp_path, shape, layout):
@@ -389,6 +395,7 @@ def test_truncated_and_lying_numbers_at_the_end_do_not_crash(tmp_path, key_and_p
     assert found == [] and result.stats.detectors["bignum"].errors == 0
 
 
+@pytest.mark.slow
 def test_deep_search_finds_a_factor_without_any_modulus_copy(tmp_path, key_and_pub):
     key, pub = key_and_pub
     nums = key.private_numbers()
@@ -406,7 +413,7 @@ def test_cancel_is_honoured(tmp_path, key_and_pub):
     nums = key.private_numbers()
     n = nums.public_numbers.n
     path = _image(tmp_path / "cancel.raw", 1 << 20, [(0x1000, encode(n, "le")), (0x1400, encode(nums.p, "le"))])
-    state = ScanState()
+    state = TaskState()
     state.cancel()
     with open_dump(path) as dump:
         ctx = PostScanContext(dump=dump, view=dump.source, findings=(), public_keys=load_public_keys([pub]),

@@ -527,6 +527,7 @@ def test_through_engine_when_present(planted, engine: str):
     assert mine == theirs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dump", corpus_files(), ids=lambda p: p.name)
 def test_corpus_has_no_credentials(dump: Path):
     """Controls: real crash dumps of test programs hold no credentials at medium or above."""

@@ -207,6 +207,7 @@ def test_patterns_compile_for_hyperscan_and_re():
             )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dump", corpus_files(), ids=lambda p: p.name)
 def test_corpus_has_no_containers(dump: Path):
     """Controls: the corpus dumps (test programs' crashes) hold no DPAPI blob or PKCS#12 file."""

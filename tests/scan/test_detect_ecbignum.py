@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -48,6 +49,7 @@ def test_sample_scalar_found_at_the_recorded_offsets(samples_dir, samples_truth)
     assert all(ec_key.label in f.matches for f in live)
 
 
+@pytest.mark.slow
 def test_live_process_p384_scalar_is_found(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

@@ -22,9 +22,10 @@ from viewer.evidence import open_dump
 from viewer.scan.detector import PostScanContext
 from viewer.scan.detectors.hmac import DEFAULT_BUDGET, HmacSecretDetector
 from viewer.scan.detectors.jwk_jwt import JwtDetector
-from viewer.scan.engine import ScanState, scan_dump
+from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
 from viewer.scan.keys import symmetric_key_id
+from viewer.tasks import TaskState
 
 MiB = 1024 * 1024
 HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
@@ -110,6 +111,7 @@ def scan(path: Path, deep: bool = False):
         return scan_dump(dump, detectors=[JwtDetector(), HmacSecretDetector()], deep=deep)
 
 
+@pytest.mark.slow
 def test_every_form_of_the_secret_is_found_and_confirmed(planted):
     path, where, secrets = planted
     result = scan(path)
@@ -142,6 +144,7 @@ def test_every_form_of_the_secret_is_found_and_confirmed(planted):
     assert len(groups[symmetric_key_id(secrets["b"])].locations) == 4
 
 
+@pytest.mark.slow
 def test_wrong_and_far_secrets(planted):
     path, where, secrets = planted
     result = scan(path)
@@ -157,6 +160,7 @@ def test_wrong_and_far_secrets(planted):
     assert hits[0].confidence == Confidence.CONFIRMED
 
 
+@pytest.mark.slow
 def test_no_secret_bytes_in_output(planted):
     path, _where, secrets = planted
     result = scan(path)
@@ -175,6 +179,7 @@ def many_tokens_file(tmp_path: Path, count: int = 10_000) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_many_tokens_without_secret_stay_within_budget(tmp_path):
     path = many_tokens_file(tmp_path)
     with open_dump(path) as dump:
@@ -187,13 +192,13 @@ def test_many_tokens_without_secret_stay_within_budget(tmp_path):
     assert used and int(used[0].split()[1]) <= DEFAULT_BUDGET + 10_000, used
 
 
+@pytest.mark.slow
 def test_step_progress_is_reported(tmp_path):
     """The HMAC search reports its own progress (candidates tried of all), ending at the total."""
-    from viewer.scan.engine import ScanState
 
     path = many_tokens_file(tmp_path)
     steps: list[tuple[str, int, int]] = []
-    state = ScanState(step_progress=lambda name, done, total: steps.append((name, done, total)))
+    state = TaskState(on_step=lambda name, done, total: steps.append((name, done, total)))
     with open_dump(path) as dump:
         scan_dump(dump, detectors=[JwtDetector(), HmacSecretDetector()], state=state)
     hmac_steps = [s for s in steps if s[0] == "hmac"]
@@ -203,12 +208,13 @@ def test_step_progress_is_reported(tmp_path):
     assert hmac_steps[-1][1] == hmac_steps[-1][2]
 
 
+@pytest.mark.slow
 def test_cancel_is_honoured(tmp_path):
     path = many_tokens_file(tmp_path, 2000)
     detector = HmacSecretDetector(budget=10**12)  # unbounded: hours of work unless cancelled
     with open_dump(path) as dump:
         first = scan_dump(dump, detectors=[JwtDetector()])
-        state = ScanState()
+        state = TaskState()
         ctx = PostScanContext(dump=dump, view=dump.source, findings=first.findings, state=state)
         timer = threading.Timer(1.0, state.cancel)
         timer.start()
@@ -230,6 +236,7 @@ sys.stdin.read()
 """
 
 
+@pytest.mark.slow
 def test_live_process_secret_is_found(tmp_path):
     secret = random_key(32)
     token = make_jwt(secret, kid="live")
@@ -279,6 +286,7 @@ def test_locations_are_capped_and_noted(tmp_path):
     assert any("occurs more than" in n for n in result.stats.notes)
 
 
+@pytest.mark.slow
 def test_utf16_token_verified_by_its_secret(tmp_path: Path) -> None:
     """A UTF-16LE token (a Windows or .NET process) and its secret beside it: the secret is found and
     confirmed by the wide token's signature."""

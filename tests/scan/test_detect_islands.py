@@ -12,8 +12,9 @@ from tests.conftest import corpus_files
 from viewer.evidence import open_dump
 from viewer.scan.detector import PostScanContext
 from viewer.scan.detectors.islands import MAX_REPORTED, IslandsDetector, candidate_runs, check_island
-from viewer.scan.engine import ScanState, scan_dump
+from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence, Finding
+from viewer.tasks import TaskState
 
 MiB = 1024 * 1024
 
@@ -144,12 +145,13 @@ def test_runs_only_for_a_deep_scan_unless_told(tmp_path):
 def test_cancel_is_honoured(tmp_path):
     path = tmp_path / "big.raw"
     path.write_bytes(bytes(32 * MiB))
-    state = ScanState()
+    state = TaskState()
     state.cancel()
     found, notes = islands(path, state=state)
     assert found == [] and any("cancelled" in n for n in notes)
 
 
+@pytest.mark.slow
 def test_deep_scan_reports_an_island_and_the_default_scan_does_not(tmp_path):
     data = bytearray(MiB)
     k = key()
@@ -168,10 +170,11 @@ def test_deep_scan_reports_an_island_and_the_default_scan_does_not(tmp_path):
 FILES = corpus_files()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_corpus_islands_are_low_and_capped(path):
+def test_corpus_islands_are_low_and_capped(path, scan_once):
+    result = scan_once(path).result  # the default scan, shared with test_scan_corpus
     with open_dump(path) as dump:
-        result = scan_dump(dump)
         assert not result.cancelled
         ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(result.findings), deep=True)
         found = list(IslandsDetector().post_scan(ctx))

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from tests.scan.test_detect_winblobs import plant, scan_file
-from viewer.scan import keys
+from viewer.scan import keys, openssh_key
 from viewer.scan.detectors import jwk_jwt, openssh
 from viewer.scan.finding import Confidence
 
@@ -102,7 +102,7 @@ def test_openssh_keys_in_memory(tmp_path, ssh_keys):
 
 def test_parse_openssh_key_for_the_pem_detector(ssh_keys):
     blob, kid = ssh_keys["rsa"]
-    got = openssh.parse_openssh_key(blob + b"trailing text")
+    got = openssh_key.parse_openssh_key(blob + b"trailing text")
     assert got is not None
     assert (got.kind, got.key_id, got.confidence, got.length, got.encrypted) == (
         "rsa-private-key",
@@ -112,15 +112,15 @@ def test_parse_openssh_key_for_the_pem_detector(ssh_keys):
         False,
     )
     assert got.details["bits"] == 2048
-    enc = openssh.parse_openssh_key(ssh_keys["encrypted"][0])
+    enc = openssh_key.parse_openssh_key(ssh_keys["encrypted"][0])
     assert enc is not None and enc.encrypted and enc.key_id == ssh_keys["encrypted"][1]
-    assert openssh.parse_openssh_key(b"") is None
-    assert openssh.parse_openssh_key(b"not a key at all") is None
+    assert openssh_key.parse_openssh_key(b"") is None
+    assert openssh_key.parse_openssh_key(b"not a key at all") is None
 
 
 def _string_at(blob: bytes, index: int) -> int:
     """Offset of the length field of the index-th SSH string after the magic."""
-    pos = len(openssh.MAGIC)
+    pos = len(openssh_key.MAGIC)
     for _ in range(index):
         (n,) = struct.unpack_from(">I", blob, pos)
         pos += 4 + n
@@ -142,22 +142,22 @@ def test_openssh_malformed(tmp_path, ssh_keys):
     struct.pack_into(">I", b, _string_at(blob, 3), 0x7FFFFFFF)  # nkeys absurd
     broken.append(bytes(b))
     for bad in broken:
-        assert openssh.parse_openssh_key(bad) is None
+        assert openssh_key.parse_openssh_key(bad) is None
     # check integers differ: not an unencrypted key
     priv_at = len(blob) - len(blob.split(b"ssh-ed25519")[-1])  # just past the last key type name
     b = bytearray(blob)
     pos = blob.index(b"\x00\x00\x00\x0bssh-ed25519", blob.index(b"ssh-ed25519") + 11) - 8
     b[pos] ^= 0xFF
-    assert openssh.parse_openssh_key(bytes(b)) is None
+    assert openssh_key.parse_openssh_key(bytes(b)) is None
     # a tampered seed: parsed, but not confirmed
     b = bytearray(blob)
     seed_at = priv_at + 4 + 32 + 4
     b[seed_at] ^= 0x01
-    tampered = openssh.parse_openssh_key(bytes(b))
+    tampered = openssh_key.parse_openssh_key(bytes(b))
     assert tampered is not None and tampered.confidence == Confidence.LOW
     # every truncation: None, never an exception
     for cut in range(0, len(blob), 7):
-        assert openssh.parse_openssh_key(blob[:cut]) is None
+        assert openssh_key.parse_openssh_key(blob[:cut]) is None
     # planted at the end of the file, truncated: no finding, no crash
     path, _ = plant(tmp_path, broken, tail=0)
     path.write_bytes(path.read_bytes() + blob[: len(blob) - 10])

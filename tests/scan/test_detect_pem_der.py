@@ -403,6 +403,7 @@ def test_truncated_and_broken_pem(tmp_path, material):
         assert f.reasons[0].startswith("malformed")
 
 
+@pytest.mark.slow
 def test_many_header_hits_are_cheap(tmp_path):
     """Random memory is full of near-misses: 40 000 DER and PEM prefilter hits validate in seconds."""
     rng = random.Random(5)
@@ -450,23 +451,24 @@ def test_truncated_pkcs8_names_its_algorithm(tmp_path, material):
     assert all(f.key_id is None and f.confidence == Confidence.MEDIUM for f in found.values())
 
 
-def test_openssh_fallback_without_shared_parser(material):
-    """pem's own OpenSSH analysis (used when the openssh module lacks parse_openssh_key) agrees with the
-    shared parser on kind, key id and confidence."""
-    for name in ("rsa", "p256", "ed25519"):
+def test_openssh_in_pem_agrees_with_cryptography(material):
+    """The armoured OpenSSH key goes through the one shared parser (viewer.scan.openssh_key; pem's own
+    cryptography-based copy is gone): kind, key id and confidence agree with what ``cryptography`` loads
+    from the same text, for RSA, P-256 and Ed25519, encrypted or not; a non-container is no key."""
+    for name, kind in (("rsa", "rsa-private-key"), ("p256", "ec-private-key"), ("ed25519", "ed25519-private-key")):
         private = material[name]
         text = private.private_bytes(E.PEM, PF.OpenSSH, NOENC)
-        body = b"".join(text.splitlines()[1:-1])
-        blob = base64.b64decode(body)
-        local, shared = pem._openssh_local(blob), pem.openssh_key_result(blob)
-        assert local.confidence == Confidence.CONFIRMED == shared.confidence, local.reasons
-        assert local.key_id == shared.key_id == kid(private)
-        assert local.kind == shared.kind
+        loaded = serialization.load_ssh_private_key(text, password=None)
+        blob = base64.b64decode(b"".join(text.splitlines()[1:-1]))
+        shared = pem.openssh_key_result(blob)
+        assert shared.confidence == Confidence.CONFIRMED, shared.reasons
+        assert shared.key_id == kid(private) == kid(loaded)
+        assert shared.kind == kind
     enc = openssh_encrypted_container(material["ed25519"])
     blob = base64.b64decode(b"".join(enc.splitlines()[1:-1]))
-    local = pem._openssh_local(blob)
-    assert (local.kind, local.confidence, local.key_id) == ("ed25519-private-key", Confidence.HIGH, kid(material["ed25519"]))
-    assert pem._openssh_local(b"not a container").confidence is None
+    shared = pem.openssh_key_result(blob)
+    assert (shared.kind, shared.confidence, shared.key_id) == ("ed25519-private-key", Confidence.HIGH, kid(material["ed25519"]))
+    assert pem.openssh_key_result(b"not a container").confidence is None
 
 
 class BytesView:
@@ -478,6 +480,7 @@ class BytesView:
         return self.data[offset : offset + max(0, length)]
 
 
+@pytest.mark.slow
 def test_mutated_keys_never_raise(material):
     """Flipped, cut and inserted bytes in every form: validators never raise (a mutated curve OID once
     made cryptography raise UnsupportedAlgorithm, which is not a ValueError), and a mutated private key

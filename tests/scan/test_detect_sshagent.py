@@ -122,6 +122,7 @@ def _secret_texts(private) -> list[str]:
     return [format(secret, "x")[:32], str(secret)[:32]]
 
 
+@pytest.mark.slow
 def test_real_agent_keys_unshielded(agent_core):
     with open_dump(agent_core["core"]) as dump:
         assert dump.format == "elf-core"
@@ -160,6 +161,7 @@ def test_real_agent_keys_unshielded(agent_core):
         assert f"{path.name}@example" not in report  # the comments stay out
 
 
+@pytest.mark.slow
 def test_real_agent_supplied_public_keys(agent_core):
     supplied = load_public_keys([f"{p}.pub" for p in agent_core["paths"].values()])
     with open_dump(agent_core["core"]) as dump:
@@ -171,6 +173,7 @@ def test_real_agent_supplied_public_keys(agent_core):
         assert hits[0].confidence == Confidence.CONFIRMED
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["inline", "thread", "process"])
 def test_real_agent_every_executor(agent_core, executor):
     with open_dump(agent_core["core"]) as dump:

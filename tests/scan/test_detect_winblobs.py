@@ -339,6 +339,7 @@ def test_absurd_headers_and_truncation_do_not_crash(tmp_path, rsa_keys):
             assert [f for f in scan_file(path, [DET]) if f.confidence > Confidence.LOW] == []
 
 
+@pytest.mark.slow
 def test_random_bytes_give_nothing(tmp_path):
     rng = random.Random(99)
     noise = bytearray(rng.randbytes(1 << 20))

@@ -29,9 +29,10 @@ from viewer.scan.detectors.winecng import (
     key_struct,
     parse_key_object,
 )
-from viewer.scan.engine import ScanState, scan_dump
+from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
 from viewer.scan.keys import symmetric_key_id
+from viewer.tasks import TaskState
 
 WINE = "wine-keyholder-full.dmp"
 OBJECT_OFFSET = 8876559  # where the sample's one key object sits (read from the dump, see the module doc)
@@ -75,11 +76,10 @@ def test_wine_sample_has_exactly_one_key_object(wine_findings: list, samples_dir
     assert not any(b in str(objects[0].to_json()).encode() for b in (data[8876671:8876687].hex().encode(),))
 
 
-def test_full_scan_reports_the_key_once_per_place(samples_dir: Path, samples_truth: dict) -> None:
+def test_full_scan_reports_the_key_once_per_place(scanned_samples: dict, samples_truth: dict) -> None:
     """With every default detector the key is found, and no other detector disagrees about it."""
     secret = truth_secret(samples_truth)
-    with open_dump(samples_dir / WINE) as dump:
-        findings = scan_dump(dump).findings
+    findings = scanned_samples[WINE].result.findings
     for off, length in secret["ranges"]:
         here = [f for f in findings if f.secret and f.offset == off and f.length == length]
         assert len(here) == 1 and here[0].key_id == symmetric_key_id(bytes.fromhex(secret["public"]["key_hex"]))
@@ -89,6 +89,7 @@ def test_registered_in_default_detectors() -> None:
     assert any(isinstance(d, WineCngDetector) for d in default_detectors())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [*corpus_files()], ids=lambda p: p.name)
 def test_corpus_has_no_key_object(path: Path) -> None:
     with open_dump(path) as dump:
@@ -191,6 +192,7 @@ def test_unaligned_or_null_key_pointer_rejected() -> None:
     assert parse_key_object(object_bytes(64, 0), 0) is None
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=80))
 def test_parse_never_raises(data: bytes) -> None:
@@ -220,7 +222,7 @@ def test_copy_search_reports_step_progress_and_cancels(tmp_path: Path) -> None:
     with open_dump(path) as dump:
         first = scan_dump(dump, detectors=[det], executor="inline").findings
         objects = [f for f in first if f.kind == OBJECT_KIND]
-        state = ScanState(step_progress=lambda name, done, total: steps.append((name, done, total)))
+        state = TaskState(on_step=lambda name, done, total: steps.append((name, done, total)))
         ctx = PostScanContext(dump=dump, view=dump.source, findings=objects, state=state)
         found = list(det.post_scan(ctx))
         assert len(found) == 2

@@ -1,12 +1,10 @@
-"""Entropy per block, the zoom pyramid, high-entropy runs and `evidence-viewer entropy` (no mocks)."""
+"""Entropy per block, the zoom pyramid and high-entropy runs (no mocks); the `evidence-viewer entropy`
+command is tested in tests/cli/test_entropy_cli.py."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +13,13 @@ import pytest
 from viewer.evidence import ByteSource
 from viewer.scan.entropy import (
     EntropyPyramid,
-    EntropyState,
     block_entropy,
     check_block,
     compute_entropy,
     high_entropy_regions,
 )
+from viewer.tasks import TaskState
 
-REPO = Path(__file__).resolve().parents[2]
-PY = (
-    str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
-)
 TEXT = (
     b"It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
     b"foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light. "
@@ -167,25 +161,19 @@ def test_progress_and_cancel(tmp_path: Path):
     path = write(tmp_path, "big.bin", os.urandom(12 * 1024 * 1024))
     seen: list[tuple[int, int]] = []
 
-    class Recorder(EntropyState):
-        def progress(self, done: int, total: int) -> None:
-            seen.append((done, total))
-
-    pyr = pyramid_of(path, 4096, Recorder())
+    pyr = pyramid_of(path, 4096, TaskState(on_progress=lambda done, total: seen.append((done, total))))
     assert pyr.complete and seen[0] == (0, path.stat().st_size) and seen[-1][0] == path.stat().st_size
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
-    class CancelAfterFirst(EntropyState):
-        def progress(self, done: int, total: int) -> None:
-            if done > 0:
-                self.cancelled = True
-
-    part = pyramid_of(path, 4096, CancelAfterFirst())
+    cancel_after_first = TaskState()
+    cancel_after_first.on_progress = lambda done, total: cancel_after_first.cancel() if done > 0 else None
+    part = pyramid_of(path, 4096, cancel_after_first)
     assert not part.complete
     assert 0 < part.blocks < pyr.blocks and part.size == part.blocks * 4096
     assert np.array_equal(part.values, pyr.values[: part.blocks])
 
-    cancelled = EntropyState(cancelled=True)
+    cancelled = TaskState()
+    cancelled.cancel()
     none = pyramid_of(path, 4096, cancelled)
     assert none.blocks == 0 and not none.complete
 
@@ -212,73 +200,16 @@ def test_bad_block_sizes(bad):
         check_block(bad)
 
 
-# -- CLI --------------------------------------------------------------------------------------------------
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [PY, "-m", "viewer.cli.main", "entropy", *args], capture_output=True, text=True, cwd=REPO, timeout=120
-    )
-
-
-@pytest.fixture(scope="module")
-def island_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = bytearray((TEXT * 2000)[: 64 * 4096])
-    data[16 * 4096 : 20 * 4096] = os.urandom(4 * 4096)
-    path = tmp_path_factory.mktemp("cli") / "island.raw"
-    path.write_bytes(bytes(data))
-    return path
-
-
-def test_cli_text(island_file: Path):
-    r = cli(str(island_file))
-    assert r.returncode == 0, r.stderr
-    out = r.stdout
-    assert "blocks    64" in out and "block     4096 bytes" in out
-    assert "high-entropy runs (>= 7.2 bits/byte): 1" in out
-    assert f"{16 * 4096:#014x}" in out and str(4 * 4096) in out
-    assert "7.9-8.0" in out
-
-
-def test_cli_json(island_file: Path):
-    r = cli(str(island_file), "--json", "--block", "8192")
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
-    assert doc["evidence"]["path"] == str(island_file) and doc["evidence"]["size"] == 64 * 4096
-    assert len(doc["evidence"]["sha256"]) == 64 and doc["evidence"]["format"]
-    assert doc["block"] == 8192 and doc["blocks"] == 32 and len(doc["entropy"]) == 32
-    assert all(round(v, 3) == v for v in doc["entropy"])
-    assert [(x["offset"], x["length"]) for x in doc["high_entropy_runs"]] == [(16 * 4096, 4 * 4096)]
-    lvl = json.loads(cli(str(island_file), "--json", "--level", "2", "--no-hash").stdout)
-    assert lvl["evidence"]["sha256"] is None and lvl["span"] == 4 * 4096
-    assert len(lvl["entropy"]) == 16 and len(lvl["entropy_max"]) == 16
-    assert lvl["entropy_max"][4] > 7.9  # blocks 16..19
-
-
-def test_cli_exit_codes(island_file: Path, tmp_path: Path):
-    for bad in ("0", "-1", "1000", str(32 * 1024 * 1024)):
-        r = cli(str(island_file), "--block", bad)
-        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-    r = cli(str(tmp_path / "missing.dmp"))
-    assert r.returncode == 2 and "missing.dmp" in r.stderr and r.stderr.count("\n") == 1
-    r = cli(str(tmp_path))
-    assert r.returncode == 2 and r.stderr.count("\n") == 1
-    r = cli(str(island_file), "--level", "-1")
-    assert r.returncode == 2
-    empty = write(tmp_path, "empty.raw", b"")
-    r = cli(str(empty), "--json")
-    assert r.returncode == 0 and json.loads(r.stdout)["blocks"] == 0
-
-
-def test_engine_scan_state_works(tmp_path: Path):
-    """The engine's ScanState (progress an optional callable, cancelled a threading.Event) drives it too."""
-    engine = __import__("viewer.scan.engine", fromlist=["scan_dump"])
+def test_task_state_drives_it(tmp_path: Path):
+    """viewer.tasks.TaskState (the one state of every long job: the scan's too) drives it."""
     path = write(tmp_path, "state.bin", os.urandom(9 * 1024 * 1024))
     calls: list[int] = []
-    state = engine.ScanState(progress=lambda done, total: calls.append(done))
+    state = TaskState(on_progress=lambda done, total: calls.append(done))
     pyr = pyramid_of(path, 4096, state)
     assert pyr.complete and calls[-1] == path.stat().st_size
-    assert pyramid_of(path, 4096, engine.ScanState()).complete  # progress None: fine
+    assert pyramid_of(path, 4096, TaskState()).complete  # nobody watching: fine
 
-    state = engine.ScanState()
-    state.progress = lambda done, total: state.cancel() if done else None
+    state = TaskState()
+    state.on_progress = lambda done, total: state.cancel() if done else None
     part = pyramid_of(path, 4096, state)
     assert not part.complete and 0 < part.blocks < pyr.blocks

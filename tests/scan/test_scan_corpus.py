@@ -14,6 +14,8 @@ from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
 
+pytestmark = pytest.mark.slow  # scans every corpus dump with every detector
+
 FILES = corpus_files()
 
 # (file name, kind, encoding) of real secrets in the public corpus, with why they are real.
@@ -28,9 +30,8 @@ def detectors():
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_no_strong_secret_where_there_is_none(path, detectors):
-    with open_dump(path) as dump:
-        result = scan_dump(dump, detectors=detectors)
+def test_no_strong_secret_where_there_is_none(path, scan_once):
+    result = scan_once(path).result  # the default detectors; shared with test_detect_islands
     assert not result.cancelled
     assert result.stats.bytes_scanned == path.stat().st_size
     errors = {name: st.errors for name, st in result.stats.detectors.items() if st.errors}

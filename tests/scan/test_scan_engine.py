@@ -18,9 +18,10 @@ from tests.builders.minidump import build_minidump
 from tests.conftest import CORPUS
 from viewer.evidence import open_dump
 from viewer.scan.detector import Hit, Pattern, View
-from viewer.scan.engine import ScanState, scan_dump
+from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence, Finding
 from viewer.scan.prefilter import Prefilter, hyperscan_available
+from viewer.tasks import TaskState
 
 CHUNK = 4096
 ENGINES = ["re"] + (["hyperscan"] if hyperscan_available() else [])
@@ -174,7 +175,7 @@ def test_progress_reaches_total_and_is_monotonic(tmp_path):
     size = 10 * CHUNK + 1
     seen: list[tuple[int, int]] = []
     with open_dump(write_with_markers(tmp_path / "p.raw", size, [5])) as dump:
-        result = scan_dump(dump, [MarkerDetector()], ScanState(progress=lambda d, t: seen.append((d, t))), chunk_size=CHUNK)
+        result = scan_dump(dump, [MarkerDetector()], TaskState(on_progress=lambda d, t: seen.append((d, t))), chunk_size=CHUNK)
     assert seen[0] == (0, size) and seen[-1] == (size, size)
     assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
     assert not result.cancelled
@@ -183,13 +184,13 @@ def test_progress_reaches_total_and_is_monotonic(tmp_path):
 @pytest.mark.parametrize("executor", ["inline", "thread"])
 def test_cancel_from_the_progress_callback_stops_early(tmp_path, executor):
     size = 200 * CHUNK
-    state = ScanState()
+    state = TaskState()
 
     def progress(done: int, total: int) -> None:
         if done > 0:
             state.cancel()
 
-    state.progress = progress
+    state.on_progress = progress
     with open_dump(write_with_markers(tmp_path / "c.raw", size, [size - 20])) as dump:
         result = scan_dump(dump, [MarkerDetector()], state, chunk_size=CHUNK, executor=executor, workers=2)
     assert result.cancelled

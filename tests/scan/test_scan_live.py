@@ -18,6 +18,8 @@ from viewer.scan.finding import Confidence
 from viewer.scan.keys import key_id
 from viewer.scan.publickeys import load_public_keys
 
+pytestmark = pytest.mark.slow  # gcore of live processes
+
 HOLDER = r"""
 import ctypes, sys
 ctypes.CDLL(None).prctl(0x59616D61, ctypes.c_ulong(-1), 0, 0, 0)  # Yama: let gdb attach

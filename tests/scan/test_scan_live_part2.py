@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -21,6 +22,8 @@ from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
 from viewer.scan.keys import key_id
 from viewer.scan.publickeys import load_public_keys
+
+pytestmark = pytest.mark.slow  # gcore of live processes
 
 
 def gcore(pid: int, out: Path) -> Path:

@@ -8,8 +8,6 @@ import json
 
 import pytest
 
-from viewer.evidence import open_dump
-from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
 from viewer.scan.publickeys import load_public_keys
 
@@ -18,13 +16,12 @@ DUMPS = ["gcore-python-rsa-ec.core", "wine-keyholder-full.dmp"]
 
 @pytest.mark.parametrize("name", DUMPS)
 @pytest.mark.parametrize("supplied", ["public.pem", "jwks.json"])
-def test_every_supplied_public_key_is_found(samples_dir, samples_truth, name, supplied):
+def test_every_supplied_public_key_is_found(samples_dir, samples_truth, scan_once, name, supplied):
     keys = load_public_keys([samples_dir / f"{name}.{supplied}"])
     truth = next(d for d in samples_truth["dumps"] if d["file"] == name)
     asymmetric = [s for s in truth["secrets"] if s["type"] in ("rsa-private", "ec-private")]
     assert len(keys) == len(asymmetric), [k.label for k in keys]
-    with open_dump(samples_dir / name) as dump:
-        result = scan_dump(dump, public_keys=keys)
+    result = scan_once(samples_dir / name, samples_dir / f"{name}.{supplied}").result  # keys of that file
     assert [pk for pk in result.public_keys if not pk["found"]] == []
     for key in keys:
         matched = [f for f in result.findings if key.label in f.matches and f.secret]

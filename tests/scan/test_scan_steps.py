@@ -1,5 +1,5 @@
 """Progress after the byte scan: every post-scan detector announces its step, the long ones say how far
-they are (ScanState.step_progress); the window shows it in its progress bar and label, the command line
+they are (TaskState.step_progress); the window shows it in its progress bar and label, the command line
 on a terminal's progress line.
 """
 
@@ -13,17 +13,20 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from viewer.evidence import open_dump
 from viewer.scan.detectors import default_detectors
-from viewer.scan.engine import ScanState, scan_dump
+from viewer.scan.engine import scan_dump
+from viewer.tasks import TaskState
 
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 
 
 def test_every_post_scan_detector_announces_its_step_and_bignum_counts() -> None:
     steps: list[tuple[str, int, int]] = []
-    state = ScanState(step_progress=lambda name, done, total: steps.append((name, done, total)))
+    state = TaskState(on_step=lambda name, done, total: steps.append((name, done, total)))
     detectors = default_detectors()
     with open_dump(SAMPLE) as dump:
         result = scan_dump(dump, detectors, state, executor="inline")
@@ -36,6 +39,7 @@ def test_every_post_scan_detector_announces_its_step_and_bignum_counts() -> None
     assert any(f.encoding == "raw-bignum" for f in result.findings)  # that step did real work
 
 
+@pytest.mark.slow
 def test_window_shows_the_step_after_the_byte_scan(qtbot, tmp_path: Path) -> None:
     from PySide6.QtCore import QSettings
 
@@ -48,7 +52,7 @@ def test_window_shows_the_step_after_the_byte_scan(qtbot, tmp_path: Path) -> Non
     assert win.load(SAMPLE) is None
     labels: list[str] = []
     busy: list[bool] = []
-    show_step = win._on_scan_step  # the window's own slot, observed after each call
+    show_step = win.scans._on_step  # the scan feature's own slot, observed after each call
     shot = Path(os.environ.get("EV_SCREENSHOTS") or tmp_path) / "scan-step.png"
     shot.unlink(missing_ok=True)
 
@@ -56,19 +60,20 @@ def test_window_shows_the_step_after_the_byte_scan(qtbot, tmp_path: Path) -> Non
         if labels and labels[-1].startswith("after the byte scan: ") and not shot.exists():
             win.grab().save(str(shot))  # the previous step's text, laid out by the event loop since
         show_step(step, done, total)
-        labels.append(win.scan_label.text())
-        busy.append(win.scan_progress.maximum() == 0)
+        labels.append(win.scans.label.text())
+        busy.append(win.scans.progress.maximum() == 0)
 
-    win._on_scan_step = observed  # start_scan connects the worker's sig_step to this attribute
-    assert win.start_scan()
-    qtbot.waitUntil(lambda: win._scan is None, timeout=60_000)
+    win.scans._on_step = observed  # start_scan connects the worker's sig_step to this attribute
+    assert win.scans.start_scan()
+    qtbot.waitUntil(win.scans.idle, timeout=60_000)
     assert any(t.startswith("after the byte scan: ") for t in labels), labels
-    assert any(busy) and win.scan_progress.maximum() == 1000  # busy while a step runs, reset afterwards
-    assert not win.scan_progress.isVisible() and "finding" in win.scan_label.text()
+    assert any(busy) and win.scans.progress.maximum() == 1000  # busy while a step runs, reset afterwards
+    assert not win.scans.progress.isVisible() and "finding" in win.scans.label.text()
     assert shot.is_file()
     win.close()
 
 
+@pytest.mark.slow
 def test_command_line_progress_names_the_step_on_a_terminal() -> None:
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "viewer.cli.main", "scan", str(SAMPLE)], stdout=subprocess.PIPE,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from viewer.evidence import ByteSource, open_dump
-from viewer.scan.engine import ScanState
 from viewer.scan.search import find_all, iter_matches, max_width, parse_hex, parse_query
+from viewer.tasks import TaskState
 
 GiB = 1024**3
 
@@ -150,24 +150,25 @@ def test_cancel_and_progress_honoured(tmp_path: Path) -> None:
     path = tmp_path / "cancel.bin"
     path.write_bytes(b"ab" * 50_000)  # 100,000 bytes
     seen: list[tuple[int, int]] = []
-    state = ScanState()
+    state = TaskState()
 
     def progress(done: int, total: int) -> None:
         seen.append((done, total))
         if done >= 10_000:
             state.cancel()
 
-    state.progress = progress
+    state.on_progress = progress
     with ByteSource(path) as src:
         got = find_all(src, b"ab", state=state, chunk_size=1000, limit=10**6)
         assert 0 < len(got) <= 10_000 // 2 and got[-1][0] < 10_000  # stopped after the chunk that cancelled
         assert seen[0] == (0, 100_000) and seen[-1] == (10_000, 100_000)
         # regex path too
-        state2 = ScanState()
+        state2 = TaskState()
         state2.cancel()
         assert find_all(src, re.compile(b"ab"), state=state2) == []
 
 
+@pytest.mark.slow
 def test_marker_past_4_gib_in_a_sparse_file(tmp_path: Path) -> None:
     path = tmp_path / "sparse.img"
     marker_at = 4 * GiB + 123_457

@@ -9,9 +9,12 @@ from __future__ import annotations
 from viewer.case.audit import AuditTrail
 from viewer.case.crypto import DEFAULT_KDF, FORMAT_VERSION, TEST_KDF
 from viewer.case.errors import (
+    CaseBusy,
+    CaseChangedOnDisk,
     CaseError,
     CaseTampered,
     EvidenceMismatch,
+    KdfOutOfBounds,
     KeyringEntryMissing,
     KeyringUnavailable,
     NewerFormatVersion,
@@ -26,5 +29,6 @@ __all__ = [
     "AuditTrail", "Case", "CaseFile", "STATUSES", "DEFAULT_KDF", "FORMAT_VERSION", "TEST_KDF",
     "create_case", "open_case", "open_recovery", "has_recovery", "recovery_path", "make_author",
     "CaseError", "CaseTampered", "EvidenceMismatch", "KeyringEntryMissing", "KeyringUnavailable",
-    "NewerFormatVersion", "NotACaseFile", "PassphraseRequired", "WrongPassphrase",
+    "NewerFormatVersion", "NotACaseFile", "PassphraseRequired", "WrongPassphrase", "KdfOutOfBounds",
+    "CaseChangedOnDisk", "CaseBusy",
 ]

@@ -23,6 +23,20 @@ class CaseTampered(CaseError):
     """Authentication failed: the file was modified, damaged or truncated after it was saved."""
 
 
+class KdfOutOfBounds(CaseError):
+    """A passphrase slot asks for key-derivation parameters outside the fixed bounds (a crafted case that
+    would make the right passphrase hang or exhaust memory): refused before anything is derived."""
+
+
+class CaseChangedOnDisk(CaseError):
+    """The case file was saved by someone else since it was read, and the two sets of changes could not
+    be merged safely: nothing was written; the in-memory case is kept (autosave it, or save it elsewhere)."""
+
+
+class CaseBusy(CaseError):
+    """Another process holds the case's save lock for longer than the wait allows."""
+
+
 class WrongPassphrase(CaseError):
     """No passphrase slot of the case opens with the passphrase given."""
 

@@ -37,23 +37,54 @@ KeyringUnavailable unless a passphrase is given, in which case the case gets onl
 Saves are atomic: a temporary file (mode 0600) in the same folder, written, flushed and fsynced, then
 ``os.replace`` over the case and an fsync of the folder. A crash leaves either the old or the new case
 (and at worst a stray ``.<name>.*.tmp`` which is itself encrypted).
+
+A symlinked case path is resolved once, when the case is opened or created, and saves write through
+to that target (the link stays a link; a link retargeted meanwhile does not redirect the save). The
+recovery file and every other :func:`write_atomic` target are written through their links likewise.
+
+Two processes with one case open: each save takes an exclusive ``flock`` on ``.<name>.lock`` beside the
+case file (waiting up to :data:`LOCK_TIMEOUT`, then CaseBusy), and, under the lock, compares the file on
+disk with the one this CaseFile last read or wrote (SHA-256 of its bytes). If another process saved in
+between, its changes and ours are merged (:mod:`viewer.case.merge`: reviews, comments, bookmarks, scan
+runs and audit events combine; our new audit events are re-chained after theirs) and the merged case
+is saved and adopted in memory — the records the window shows stay the same objects. What cannot be
+merged safely (both changed the same status, comment, field or the key slots) raises
+CaseChangedOnDisk and writes nothing: the in-memory case is kept. The lock is held only while saving,
+not while the case is open, so that a reviewer can open a case the examiner has open.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from viewer.case import crypto, model
-from viewer.case.errors import CaseError, KeyringUnavailable, NotACaseFile, PassphraseRequired
+from viewer.case.errors import (
+    CaseBusy,
+    CaseChangedOnDisk,
+    CaseError,
+    KeyringUnavailable,
+    NotACaseFile,
+    PassphraseRequired,
+)
+from viewer.case.merge import MergeConflict, merge_case, merge_slots
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: saves are not locked (change detection still refuses to overwrite)
+    fcntl = None  # type: ignore[assignment]
 
 SUFFIX = ".evcase"
 RECOVERY_SUFFIX = ".recovery"
+#: Seconds a save waits for another process's save of the same case to finish.
+LOCK_TIMEOUT = 30.0
 
 
 @contextlib.contextmanager
@@ -83,7 +114,11 @@ def has_recovery(path: str | os.PathLike[str]) -> bool:
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
     """``data`` to ``path`` through a temporary file: written, fsynced, renamed, the folder fsynced; a
     crash leaves the old file or the new one, never a mix. ``mode``: the file's permissions (default
-    mkstemp's 0600, right for a case file; a redaction log is meant to be read by others)."""
+    mkstemp's 0600, right for a case file; a redaction log is meant to be read by others).
+
+    A symlink at ``path`` is written through: its target is replaced and the link stays (resolved once,
+    here; a link to a link is followed to its end)."""
+    path = Path(os.path.realpath(path))
     folder = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
@@ -115,6 +150,46 @@ def fsync_dir(folder: Path) -> None:
         os.close(dfd)
 
 
+@contextlib.contextmanager
+def case_lock(target: Path, timeout: float | None = None) -> Iterator[None]:
+    """Exclusive ``flock`` on ``.<name>.lock`` beside the (resolved) case file, for one save.
+
+    A lock file rather than the case itself: the case is replaced by a rename on every save, so a lock
+    on its inode would guard a file that is no longer there. The lock file is left in place (removing it
+    would race with a process waiting on it); flock locks vanish with their process, so a crash never
+    leaves the case locked."""
+    if fcntl is None:
+        yield
+        return
+    lock = target.with_name(f".{target.name}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        deadline = time.monotonic() + (LOCK_TIMEOUT if timeout is None else timeout)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CaseBusy(f"{target.name}: another process has been saving this case for "
+                                   f"{LOCK_TIMEOUT:g} s; try again") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _read_if_any(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -130,8 +205,7 @@ class CaseFile:
     """An open case: the decrypted :class:`~viewer.case.model.Case` plus what is needed to save it."""
 
     def __init__(self, path: Path, case: model.Case, data_key: bytes, slots: list[dict[str, Any]],
-                 author: str):
-        self.path = Path(path)
+                 author: str, *, disk: bytes | None = None, packed: bytes | None = None):
         self.case = case
         self._data_key = data_key
         self._slots = slots
@@ -139,6 +213,31 @@ class CaseFile:
         self.recovered = False
         self.warnings: list[str] = []
         self._keyring_deletes: list[dict[str, Any]] = []  # removed keyring slots, forgotten on save
+        self._bind(path, disk, packed, slots)
+
+    def _bind(self, path: str | os.PathLike[str], disk: bytes | None, packed: bytes | None,
+              slots: list[dict[str, Any]]) -> None:
+        """Where this case saves (resolved once) and what is there as far as this CaseFile knows: the
+        SHA-256 of the file's bytes, and the packed payload and slots it held (the base of a merge)."""
+        self._path = Path(path)
+        self._target = Path(os.path.realpath(self._path))
+        self._disk_digest = _digest(disk)
+        self._base: tuple[bytes, list[dict[str, Any]]] | None = (
+            None if packed is None else (packed, [dict(s) for s in slots]))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @path.setter
+    def path(self, value: str | os.PathLike[str]) -> None:
+        """"Save as": the next save goes to ``value`` (resolved now) and replaces what is there now; a file
+        someone writes there in between is not overwritten (CaseChangedOnDisk). Setting the path the case
+        already saves to changes nothing."""
+        if Path(os.path.realpath(value)) == self._target:
+            self._path = Path(value)
+            return
+        self._bind(value, _read_if_any(Path(os.path.realpath(value))), None, self._slots)
 
     @property
     def case_dir(self) -> Path:
@@ -148,29 +247,77 @@ class CaseFile:
         return author or self.author
 
     # -- saving ----------------------------------------------------------------------------------
-    def _bytes(self) -> bytes:
+    def _packed(self) -> bytes:
         with gc_paused():
-            return crypto.seal(self.case.to_json(), self.case.id, self._slots, self._data_key)
+            return crypto.pack(self.case.to_json())
+
+    def _bytes(self) -> bytes:
+        return crypto.seal_packed(self._packed(), self.case.id, self._slots, self._data_key)
 
     def save(self) -> None:
-        """Atomically write the case; the recovery file, now older, is removed."""
-        write_atomic(self.path, self._bytes())
+        """Atomically write the case; the recovery file, now older, is removed.
+
+        Under the case's save lock; when another process saved since this one read the file, the two are
+        merged first (CaseChangedOnDisk when they cannot be, with nothing written)."""
+        with case_lock(self._target):
+            on_disk = _read_if_any(self._target)
+            if on_disk is not None and _digest(on_disk) != self._disk_digest:
+                self._merge_from(on_disk)
+            packed = self._packed()
+            data = crypto.seal_packed(packed, self.case.id, self._slots, self._data_key)
+            write_atomic(self._target, data)
+            self._disk_digest = _digest(data)
+            self._base = (packed, [dict(s) for s in self._slots])
         self.discard_recovery()
         self.recovered = False
-        # Only now that no saved file needs it any more: the KEK of a removed keyring slot.
+        # Only now that no saved file needs it any more: the KEK of a removed keyring slot (if ours).
         while self._keyring_deletes:
-            crypto.delete_keyring_entry(self._keyring_deletes.pop())
+            kept = crypto.delete_keyring_entry(self._keyring_deletes.pop(), self.case.id, self._data_key,
+                                               self._target)
+            if kept:
+                self.warnings.append(kept)
+
+    def _merge_from(self, on_disk: bytes) -> None:
+        """Merge what another process saved into this case (in place), or raise CaseChangedOnDisk."""
+        name = self.path.name
+        if self._base is None:
+            raise CaseChangedOnDisk(f"{name}: the file on disk is not the one this case was read from: "
+                                    "not overwritten; save it under another name")
+        try:
+            header, payload = crypto.parse_header(on_disk)
+            theirs = crypto.unpack(crypto.open_packed(header, payload, self._data_key), header.case_id)
+            base = crypto.unpack(self._base[0], self.case.id)
+            with gc_paused():
+                merged = merge_case(base, self.case.to_json(), theirs)
+                slots = merge_slots(self._base[1], self._slots, header.slots)
+                adopted = model.Case.from_json(merged)
+        except MergeConflict as exc:
+            raise CaseChangedOnDisk(
+                f"{name}: saved by another process since it was opened, and both changed {exc}: nothing was "
+                "written (your changes are still open here; save them under another name)") from None
+        except CaseError as exc:
+            raise CaseChangedOnDisk(f"{name}: replaced on disk by a file this case cannot merge ({exc}): "
+                                    "not overwritten; save it under another name") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CaseChangedOnDisk(f"{name}: the file on disk could not be merged ({type(exc).__name__}): "
+                                    "not overwritten; save it under another name") from None
+        _adopt(self.case, adopted)
+        self._slots[:] = slots
+        self.warnings.append(f"{name} had been saved by another process meanwhile: its changes were merged "
+                             "with these")
 
     def autosave(self) -> Path:
         """Atomically write the current state to ``<case>.recovery`` (encrypted like the case)."""
         target = recovery_path(self.path)
-        write_atomic(target, self._bytes())
+        with case_lock(self._target):
+            write_atomic(target, self._bytes())
         return target
 
     def discard_recovery(self) -> None:
+        target = Path(os.path.realpath(recovery_path(self.path)))  # a symlinked recovery: its target
         with contextlib.suppress(FileNotFoundError):
-            recovery_path(self.path).unlink()
-            fsync_dir(self.path.parent)
+            target.unlink()
+            fsync_dir(target.parent)
 
     # -- key slots -------------------------------------------------------------------------------
     def slots(self) -> list[dict[str, Any]]:
@@ -189,8 +336,7 @@ class CaseFile:
     def add_keyring_slot(self, *, author: str | None = None) -> int:
         if any(s.get("kind") == "keyring" for s in self._slots):
             raise CaseError("the case already has a keyring slot")
-        self._slots.append(crypto.keyring_slot(self._data_key, self.case.id))
-        self._keyring_deletes.clear()  # the entry now holds the new slot's KEK
+        self._slots.append(crypto.keyring_slot(self._data_key, self._target))
         index = len(self._slots) - 1
         self.case.audit.append("key-slot-change", self._who(author),
                                {"action": "added", "kind": "keyring", "index": index})
@@ -289,7 +435,8 @@ def create_case(path: str | os.PathLike[str], name: str, examiner: str, *, numbe
 
 
 def _load(path: Path, passphrase: str | None, use_keyring: bool, author_name: str | None) -> CaseFile:
-    header, payload = crypto.parse_header(_read(path))
+    data = _read(path)
+    header, payload = crypto.parse_header(data)
     if passphrase is not None:
         data_key = crypto.unlock_with_passphrase(header.slots, passphrase)
     elif use_keyring and any(s.get("kind") == "keyring" for s in header.slots):
@@ -298,15 +445,16 @@ def _load(path: Path, passphrase: str | None, use_keyring: bool, author_name: st
         raise PassphraseRequired(f"{path.name}: this case has no keyring slot; give its passphrase")
     else:
         raise PassphraseRequired(f"{path.name}: give the case passphrase (keyring not used)")
+    packed = crypto.open_packed(header, payload, data_key)
     try:
         with gc_paused():
-            case = model.Case.from_json(crypto.unseal(header, payload, data_key))
+            case = model.Case.from_json(crypto.unpack(packed, header.case_id))
     except CaseError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise CaseError(f"{path.name}: the case content is not in the expected form ({exc})") from None
     author = model.make_author(author_name if author_name is not None else case.examiner)
-    return CaseFile(path, case, data_key, header.slots, author)
+    return CaseFile(path, case, data_key, header.slots, author, disk=data, packed=packed)
 
 
 def open_case(path: str | os.PathLike[str], *, passphrase: str | None = None, use_keyring: bool = True,
@@ -318,13 +466,44 @@ def open_case(path: str | os.PathLike[str], *, passphrase: str | None = None, us
     path = Path(path)
     if prefer_recovery and has_recovery(path):
         cf = _load(recovery_path(path), passphrase, use_keyring, author_name)
+        disk, packed, slots = None, None, cf._slots
         if path.exists():
-            main = crypto.parse_header(_read(path))[0]
+            disk = _read(path)
+            main, payload = crypto.parse_header(disk)
             if main.case_id != cf.case.id:
                 raise CaseError(f"{recovery_path(path).name}: belongs to another case than {path.name}")
-        cf.path, cf.recovered = path, True
+            # The recovered state replaces the case as it is now; what others save from here on is merged.
+            with contextlib.suppress(CaseError):
+                packed, slots = crypto.open_packed(main, payload, cf._data_key), main.slots
+        cf._bind(path, disk, packed, slots)
+        cf.recovered = True
         return cf
     return _load(path, passphrase, use_keyring, author_name)
+
+
+def _adopt(case: model.Case, merged: model.Case) -> None:
+    """Make ``case`` the ``merged`` case in place, keeping the objects of records both hold (a window's
+    models refer to them)."""
+    for field in ("name", "number", "examiner", "description", "created", "modified"):
+        setattr(case, field, getattr(merged, field))
+
+    def keep(mine: list[Any], new: list[Any], key: Callable[[Any], Any]) -> None:
+        old = {key(x): x for x in mine}
+        out = []
+        for x in new:
+            same = old.get(key(x))
+            if same is not None:
+                same.__dict__.update(x.__dict__)
+                x = same
+            out.append(x)
+        mine[:] = out
+
+    keep(case.evidence, merged.evidence, lambda e: e.sha256)
+    keep(case.bookmarks, merged.bookmarks, lambda b: b.id)
+    keep(case.findings, merged.findings, lambda r: (r.evidence_sha256, r.id))
+    case.scans[:] = merged.scans
+    case.audit.events[:] = merged.audit.events
+    case.__dict__.pop("_finding_index", None)  # Case._by_id rebuilds it
 
 
 def open_recovery(path: str | os.PathLike[str], **kwargs: Any) -> CaseFile:
@@ -335,4 +514,4 @@ def open_recovery(path: str | os.PathLike[str], **kwargs: Any) -> CaseFile:
 
 
 __all__ = ["CaseFile", "create_case", "open_case", "open_recovery", "has_recovery", "recovery_path",
-           "write_atomic", "fsync_dir", "SUFFIX"]
+           "write_atomic", "fsync_dir", "case_lock", "SUFFIX", "LOCK_TIMEOUT"]

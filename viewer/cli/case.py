@@ -13,7 +13,8 @@ Unlocking. Every command that opens a case takes ``--no-keyring`` (ignore the ke
 ``--passphrase-file F`` (the file's first line, without its line ending). The passphrase is taken, in
 this order, from ``--passphrase-file``, from ``EVIDENCE_VIEWER_PASSPHRASE``, from the OS keyring (unless
 ``--no-keyring``), and last from a prompt — only when stdin is a terminal; otherwise the command stops
-with a one-line error naming the ways to give one. ``case new`` puts the data key in the keyring when it
+with a one-line error naming the ways to give one (the rule: :mod:`viewer.case.unlock`; its sources on
+the command line: :mod:`viewer.cli.passphrase`). ``case new`` puts the data key in the keyring when it
 works (plus a passphrase slot when a passphrase is given) and otherwise requires a passphrase. A new
 passphrase for ``slots --add-passphrase`` comes from ``--new-passphrase-file``, from
 ``EVIDENCE_VIEWER_NEW_PASSPHRASE`` or from a prompt (asked twice).
@@ -25,118 +26,66 @@ audit trail has problems (each printed on its own line).
 
 Nothing here prints key bytes, passphrases or finding excerpts: the stored findings hold none
 (:meth:`viewer.scan.finding.Finding.to_json`), and ``show`` drops any ``excerpt*`` field regardless.
+A received case's text (its name, examiner, comments, tags, audit events) is printed through
+:func:`~viewer.cli.terminal.emit`, one line per line, so none of it reaches the terminal as a control
+sequence or starts a line of its own.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
-from viewer.case import STATUSES, CaseFile, create_case, open_case
-from viewer.case.errors import CaseError, KeyringEntryMissing, KeyringUnavailable, PassphraseRequired
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
-ENV_PASSPHRASE = "EVIDENCE_VIEWER_PASSPHRASE"
-ENV_NEW_PASSPHRASE = "EVIDENCE_VIEWER_NEW_PASSPHRASE"
-
-
-class CliError(Exception):
-    """Bad usage or unreadable input found after parsing: one line on stderr, exit 2."""
-
-
-# -- passphrases ------------------------------------------------------------------------------------
-def _read_passphrase_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            line = f.readline()
-    except OSError as exc:
-        raise CliError(f"cannot read passphrase file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CliError(f"passphrase file {path}: not UTF-8 text") from None
-    line = line.rstrip("\n").rstrip("\r")
-    if not line:
-        raise CliError(f"passphrase file {path}: its first line is empty")
-    return line
-
-
-def _given(file_arg: str | None, env_name: str) -> str | None:
-    """The passphrase from the file option, else from the environment variable; None when neither."""
-    if file_arg:
-        return _read_passphrase_file(file_arg)
-    return os.environ.get(env_name) or None
-
-
-def _prompt(prompt: str, how: str, confirm: bool = False) -> str:
-    if not sys.stdin.isatty():
-        raise CliError(f"no passphrase given and stdin is not a terminal (no prompt): {how}")
-    pw = getpass.getpass(prompt)
-    if not pw:
-        raise CliError("an empty passphrase")
-    if confirm and getpass.getpass("Repeat it: ") != pw:
-        raise CliError("the two passphrases differ")
-    return pw
-
-
-HOW = f"give --passphrase-file FILE or set {ENV_PASSPHRASE}"
-
-
-def open_from_args(args: argparse.Namespace, author: str | None = None) -> CaseFile:
-    """Open ``args.case`` as the unlocking rules of the module docstring say."""
-    use_keyring = not args.no_keyring
-    pw = _given(args.passphrase_file, ENV_PASSPHRASE)
-    if pw is not None:
-        return open_case(args.case, passphrase=pw, use_keyring=use_keyring, author_name=author)
-    if use_keyring:
-        try:
-            return open_case(args.case, use_keyring=True, author_name=author)
-        except (PassphraseRequired, KeyringUnavailable, KeyringEntryMissing) as exc:
-            if not sys.stdin.isatty():
-                if isinstance(exc, PassphraseRequired):
-                    raise CliError(f"{exc} (stdin is not a terminal, no prompt): {HOW}") from None
-                raise
-            if not isinstance(exc, PassphraseRequired):  # say why a keyring case asks for its passphrase
-                print(f"evidence-viewer: {exc}", file=sys.stderr)
-    elif not Path(args.case).is_file() or not sys.stdin.isatty():
-        # Let the file's own errors (missing, not a case, tampered) come before asking for a passphrase.
-        try:
-            return open_case(args.case, use_keyring=False, author_name=author)
-        except PassphraseRequired:
-            raise CliError(f"{Path(args.case).name}: a passphrase is needed and stdin is not a terminal "
-                           f"(no prompt): {HOW}") from None
-    pw = _prompt(f"Passphrase for {Path(args.case).name}: ", HOW)
-    return open_case(args.case, passphrase=pw, use_keyring=use_keyring, author_name=author)
+from viewer.case import STATUSES, CaseFile, create_case
+from viewer.case.errors import CaseError, KeyringUnavailable
+from viewer.cli.common import (
+    CliError,
+    ExitCode,
+    error,
+    load_public_keys,
+    one_line_errors,
+    progress_line,
+    write_json,
+)
+from viewer.cli.passphrase import (
+    ENV_NEW_PASSPHRASE,
+    ENV_PASSPHRASE,
+    HOW,
+    HOW_NEW,
+    add_unlock_options,
+    can_prompt,
+    given_passphrase,
+    prompt,
+    unlock_from_args,
+)
+from viewer.cli.terminal import emit
 
 
 # -- the sub-commands -------------------------------------------------------------------------------
 def cmd_new(args: argparse.Namespace) -> int:
     use_keyring = not args.no_keyring
-    pw = _given(args.passphrase_file, ENV_PASSPHRASE)
+    pw = given_passphrase(args.passphrase_file)
     kw: dict[str, Any] = {"number": args.number, "description": args.description, "author_name": args.author}
     if pw is None and not use_keyring:
-        pw = _prompt(f"New passphrase for {Path(args.case).name}: ", HOW, confirm=True)
+        pw = prompt(f"New passphrase for {Path(args.case).name}: ", HOW, confirm=True)
     try:
         cf = create_case(args.case, args.name, args.examiner, passphrase=pw, use_keyring=use_keyring, **kw)
     except KeyringUnavailable as exc:
-        if pw is not None or not sys.stdin.isatty():
+        if pw is not None or not can_prompt():
             raise
-        print(f"evidence-viewer: {exc}", file=sys.stderr)
-        pw = _prompt(f"New passphrase for {Path(args.case).name}: ", HOW, confirm=True)
+        error(str(exc))
+        pw = prompt(f"New passphrase for {Path(args.case).name}: ", HOW, confirm=True)
         cf = create_case(args.case, args.name, args.examiner, passphrase=pw, use_keyring=False, **kw)
     for w in cf.warnings:
-        print(f"evidence-viewer: warning: {w}", file=sys.stderr)
+        error(f"warning: {w}")
     kinds = [s["kind"] for s in cf.slots()]
-    print(f"created   {cf.path}")
-    print(f"case id   {cf.case.id}")
-    print(f"key slots {', '.join(kinds)}")
+    emit(f"created   {cf.path}", f"case id   {cf.case.id}", f"key slots {', '.join(kinds)}")
     if kinds == ["keyring"]:
-        print("note: only this user's OS keyring opens the case; add a passphrase as a backup with "
-              f"`evidence-viewer case slots {args.case} --add-passphrase`", file=sys.stderr)
-    return EXIT_OK
+        emit("note: only this user's OS keyring opens the case; add a passphrase as a backup with "
+             f"`evidence-viewer case slots {args.case} --add-passphrase`", file=sys.stderr)
+    return ExitCode.OK
 
 
 def _scan_settings(args: argparse.Namespace, detectors: list[Any], keys: list[Any]) -> dict[str, Any]:
@@ -150,22 +99,14 @@ def _scan_settings(args: argparse.Namespace, detectors: list[Any], keys: list[An
 def cmd_add(args: argparse.Namespace) -> int:
     from viewer.evidence import open_dump
 
-    keys: list[Any] = []
-    if args.public_key:
-        if not args.scan:
-            raise CliError("--public-key is for --scan")
-        from viewer.scan.publickeys import load_public_keys
-
-        try:
-            keys = list(load_public_keys(args.public_key))
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot use public key file: {exc}") from None
-    cf = open_from_args(args, args.author)
+    if args.public_key and not args.scan:
+        raise CliError("--public-key is for --scan")
+    keys = load_public_keys(args.public_key)
+    cf = unlock_from_args(args, args.author)
     try:
         ref = cf.add_evidence(args.dump)
         sha = ref.sha256
-        print(f"added     {args.dump} ({ref.format}, {ref.size} bytes)")
-        print(f"sha256    {sha}")
+        emit(f"added     {args.dump} ({ref.format}, {ref.size} bytes)", f"sha256    {sha}")
     except CaseError:
         if not args.scan:
             raise
@@ -174,23 +115,21 @@ def cmd_add(args: argparse.Namespace) -> int:
             sha = dump.sha256()
         if cf.case.evidence_by_sha256(sha) is None:
             raise
-        print(f"evidence  {args.dump} is already in the case (sha256 {sha}): scanning it again")
+        emit(f"evidence  {args.dump} is already in the case (sha256 {sha}): scanning it again")
     if args.scan:
-        from viewer.cli.main import _clear_progress, progress_state
         from viewer.scan.detectors import default_detectors
         from viewer.scan.engine import scan_dump
 
         detectors = default_detectors()
-        with open_dump(args.dump) as dump:
-            result = scan_dump(dump, detectors, progress_state(args.dump), keys, deep=args.deep)
-        _clear_progress(args.dump)
+        with open_dump(args.dump) as dump, progress_line(args.dump) as state:
+            result = scan_dump(dump, detectors, state, keys, deep=args.deep)
         if result.cancelled:
             raise CliError("the scan was cancelled; nothing merged")
         run = cf.merge_scan(sha, [f.to_json() for f in result.findings], _scan_settings(args, detectors, keys))
-        print(f"scan      {run.findings} findings ({run.new} new, {run.stale} stale), "
-              f"scanner {run.scanner_version}")
+        emit(f"scan      {run.findings} findings ({run.new} new, {run.stale} stale), "
+             f"scanner {run.scanner_version}")
     cf.save()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _finding_json(rec: Any) -> dict[str, Any]:
@@ -244,7 +183,8 @@ def show_json(cf: CaseFile, verify: bool = True) -> dict[str, Any]:
     }
 
 
-def show_text(doc: dict[str, Any]) -> str:
+def show_lines(doc: dict[str, Any]) -> list[str]:
+    """The `case show` page, one line each (the case's own text as it is: :func:`emit` escapes)."""
     c = doc["case"]
     lines = [f"case      {c['name']}" + (f" ({c['number']})" if c["number"] else ""),
              f"id        {c['id']}", f"examiner  {c['examiner']}"]
@@ -263,28 +203,26 @@ def show_text(doc: dict[str, Any]) -> str:
     head = doc["audit"]["head"]
     lines.append(f"audit     {doc['audit']['events']} events"
                  + (f", head {head['seq']} {head['hash']}" if head else ""))
-    return "\n".join(lines)
+    return lines
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from viewer.cli.main import write_json
-
-    doc = show_json(open_from_args(args), verify=not args.no_verify)
+    doc = show_json(unlock_from_args(args), verify=not args.no_verify)
     if args.json:
-        write_json(doc, sys.stdout, pretty=args.pretty)
+        write_json(doc, pretty=args.pretty)
     else:
-        print(show_text(doc))
-    return EXIT_OK
+        emit(*show_lines(doc))
+    return ExitCode.OK
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     if args.status is None and args.comment is None:
         raise CliError("nothing to do: give --status and/or --comment")
-    cf = open_from_args(args, args.author)
+    cf = unlock_from_args(args, args.author)
     rec = cf.annotate(args.finding_id, status=args.status, comment=args.comment, evidence_sha256=args.evidence)
     cf.save()
-    print(f"finding   {rec.id}: {rec.review.status}, {len(rec.review.comments)} comment(s)")
-    return EXIT_OK
+    emit(f"finding   {rec.id}: {rec.review.status}, {len(rec.review.comments)} comment(s)")
+    return ExitCode.OK
 
 
 def _event_summary(ev: dict[str, Any]) -> str:
@@ -299,27 +237,24 @@ def _event_summary(ev: dict[str, Any]) -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from viewer.cli.main import write_json
-
-    cf = open_from_args(args)
+    cf = unlock_from_args(args)
     trail = cf.case.audit
     if args.verify:
         problems = trail.verify()
         if args.json:
-            write_json({"events": len(trail), "intact": not problems, "problems": problems}, sys.stdout)
+            write_json({"events": len(trail), "intact": not problems, "problems": problems})
         elif problems:
-            for p in problems:
-                print(p)
+            emit(*problems)
         else:
             head = trail.head
-            print(f"audit trail intact: {len(trail)} events" + (f", head {head[0]} {head[1]}" if head else ""))
-        return EXIT_PROBLEMS if problems else EXIT_OK
+            emit(f"audit trail intact: {len(trail)} events" + (f", head {head[0]} {head[1]}" if head else ""))
+        return ExitCode.FOUND if problems else ExitCode.OK
     if args.json:
-        write_json({"events": trail.to_json()}, sys.stdout)
-        return EXIT_OK
+        write_json({"events": trail.to_json()})
+        return ExitCode.OK
     for ev in trail:
-        print(f"{ev.get('seq'):>5}  {ev.get('time')}  {ev.get('type'):<17} {ev.get('author')}  {_event_summary(ev)}")
-    return EXIT_OK
+        emit(f"{ev.get('seq')!s:>5}  {ev.get('time')}  {ev.get('type')!s:<17} {ev.get('author')}  {_event_summary(ev)}")
+    return ExitCode.OK
 
 
 def _slot_text(i: int, s: dict[str, Any]) -> str:
@@ -334,42 +269,33 @@ def _slot_text(i: int, s: dict[str, Any]) -> str:
 def cmd_slots(args: argparse.Namespace) -> int:
     new_pw = None
     if args.add_passphrase:  # before unlocking: a bad new-passphrase file is found without a KDF run
-        new_pw = _given(args.new_passphrase_file, ENV_NEW_PASSPHRASE)
+        new_pw = given_passphrase(args.new_passphrase_file, ENV_NEW_PASSPHRASE)
     elif args.new_passphrase_file:
         raise CliError("--new-passphrase-file is for --add-passphrase")
-    cf = open_from_args(args, args.author)
+    cf = unlock_from_args(args, args.author)
     if args.add_passphrase:
         if new_pw is None:
-            new_pw = _prompt("New passphrase: ", f"give --new-passphrase-file FILE or set {ENV_NEW_PASSPHRASE}",
-                             confirm=True)
+            new_pw = prompt("New passphrase: ", HOW_NEW, confirm=True)
         index = cf.add_passphrase_slot(new_pw)
         cf.save()
-        print(f"added passphrase slot {index}")
+        emit(f"added passphrase slot {index}")
     elif args.add_keyring:
         index = cf.add_keyring_slot()
         cf.save()
-        print(f"added keyring slot {index}")
+        emit(f"added keyring slot {index}")
     elif args.remove is not None:
         try:
             cf.remove_slot(args.remove)
         except IndexError as exc:
             raise CliError(str(exc)) from None
         cf.save()
-        print(f"removed key slot {args.remove}")
-    for i, s in enumerate(cf.slots()):
-        print(_slot_text(i, s))
-    return EXIT_OK
+        emit(f"removed key slot {args.remove}")
+    emit(*(_slot_text(i, s) for i, s in enumerate(cf.slots())))
+    return ExitCode.OK
 
 
 # -- the parser -------------------------------------------------------------------------------------
-def _unlock_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("case", metavar="CASE", help="the case file (.evcase)")
-    p.add_argument("--no-keyring", action="store_true", help="ignore the keyring slot: use a passphrase")
-    p.add_argument("--passphrase-file", metavar="FILE",
-                   help=f"the passphrase is this file's first line (else ${ENV_PASSPHRASE}, else a prompt)")
-
-
-def add_case_parser(sub: Any) -> argparse.ArgumentParser:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the `case` sub-command (with its own sub-commands) to the top-level ``sub`` parsers."""
     p_case = sub.add_parser(
         "case", help="the examiner's encrypted case file: evidence, reviewed findings, audit trail",
@@ -380,7 +306,7 @@ def add_case_parser(sub: Any) -> argparse.ArgumentParser:
     csub = p_case.add_subparsers(dest="case_command", metavar="COMMAND", required=True)
 
     p = csub.add_parser("new", help="create a case (keyring when it works, else a passphrase)")
-    _unlock_options(p)
+    add_unlock_options(p)
     p.add_argument("--name", required=True)
     p.add_argument("--examiner", required=True)
     p.add_argument("--number", default="", help="the case number")
@@ -389,7 +315,7 @@ def add_case_parser(sub: Any) -> argparse.ArgumentParser:
     p.set_defaults(case_func=cmd_new)
 
     p = csub.add_parser("add", help="add a dump as evidence (with its SHA-256); --scan merges its findings")
-    _unlock_options(p)
+    add_unlock_options(p)
     p.add_argument("dump", metavar="DUMP")
     p.add_argument("--scan", action="store_true", help="scan the dump and merge the findings into the case")
     p.add_argument("--deep", action="store_true", help="with --scan: the exhaustive (slower) searches")
@@ -399,14 +325,14 @@ def add_case_parser(sub: Any) -> argparse.ArgumentParser:
     p.set_defaults(case_func=cmd_add)
 
     p = csub.add_parser("show", help="the case: metadata, evidence (re-hashed), findings with reviews")
-    _unlock_options(p)
+    add_unlock_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object for programs")
     p.add_argument("--pretty", action="store_true", help="indent the JSON")
     p.add_argument("--no-verify", action="store_true", help="do not re-hash the evidence files")
     p.set_defaults(case_func=cmd_show)
 
     p = csub.add_parser("annotate", help="set a finding's review status and/or add a comment")
-    _unlock_options(p)
+    add_unlock_options(p)
     p.add_argument("finding_id", metavar="FINDING_ID")
     p.add_argument("--status", choices=STATUSES)
     p.add_argument("--comment", metavar="TEXT")
@@ -415,14 +341,14 @@ def add_case_parser(sub: Any) -> argparse.ArgumentParser:
     p.set_defaults(case_func=cmd_annotate)
 
     p = csub.add_parser("audit", help="list the audit trail; --verify checks its hash chain (exit 1: problems)")
-    _unlock_options(p)
+    add_unlock_options(p)
     p.add_argument("--verify", action="store_true",
                    help="check the chain: exit 0 when intact, 1 with each problem on its own line")
     p.add_argument("--json", action="store_true", help="one JSON object for programs")
     p.set_defaults(case_func=cmd_audit)
 
     p = csub.add_parser("slots", help="list, add or remove the case's key slots")
-    _unlock_options(p)
+    add_unlock_options(p)
     act = p.add_mutually_exclusive_group()
     act.add_argument("--add-passphrase", action="store_true",
                      help=f"add a passphrase slot (--new-passphrase-file, ${ENV_NEW_PASSPHRASE} or a prompt)")
@@ -431,22 +357,15 @@ def add_case_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--new-passphrase-file", metavar="FILE", help="the new passphrase is this file's first line")
     p.add_argument("--author", help="the name in the audit trail")
     p.set_defaults(case_func=cmd_slots)
+    p_case.set_defaults(func=run)
     return p_case
 
 
-def run_case(args: argparse.Namespace) -> int:
-    """Run one `case` sub-command; every expected failure is one line on stderr and exit 2."""
-    from viewer.evidence import EvidenceError
-
+@one_line_errors(CaseError)
+def run(args: argparse.Namespace) -> int:
+    """Run one `case` sub-command; every expected failure is one line on stderr and exit 2 (a lookup in
+    the case that fails — no such finding, no such slot — included)."""
     try:
         return int(args.case_func(args))
-    except BrokenPipeError:
-        raise  # the caller's (viewer.cli.main) business: a closed pipe is not an error
-    except (CaseError, CliError, EvidenceError, ValueError, KeyError, OSError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        if isinstance(exc, OSError) and not isinstance(exc, CaseError):
-            msg = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
-        print(f"evidence-viewer: {msg}", file=sys.stderr)
-        if getattr(args, "debug", False):
-            traceback.print_exc()
-        return EXIT_USAGE
+    except (KeyError, ValueError) as exc:
+        raise CliError(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)) from exc

@@ -8,7 +8,7 @@ from viewer.evidence.errors import EvidenceError
 from viewer.evidence.formats import HEAD_SIZE, detect, raw
 from viewer.evidence.formats.base import Warnings
 from viewer.evidence.model import Dump, Node, ParseResult, Region
-from viewer.evidence.source import ByteSource
+from viewer.evidence.source import ByteSource, EvidenceChanged
 
 
 def open_dump(path: str | os.PathLike[str]) -> Dump:
@@ -41,4 +41,4 @@ def open_dump(path: str | os.PathLike[str]) -> Dump:
     return Dump(source, parsed)
 
 
-__all__ = ["open_dump", "Dump", "Region", "Node", "ParseResult", "ByteSource", "EvidenceError"]
+__all__ = ["open_dump", "Dump", "Region", "Node", "ParseResult", "ByteSource", "EvidenceError", "EvidenceChanged"]

@@ -93,9 +93,13 @@ class Node:
         return child
 
     def walk(self) -> Iterator[Node]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This node and all below it, depth first in order (iterative: a tree of 100,000 nodes in
+        nested generators costs a resumption per level for every node)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
     def find(self, name: str) -> Node | None:
         """First direct child called ``name``."""

@@ -1,6 +1,7 @@
 """The case's widgets: review of one finding, case bookmarks, evidence verification, audit trail, key slots.
 
-The item models here (:class:`EvidenceModel`, :class:`BookmarksModel`, :class:`AuditModel`) are read-only
+Thin widgets over the session's case (:attr:`viewer.workspace.session.Session.case`); the case
+feature (:mod:`viewer.gui.features.case`) composes them. The item models here (:class:`EvidenceModel`, :class:`BookmarksModel`, :class:`AuditModel`) are read-only
 tables over a :class:`~viewer.case.CaseFile`'s data; the window resets them after every change. Every
 change the examiner makes goes through the CaseFile (``annotate``, ``add_passphrase_slot``…), which
 appends the audit event; the widgets only emit ``sig_changed`` so that the window marks the case dirty.
@@ -8,8 +9,7 @@ appends the audit event; the widgets only emit ``sig_changed`` so that the windo
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -17,7 +17,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QRunnable,
     Qt,
     Signal,
 )
@@ -42,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from viewer.case import STATUSES, CaseError, CaseFile
 from viewer.case.model import SEVERITIES, EvidenceRef, FindingRecord
-from viewer.gui.workers import one_line
+from viewer.gui.task_worker import one_line
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 _NO_PARENT = QModelIndex()
@@ -381,44 +380,3 @@ class KeySlotsDialog(QDialog):
         row = self.list.currentRow()
         if row >= 0:
             self.remove(row)
-
-
-# -- evidence verification in a worker ------------------------------------------------------------
-class VerifySignals(QObject):
-    sig_state = Signal(str, str)  # evidence sha256, "ok" / "changed" / "missing" / "unreadable"
-    sig_finished = Signal()
-
-
-class VerifyWorker(QRunnable):
-    """Re-hash each evidence file off the GUI thread (gigabytes take seconds)."""
-
-    def __init__(self, items: list[tuple[str, str]], is_cancelled: Callable[[], bool] = lambda: False):
-        super().__init__()
-        self.setAutoDelete(False)
-        self.items = items  # (expected sha256, resolved path)
-        self.is_cancelled = is_cancelled
-        self.signals = VerifySignals()
-
-    def run(self) -> None:
-        try:
-            for sha, path in self.items:
-                if self.is_cancelled():
-                    return
-                self.signals.sig_state.emit(sha, self._state(sha, path))
-        finally:
-            self.signals.sig_finished.emit()
-
-    def _state(self, sha: str, path: str) -> str:
-        """"ok" when the file at ``path`` has the digest ``sha``, else what is wrong with it."""
-        h = hashlib.sha256()
-        try:
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    if self.is_cancelled():
-                        return "not checked"
-                    h.update(chunk)
-        except FileNotFoundError:
-            return "missing"
-        except OSError:
-            return "unreadable"
-        return "ok" if h.hexdigest() == sha else "changed"

@@ -13,11 +13,20 @@ import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
-from viewer.gui.findings import CONFIDENCE_COLOURS, CONFIDENCE_MEANING
+from viewer.gui.palette import confidence_colours
 from viewer.scan.finding import Confidence, Finding
+from viewer.workspace.findings_view import CONFIDENCE_MEANING, confidence_label, hex_or_dash
 
 # details keys shown first, in this order, under friendlier names
 _WHAT_KEYS = (("algorithm", "Algorithm"), ("bits", "Bits"), ("curve", "Curve"), ("alg", "Alg"),
@@ -67,13 +76,32 @@ def _mono(text: str) -> str:
 
 
 def _confidence_html(conf: Confidence) -> str:
-    colour = CONFIDENCE_COLOURS[conf]
-    return (f"<span style='background-color:{colour}; color:#000'>&nbsp;<b>{_esc(conf)}</b>&nbsp;</span>"
+    colour = confidence_colours()[conf]
+    return (f"<span style='background-color:{colour}; color:#000'>&nbsp;<b>{_esc(confidence_label(conf))}</b>&nbsp;</span>"
             f" — {_esc(CONFIDENCE_MEANING[conf])}")
 
 
-def _hex(value: int | None) -> str:
-    return "—" if value is None else f"{value:#x}"
+class ElidedLabel(QLabel):
+    """One line that shortens itself in the middle to the width it gets (the full text in ``full_text``
+    and the tooltip): a 64-digit key id must not widen the dock it sits in."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.full_text = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, max(40, self.width())))
 
 
 class DetailsPane(QWidget):
@@ -85,7 +113,7 @@ class DetailsPane(QWidget):
         super().__init__(parent)
         self.browser = QTextBrowser()
         self.browser.setOpenLinks(False)
-        self.key_label = QLabel()
+        self.key_label = ElidedLabel()
         self.key_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.copy_button = QPushButton("Copy key id")
@@ -139,7 +167,7 @@ class DetailsPane(QWidget):
         where = [
             ("File offset", _mono(f"{f.offset:#x}") + f" ({f.offset})"),
             ("Length", f"{f.length} bytes"),
-            ("Virtual address", _mono(_hex(f.vaddr))),
+            ("Virtual address", _mono(hex_or_dash(f.vaddr))),
             ("Region", _esc(f.region or "—")),
             ("Finding id", _mono(f.id)),
         ]
@@ -155,7 +183,7 @@ class DetailsPane(QWidget):
         self._set_key_id(f.key_id)
 
     def show_secret(self, group: Any) -> None:
-        """A key-id group: a :class:`viewer.gui.findings.FindingGroup` (or an engine ``Secret``)."""
+        """A key-id group: a :class:`viewer.workspace.findings_view.FindingGroup` (or an engine ``Secret``)."""
         findings: list[Finding] | None = getattr(group, "findings", None)
         if findings is not None:
             locations = [(f.offset, f.length, f.vaddr, f.region, f.encoding, f.confidence) for f in findings]
@@ -164,8 +192,8 @@ class DetailsPane(QWidget):
                           Confidence.parse(loc["confidence"])) for loc in group.locations]
         conf = Confidence(group.confidence)
         rows = "".join(
-            f"<tr><td>{_mono(f'{off:#x}')}</td><td>{length}</td><td>{_mono(_hex(va))}</td>"
-            f"<td>{_esc(region or '—')}</td><td>{_esc(enc)}</td><td>{_esc(c)}</td></tr>"
+            f"<tr><td>{_mono(f'{off:#x}')}</td><td>{length}</td><td>{_mono(hex_or_dash(va))}</td>"
+            f"<td>{_esc(region or '—')}</td><td>{_esc(enc)}</td><td>{_esc(confidence_label(c))}</td></tr>"
             for off, length, va, region, enc, c in locations
         )
         table = ("<table cellspacing='0' cellpadding='2' border='0'><tr style='color:#555'><td>File offset</td>"
@@ -202,6 +230,6 @@ class DetailsPane(QWidget):
 
     def _set_key_id(self, key_id: str | None) -> None:
         self._key_id = key_id
-        self.key_label.setText(key_id or "—")
+        self.key_label.set_full_text(key_id or "—")
         self.key_label.setToolTip(key_id or "no key id: the public half could not be derived")
         self.copy_button.setEnabled(bool(key_id))

@@ -1,8 +1,11 @@
 """Entropy plot: bits per byte across the dump, regions shaded by kind, findings marked, hex axis.
 
 ``EntropyPlot.set_dump(dump)`` computes the entropy pyramid (:mod:`viewer.scan.entropy`, 4 KiB blocks)
-in an :class:`EntropyWorker` on the widget's thread pool, with progress; a new dump or ``set_dump(None)``
-cancels it (a late result is recognised by its token and dropped). Then:
+in the window's one worker (:class:`~viewer.gui.task_worker.TaskWorker` running
+:func:`viewer.workspace.jobs.entropy_job`) on the widget's thread pool, with progress; a new dump or
+``set_dump(None)`` cancels it (a late result is recognised by its token and dropped). The maths of what
+is drawn (curves, the finer pass, shading spans, ticks) is Qt-free, in :mod:`viewer.workspace.entropy_series`;
+this widget holds the state and draws. Then:
 
 * x is the file offset (``set_axis_mode("offset")``, every byte of the file) or the virtual address
   (``"vaddr"``: only regions with an address, each drawn at its vaddr, gaps between them left empty);
@@ -12,16 +15,17 @@ cancels it (a late result is recognised by its token and dropped). Then:
 * in vaddr mode a region narrower than 3 pixels gets a dot at its mean entropy (``region_dots``):
   address spaces are sparse, and a stack 1 MiB wide is invisible next to a module at 0x7c900000;
 * regions are shaded, one semi-transparent colour per kind (:data:`KIND_COLOURS`), from 0 to 8;
-* ``set_findings(findings)`` puts one marker per finding at y = 8.2, coloured by kind, sized by
-  confidence (anything with ``offset``, ``kind`` and ``confidence`` works);
+* ``set_findings(findings)`` puts one marker per finding at y = 8.2, coloured by its kind's colour role
+  (the palette the hex view and the findings table use), sized by confidence (anything with ``offset``, ``kind`` and ``confidence`` works);
 * hovering shows offset, address, region and the 4 KiB block's entropy in ``hover_label``;
-* a left click emits ``sig_offset_clicked(file_offset)`` (a Python int; None positions are ignored);
+* a left click emits ``sig_offset_clicked(file_offset)`` (a Python int; None positions are ignored), or
+  ``sig_finding_clicked(finding)`` on a finding's marker;
 * zooming (any change of the x range, or of the plot's width) redraws from the in-memory pyramid at
   about one point per pixel (``EntropyPyramid.range``), so zooming in shows finer structure down to
   level 0;
 * finer than the pyramid: when the visible x range covers fewer pyramid blocks (4 KiB) than the plot
-  is wide in pixels, a :class:`FineEntropyWorker` (same thread pool, cancellable, token-checked like
-  the pyramid's worker) reads just the visible bytes, plus half the visible span each side so a small
+  is wide in pixels, a fine pass (:func:`viewer.workspace.jobs.fine_entropy_job` in a TaskWorker on the
+  same thread pool, cancellable, token-checked like the pyramid's) reads just the visible bytes, plus half the visible span each side so a small
   pan needs no new pass (at most :data:`FINE_MAX_BYTES`, 64 MiB, read through ``dump.read``; never
   written), and computes the entropy at the largest power-of-two block >= 64 bytes that still gives at
   least one block per pixel. When it arrives, the curves show it in place of the pyramid over the
@@ -42,22 +46,45 @@ so with kernel addresses (~2**64) the x resolution is ~4 KiB and clicks resolve 
 from __future__ import annotations
 
 import math
-import threading
-import time
 import weakref
-import zlib
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QPointF, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from viewer.scan.entropy import DEFAULT_BLOCK, HIGH_ENTROPY, EntropyPyramid, block_entropy, compute_entropy
+from viewer.gui.palette import role_color
+from viewer.gui.task_worker import TaskWorker
+from viewer.scan.entropy import DEFAULT_BLOCK, HIGH_ENTROPY, EntropyPyramid
+from viewer.workspace.entropy_series import (
+    FINE_CHUNK,
+    FINE_MAX_BYTES,
+    FINE_MIN_BLOCK,
+    MIN_POINTS,
+    MODES,
+    FineRequest,
+    FineResult,
+    MemoryMap,
+    finding_points,
+    fine_covers,
+    hex_label,
+    hex_tick_spacing,
+    merge_spans,
+    nearest,
+    offset_series,
+    region_spans,
+    vaddr_series,
+    want_fine,
+)
+from viewer.workspace.highlights import finding_role
+from viewer.workspace.jobs import entropy_job, fine_entropy_job
 
-MODES = ("offset", "vaddr")
-KIND_COLOURS: dict[str, tuple[int, int, int]] = {
+__all__ = ["EntropyPlot", "FINDING_Y", "FINE_CHUNK", "FINE_MAX_BYTES", "FINE_MIN_BLOCK", "FineRequest",
+           "FineResult", "HexAxisItem", "KIND_COLOURS", "MODES", "finding_colour", "hex_label", "kind_colour"]
+
+KIND_COLOURS: dict[str, tuple[int, int, int]] = {  # region kinds (not finding kinds: those have roles)
     "stack": (255, 140, 0),
     "module": (65, 105, 225),
     "heap": (46, 170, 87),
@@ -70,34 +97,18 @@ OTHER_COLOUR = (200, 120, 160)
 REGION_ALPHA = 55
 REGION_EDGE_ALPHA = 140
 FINDING_Y = 8.2
-FINDING_PALETTE = 12
-PROGRESS_EVERY_S = 0.1
 REDRAW_DELAY_MS = 30
-MIN_POINTS = 100
-FINE_MIN_BLOCK = 64  # smallest fine block (at most 6 bits/byte)
-FINE_MAX_BYTES = 64 * 1024 * 1024  # bytes read by one fine pass, at most
-FINE_CHUNK = 4 * 1024 * 1024  # bytes per read, cancel checked between reads
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def kind_colour(kind: str) -> tuple[int, int, int]:
+    """The shading colour of a region kind."""
     return KIND_COLOURS.get(kind, OTHER_COLOUR)
 
 
-def finding_colour(kind: str) -> Any:
-    """A stable colour per finding kind (same kind, same colour, across runs)."""
-    return pg.intColor(
-        zlib.crc32(kind.encode()) % FINDING_PALETTE, hues=FINDING_PALETTE, values=1, minValue=200
-    )
-
-
-def hex_label(value: float) -> str:
-    if not math.isfinite(value) or value < 0:
-        return ""
-    return f"{round(value):#x}"
+def finding_colour(finding: Any) -> Any:
+    """A finding's marker colour: its colour role's, as in the hex view and the findings table (the plot's
+    background is dark in both themes, so the dark theme's colours)."""
+    return role_color(finding_role(finding), dark=True, opaque=True)
 
 
 class HexAxisItem(pg.AxisItem):
@@ -108,142 +119,18 @@ class HexAxisItem(pg.AxisItem):
         self.enableAutoSIPrefix(False)
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
-        span = maxVal - minVal
-        if not (span > 0 and math.isfinite(span)) or size <= 0:
-            return super().tickSpacing(minVal, maxVal, size)
-        ticks = max(2.0, size / 130.0)  # hex labels of 64-bit addresses need ~100 px each
-        major = float(2 ** max(0, math.ceil(math.log2(span / ticks))))
-        levels = [(major, 0.0)]
-        if major >= 4:
-            levels.append((major / 4, 0.0))
-        return levels
+        levels = hex_tick_spacing(minVal, maxVal, size)
+        return levels if levels is not None else super().tickSpacing(minVal, maxVal, size)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         return [hex_label(v * scale) for v in values]
-
-
-class EntropySignals(QObject):
-    sig_progress = Signal(object, object, object)  # token, bytes done, bytes in all
-    sig_done = Signal(object, object)  # token, EntropyPyramid (complete)
-    sig_failed = Signal(object, str)  # token, one-line reason ("cancelled" when asked to stop)
-    sig_finished = Signal(object)  # token; always last
-
-
-class EntropyWorker(QRunnable):
-    """:func:`compute_entropy` off the GUI thread, with throttled progress and cancel."""
-
-    def __init__(self, dump: Any, token: int, block: int = DEFAULT_BLOCK):
-        super().__init__()
-        self.setAutoDelete(False)
-        self.signals = EntropySignals()
-        self.token = token
-        self.block = block
-        self._dump = dump
-        self.cancelled = threading.Event()
-        self._last = 0.0
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-
-    def progress(self, done: int, total: int) -> None:  # called by compute_entropy (state protocol)
-        now = time.monotonic()
-        if now - self._last >= PROGRESS_EVERY_S or done >= total:
-            self._last = now
-            self.signals.sig_progress.emit(self.token, done, total)
-
-    def run(self) -> None:
-        try:
-            pyramid = compute_entropy(self._dump.source, self.block, self)
-            if self.cancelled.is_set() or not pyramid.complete:
-                self.signals.sig_failed.emit(
-                    self.token, "cancelled" if self.cancelled.is_set() else "short read"
-                )
-            else:
-                self.signals.sig_done.emit(self.token, pyramid)
-        except Exception as exc:  # noqa: BLE001 - a worker reports every failure as a signal
-            self.signals.sig_failed.emit(self.token, _one_line(f"{type(exc).__name__}: {exc}"))
-        finally:
-            self.signals.sig_finished.emit(self.token)
-
-
-@dataclass(frozen=True)
-class FineRequest:
-    """A fine pass: file bytes [start, end) at ``block`` bytes per value, drawn at x = offset + shift
-    (shift 0 in offset mode; ``vaddr - file_offset`` of the one region in vaddr mode)."""
-
-    mode: str
-    start: int
-    end: int
-    block: int
-    shift: int = 0
-
-
-@dataclass(frozen=True)
-class FineResult:
-    """Entropy of each ``request.block`` bytes of [request.start, request.end) (the last may be
-    shorter, at the end of the file)."""
-
-    request: FineRequest
-    values: np.ndarray
-
-
-class FineSignals(QObject):
-    sig_done = Signal(object, object)  # token, FineResult
-    sig_failed = Signal(object, str)  # token, one-line reason
-    sig_finished = Signal(object)  # token; always last
-
-
-class FineEntropyWorker(QRunnable):
-    """Entropy of one byte range at a small block size, off the GUI thread, cancellable.
-
-    Reads go through ``dump.read`` (the read-only source; bytes copied, nothing is written) in pieces
-    of :data:`FINE_CHUNK`, whole blocks each, with the cancel flag checked between pieces.
-    """
-
-    def __init__(self, dump: Any, token: int, request: FineRequest):
-        super().__init__()
-        self.setAutoDelete(False)
-        self.signals = FineSignals()
-        self.token = token
-        self.request = request
-        self._dump = dump
-        self.cancelled = threading.Event()
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-
-    def run(self) -> None:
-        try:
-            r = self.request
-            block = r.block
-            step = max(block, FINE_CHUNK // block * block)
-            parts: list[np.ndarray] = []
-            offset = r.start
-            while offset < r.end and not self.cancelled.is_set():
-                data = self._dump.read(offset, min(step, r.end - offset))
-                if not data:
-                    break
-                parts.append(block_entropy(data, block))
-                offset += len(data)
-                if len(data) % block:  # a short read ends the pass (its last block measured on its own)
-                    break
-            if self.cancelled.is_set():
-                self.signals.sig_failed.emit(self.token, "cancelled")
-            elif offset < r.end:
-                self.signals.sig_failed.emit(self.token, "short read")
-            else:
-                values = np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
-                self.signals.sig_done.emit(self.token, FineResult(r, values))
-        except Exception as exc:  # noqa: BLE001 - a worker reports every failure as a signal
-            self.signals.sig_failed.emit(self.token, _one_line(f"{type(exc).__name__}: {exc}"))
-        finally:
-            self.signals.sig_finished.emit(self.token)
 
 
 class EntropyPlot(QWidget):
     """Entropy of a dump over file offsets or virtual addresses (see the module docstring)."""
 
     sig_offset_clicked = Signal(object)  # file offset (Python int)
+    sig_finding_clicked = Signal(object)  # the finding whose marker was clicked
     sig_progress = Signal(object, object)  # bytes done, bytes in all
     sig_ready = Signal(object)  # the EntropyPyramid now shown
     sig_failed = Signal(str)  # one-line reason
@@ -259,14 +146,13 @@ class EntropyPlot(QWidget):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._token = 0
-        self._workers: dict[int, EntropyWorker] = {}
+        self._workers: dict[int, TaskWorker] = {}
         self._fine_enabled = True
         self._fine_token = 0
-        self._fine_workers: dict[int, FineEntropyWorker] = {}
+        self._fine_workers: dict[int, TaskWorker] = {}
         self._fine: FineResult | None = None  # drawn in place of the pyramid over its bytes
         self._fine_pending: FineRequest | None = None  # asked for, not arrived yet
-        self._mem: dict[str, np.ndarray] = {}
-        self._mem_regions: list[Any] = []  # regions with an address, sorted by vaddr
+        self._mem = MemoryMap()  # regions with an address, sorted by vaddr
         self._extent = (0.0, 1.0)
         self._finding_xs = np.empty(0)
         self._finding_objs: list[Any] = []
@@ -362,20 +248,23 @@ class EntropyPlot(QWidget):
         self._index_regions()
         self._clear_plot()
         self.hover_label.setText("")
+        self.legend_label.setText("")
         if dump is None:
             self.status_label.setText("no dump")
             return
+        self._rebuild()  # this dump's axis and legend at once, not the last tab's while it computes
         cached = self._cached(dump)
         if cached is not None:
             self.set_pyramid(cached)
             self.sig_ready.emit(cached)
             return
         self._token += 1
-        worker = EntropyWorker(dump, self._token, self.block)
-        worker.signals.sig_progress.connect(self._on_progress)
-        worker.signals.sig_done.connect(self._on_done)
-        worker.signals.sig_failed.connect(self._on_failed)
-        worker.signals.sig_finished.connect(self._on_finished)
+        worker = TaskWorker(entropy_job, dump, self.block, what="entropy")
+        token = self._token
+        worker.signals.sig_progress.connect(partial(self._on_progress, token))
+        worker.signals.sig_done.connect(partial(self._on_done, token))
+        worker.signals.sig_failed.connect(partial(self._on_failed, token))
+        worker.signals.sig_finished.connect(partial(self._on_finished, token))
         self._workers[self._token] = worker
         self.status_label.setText("computing entropy…")
         self.progress_bar.setValue(0)
@@ -426,11 +315,7 @@ class EntropyPlot(QWidget):
 
     def fine_entropy_at(self, offset: int) -> tuple[float, int] | None:
         """(entropy, block size) of the fine block holding file ``offset``, when one is drawn there."""
-        f = self._fine
-        if f is None or not f.request.start <= offset < f.request.end:
-            return None
-        i = (offset - f.request.start) // f.request.block
-        return (float(f.values[i]), f.request.block) if i < f.values.size else None
+        return self._fine.entropy_at(offset) if self._fine is not None else None
 
     def wait_idle(self, msecs: int = 30000) -> bool:
         return self._pool.waitForDone(msecs)
@@ -512,7 +397,12 @@ class EntropyPlot(QWidget):
         return "  ·  ".join(parts)
 
     def click_at_x(self, x: float) -> int | None:
-        """What a left click at plot position ``x`` does: emit and return the file offset there."""
+        """What a left click at plot position ``x`` does: on a finding's marker (the one the hover names)
+        emit ``sig_finding_clicked`` and return its offset; elsewhere emit and return the file offset."""
+        near = self._finding_near(x)
+        if near is not None:
+            self.sig_finding_clicked.emit(near)
+            return int(near.offset)
         offset = self.offset_for_x(x)
         if offset is not None:
             self.sig_offset_clicked.emit(offset)
@@ -540,134 +430,21 @@ class EntropyPlot(QWidget):
         self._update_fine(x0, x1, int(self.view_box.width()))
         self._update_shading(x0, x1, self.view_box.viewPixelSize()[0] or 1.0)
         if self._mode == "offset":
-            x, mean, mx = self._offset_series(p, x0, x1, points)
+            x, mean, mx = offset_series(p, x0, x1, points, self._fine)
         else:
-            x, mean, mx = self._vaddr_series(p, x0, x1, points)
+            px = self.view_box.viewPixelSize()[0] or 1.0
+            series = vaddr_series(p, self._mem, x0, x1, points, px, self._fine)
+            if series.dot_x.size:
+                self.region_dots.setData(series.dot_x, series.dot_y)
+            x, mean, mx = series.x, series.mean, series.max
         self.max_curve.setData(x, mx)
         self.mean_curve.setData(x, mean)
 
-    # -- data ------------------------------------------------------------------------------------
-    @staticmethod
-    def _steps(starts: np.ndarray, ends: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
-        """x = start0, end0, start1, end1, ...; each value repeated: a flat step per point."""
-        x = np.stack([starts, ends], axis=1).reshape(-1).astype(np.float64)
-        return (x, *(np.repeat(v.astype(np.float64), 2) for v in values))
-
-    def _offset_series(self, p: EntropyPyramid, x0: float, x1: float, points: int) -> tuple[np.ndarray, ...]:
-        s = p.range(max(0, math.floor(x0)), math.ceil(x1) + 1, points)
-        parts = self._splice_fine(s.x, np.minimum(s.x + s.span, p.size), s.mean, s.max, x0, x1, 0)
-        return self._steps(*parts)
-
-    @staticmethod
-    def _region_means(p: EntropyPyramid, fo0: np.ndarray, size: np.ndarray) -> np.ndarray:
-        """Mean level-0 entropy of each region (vectorised over regions)."""
-        b0 = np.minimum(fo0 // p.block, p.blocks).astype(np.int64)
-        b1 = np.minimum(-(-(fo0 + size.astype(np.int64)) // p.block), p.blocks).astype(np.int64)
-        cs = getattr(p, "_cumsum", None)  # the pyramid's float64 prefix sums of level 0, when it has them
-        if cs is None or len(cs) != p.blocks + 1:
-            cs = np.concatenate(([0.0], np.cumsum(p.values, dtype=np.float64)))
-        return (cs[b1] - cs[b0]) / np.maximum(b1 - b0, 1)
-
-    def _vaddr_series(self, p: EntropyPyramid, x0: float, x1: float, points: int) -> tuple[np.ndarray, ...]:
-        m = self._mem
-        empty = np.empty(0)
-        if not m or not m["va0"].size:
-            return empty, empty, empty
-        visible = np.flatnonzero((m["va1"] > x0) & (m["va0"] < x1) & (m["fo0"] < p.size))
-        if not visible.size:
-            return empty, empty, empty
-        va0, va1, fo0 = m["va0"][visible], m["va1"][visible], m["fo0"][visible]
-        # regions too narrow to show a curve at this zoom get a dot at their mean
-        px = self.view_box.viewPixelSize()[0] or 1.0
-        narrow = (va1 - va0) < 3 * px
-        if narrow.any():
-            means = self._region_means(p, fo0[narrow], va1[narrow] - va0[narrow])
-            centres = (va0[narrow] + va1[narrow]) / 2.0
-            if centres.size > points:  # more dots than pixels: keep the highest per pixel column
-                cols = np.floor((centres - x0) / px).astype(np.int64)
-                order = np.lexsort((-means, cols))
-                keep = order[np.concatenate(([True], cols[order][1:] != cols[order][:-1]))]
-                centres, means = centres[keep], means[keep]
-            self.region_dots.setData(centres, means)
-        if visible.size * 2 > points:  # one flat segment per region, at its mean (max = mean here)
-            mean = self._region_means(p, fo0, va1 - va0)
-            xs = np.stack([va0, va1, va1], axis=1).reshape(-1)
-            ys = np.stack([mean, mean, np.full_like(mean, np.nan)], axis=1).reshape(-1)
-            return xs, ys, ys.copy()
-        lo = np.maximum(va0, x0)
-        hi = np.minimum(va1, x1)
-        total = float(np.sum(hi - lo)) or 1.0
-        xs_parts: list[np.ndarray] = []
-        mean_parts: list[np.ndarray] = []
-        max_parts: list[np.ndarray] = []
-        nan = np.array([np.nan])
-        for idx, a0, a1, f0, v_lo, v_hi in zip(
-            visible.tolist(), va0.tolist(), va1.tolist(), fo0.tolist(), lo.tolist(), hi.tolist(), strict=True
-        ):
-            budget = max(2, int(points * (v_hi - v_lo) / total))
-            f_lo = int(f0 + (v_lo - a0))
-            f_hi = int(f0 + (v_hi - a0))
-            s = p.range(f_lo, max(f_hi, f_lo + 1), budget)
-            if not s.x.size:
-                continue
-            starts = np.clip(a0 + (s.x - f0), a0, a1)
-            ends = np.clip(a0 + (np.minimum(s.x + s.span, p.size) - f0), a0, a1)
-            region = self._mem_regions[idx]
-            x, mean, mx = self._steps(
-                *self._splice_fine(starts, ends, s.mean, s.max, x0, x1, region.vaddr - region.file_offset)
-            )
-            xs_parts += [x, nan]
-            mean_parts += [mean, nan]
-            max_parts += [mx, nan]
-        if not xs_parts:
-            return empty, empty, empty
-        return np.concatenate(xs_parts), np.concatenate(mean_parts), np.concatenate(max_parts)
-
     # -- the fine pass ---------------------------------------------------------------------------
     def _want_fine(self, x0: float, x1: float, width: int) -> tuple[FineRequest, int, int] | None:
-        """The fine pass the view [x0, x1] at ``width`` pixels calls for, and the visible file bytes
-        [v0, v1) it must cover; None when the pyramid already gives a block per pixel (or vaddr mode
-        shows more than one region, or the view holds more than FINE_MAX_BYTES)."""
-        p = self.pyramid
-        span = x1 - x0
-        if not self._fine_enabled or p is None or self.dump is None or width <= 0:
+        if not self._fine_enabled or self.pyramid is None or self.dump is None:
             return None
-        if not (span > 0 and math.isfinite(span)) or span >= width * p.block:
-            return None
-        block = FINE_MIN_BLOCK
-        while block * 2 <= span / width:
-            block *= 2
-        if block >= p.block:
-            return None
-        if self._mode == "offset":
-            lo, hi, shift = 0, p.size, 0
-        else:
-            m = self._mem
-            if not m or not m["va0"].size:
-                return None
-            vis = np.flatnonzero((m["va1"] > x0) & (m["va0"] < x1))
-            if vis.size != 1:  # two regions or more: not one run of file bytes; the pyramid only
-                return None
-            region = self._mem_regions[int(vis[0])]
-            shift = region.vaddr - region.file_offset
-            lo, hi = region.file_offset, min(region.file_offset + region.size, p.size)
-        v0 = max(lo, math.floor(x0) - shift)
-        v1 = min(hi, math.ceil(x1) - shift)
-        if v1 <= v0 or v1 - v0 > FINE_MAX_BYTES:
-            return None
-        pad = min((v1 - v0) // 2, (FINE_MAX_BYTES - (v1 - v0)) // 2)
-        start = lo + (max(lo, v0 - pad) - lo) // block * block
-        end = min(hi, start + -(-(min(hi, v1 + pad) - start) // block) * block)
-        return FineRequest(self._mode, start, end, block, shift), v0, v1
-
-    @staticmethod
-    def _fine_covers(req: FineRequest | None, want: FineRequest, v0: int, v1: int) -> bool:
-        return (
-            req is not None
-            and (req.mode, req.block, req.shift) == (want.mode, want.block, want.shift)
-            and req.start <= v0
-            and v1 <= req.end
-        )
+        return want_fine(self.pyramid, self._mode, self._mem, x0, x1, width)
 
     def _update_fine(self, x0: float, x1: float, width: int) -> None:
         """Drop, keep or ask for the fine pass the view calls for (see the module docstring)."""
@@ -679,17 +456,18 @@ class EntropyPlot(QWidget):
         f = self._fine
         if f is not None and (f.request.mode, f.request.shift) != (req.mode, req.shift):
             self._fine = None  # another mode or region: it no longer applies
-        if self._fine_covers(self._fine.request if self._fine is not None else None, req, v0, v1):
+        if fine_covers(self._fine.request if self._fine is not None else None, req, v0, v1):
             self._cancel_fine_worker()  # what is drawn already fits; anything in flight is for another view
             return
-        if self._fine_covers(self._fine_pending, req, v0, v1):
+        if fine_covers(self._fine_pending, req, v0, v1):
             return
         self._cancel_fine_worker()
         self._fine_token += 1
-        worker = FineEntropyWorker(self.dump, self._fine_token, req)
-        worker.signals.sig_done.connect(self._on_fine_done)
-        worker.signals.sig_failed.connect(self._on_fine_failed)
-        worker.signals.sig_finished.connect(self._on_fine_finished)
+        worker = TaskWorker(fine_entropy_job, self.dump, req, what="fine entropy")
+        token = self._fine_token
+        worker.signals.sig_done.connect(partial(self._on_fine_done, token))
+        worker.signals.sig_failed.connect(partial(self._on_fine_failed, token))
+        worker.signals.sig_finished.connect(partial(self._on_fine_finished, token))
         self._fine_workers[self._fine_token] = worker
         self._fine_pending = req
         self._pool.start(worker)
@@ -705,42 +483,6 @@ class EntropyPlot(QWidget):
         """Back to the pyramid only: the fine curve goes, a pass in flight is cancelled."""
         self._cancel_fine_worker()
         self._fine = None
-
-    def _splice_fine(
-        self,
-        starts: np.ndarray,
-        ends: np.ndarray,
-        mean: np.ndarray,
-        mx: np.ndarray,
-        x0: float,
-        x1: float,
-        shift: int,
-    ) -> tuple[np.ndarray, ...]:
-        """Coarse steps [starts, ends) with the fine result put in place of them over its bytes (the
-        coarse steps cut at its edges); only the fine blocks in [x0, x1] (one more each side) are kept.
-        ``shift`` maps these steps' file offsets to x: the fine result applies only if it has the same."""
-        f = self._fine
-        if f is None or f.request.mode != self._mode or f.request.shift != shift or not starts.size:
-            return starts, ends, mean, mx
-        r = f.request
-        fx0, fx1 = float(r.start + shift), float(r.end + shift)
-        if fx1 <= float(starts[0]) or fx0 >= float(ends[-1]):
-            return starts, ends, mean, mx
-        i0 = max(0, math.floor((x0 - fx0) / r.block) - 1)
-        i1 = min(f.values.size, math.ceil((x1 - fx0) / r.block) + 1)
-        if i1 <= i0:
-            return starts, ends, mean, mx
-        fs = np.arange(i0, i1, dtype=np.int64) * r.block + r.start
-        fe = np.minimum(fs + r.block, r.end)
-        fv = f.values[i0:i1]
-        left = starts < fx0
-        right = ends > fx1
-        return (
-            np.concatenate((starts[left], (fs + shift).astype(np.float64), np.maximum(starts[right], fx1))),
-            np.concatenate((np.minimum(ends[left], fx0), (fe + shift).astype(np.float64), ends[right])),
-            np.concatenate((mean[left], fv, mean[right])),
-            np.concatenate((mx[left], fv, mx[right])),
-        )
 
     def _on_fine_done(self, token: int, result: FineResult) -> None:
         if token != self._fine_token:
@@ -758,19 +500,7 @@ class EntropyPlot(QWidget):
         self._fine_workers.pop(token, None)
 
     def _index_regions(self) -> None:
-        self._mem = {}
-        self._mem_regions = []
-        if self.dump is None:
-            return
-        mem = sorted(
-            (r for r in self.dump.regions if r.vaddr is not None and r.size > 0), key=lambda r: r.vaddr
-        )
-        self._mem = {
-            "va0": np.array([float(r.vaddr) for r in mem], dtype=np.float64),
-            "va1": np.array([float(r.vaddr + r.size) for r in mem], dtype=np.float64),
-            "fo0": np.array([r.file_offset for r in mem], dtype=np.int64),
-        }
-        self._mem_regions = mem
+        self._mem = MemoryMap.of(self.dump.regions) if self.dump is not None else MemoryMap()
 
     # -- drawing ---------------------------------------------------------------------------------
     def _clear_plot(self) -> None:
@@ -804,29 +534,19 @@ class EntropyPlot(QWidget):
     def _compute_extent(self) -> tuple[float, float]:
         if self._mode == "offset":
             return 0.0, float(max(1, self.dump.size))
-        m = self._mem
-        if not m or not m["va0"].size:
+        extent = self._mem.extent()
+        if extent is None:
             self.status_label.setText("no memory regions: this format has no address space")
             return 0.0, 1.0
-        return float(m["va0"].min()), float(m["va1"].max())
+        return extent
 
     def _draw_regions(self) -> None:
         """One BarGraphItem per kind; the spans themselves are set per redraw (:meth:`_update_shading`)."""
-        by_kind: dict[str, list[tuple[float, float]]] = {}
-        if self._mode == "offset":
-            for r in self.dump.regions:
-                if r.size > 0:
-                    by_kind.setdefault(r.kind, []).append((float(r.file_offset), float(r.end)))
-        else:
-            for r in self._mem_regions:
-                by_kind.setdefault(r.kind, []).append((float(r.vaddr), float(r.vaddr + r.size)))
-        self._spans = {}
-        for kind, spans in sorted(by_kind.items()):
-            arr = np.array(sorted(spans), dtype=np.float64)
-            self._spans[kind] = (arr[:, 0].copy(), arr[:, 1].copy())
+        self._spans = region_spans(self.dump.regions, self._mode, self._mem)
+        for kind, (starts, ends) in self._spans.items():
             item = pg.BarGraphItem(
-                x0=arr[:1, 0],
-                x1=arr[:1, 1],
+                x0=starts[:1],
+                x1=ends[:1],
                 y0=0.0,
                 height=8.0,
                 brush=pg.mkBrush(*kind_colour(kind), REGION_ALPHA),
@@ -836,42 +556,27 @@ class EntropyPlot(QWidget):
             item.setToolTip(kind)
             self.plot_item.addItem(item, ignoreBounds=True)
             self.region_items[kind] = item
-        self.legend_label.setText(self._legend_html(sorted(by_kind)))
+        self.legend_label.setText(self._legend_html(list(self._spans)))
 
     def _update_shading(self, x0: float, x1: float, px: float) -> None:
         """Shade the regions visible in [x0, x1], spans of one kind closer than a pixel merged: 100,000
         regions of a full-memory dump paint as at most a few thousand rectangles."""
         for kind, (starts, ends) in self._spans.items():
-            vis = (ends > x0) & (starts < x1)
-            a, b = starts[vis], ends[vis]
-            if a.size > 1:
-                reach = np.maximum.accumulate(b)  # starts are sorted; the furthest end so far
-                new = np.concatenate(([True], a[1:] > reach[:-1] + px))
-                idx = np.flatnonzero(new)
-                a = a[idx]
-                b = np.maximum.reduceat(b, idx)
+            a, b = merge_spans(starts, ends, x0, x1, px)
             self.region_items[kind].setOpts(x0=a, x1=b, y0=0.0, height=8.0)
 
     def _draw_findings(self) -> None:
-        xs: list[float] = []
-        objs: list[Any] = []
-        for f in self.findings:
-            x = self.x_for_offset(int(f.offset)) if self.dump is not None else None
-            if x is not None:
-                xs.append(x)
-                objs.append(f)
-        order = np.argsort(np.array(xs, dtype=np.float64), kind="stable")
-        self._finding_xs = np.array(xs, dtype=np.float64)[order]
-        self._finding_objs = [objs[i] for i in order.tolist()]
+        x_of = self.x_for_offset if self.dump is not None else (lambda _offset: None)
+        self._finding_xs, self._finding_objs = finding_points(self.findings, x_of)
         brushes: dict[str, Any] = {}
         for f in self._finding_objs:
-            kind = str(f.kind)
-            if kind not in brushes:
-                brushes[kind] = pg.mkBrush(finding_colour(kind))
+            role = finding_role(f)
+            if role not in brushes:
+                brushes[role] = pg.mkBrush(finding_colour(f))
         self.findings_scatter.setData(
             x=self._finding_xs,
             y=np.full(self._finding_xs.size, FINDING_Y),
-            brush=[brushes[str(f.kind)] for f in self._finding_objs],
+            brush=[brushes[finding_role(f)] for f in self._finding_objs],
             size=np.array(
                 [7 + 2 * max(1, min(int(getattr(f, "confidence", 1) or 1), 4)) for f in self._finding_objs]
             ),
@@ -881,13 +586,9 @@ class EntropyPlot(QWidget):
 
     def _finding_near(self, x: float) -> Any:
         """The drawn finding nearest to ``x`` within 5 pixels (None when there is none)."""
-        xs = self._finding_xs
-        if not xs.size:
-            return None
         px = self.view_box.viewPixelSize()[0] or 1.0
-        i = int(np.searchsorted(xs, x))
-        best = min((j for j in (i - 1, i) if 0 <= j < xs.size), key=lambda j: abs(xs[j] - x))
-        return self._finding_objs[best] if abs(xs[best] - x) <= 5 * px else None
+        i = nearest(self._finding_xs, x, 5 * px)
+        return None if i is None else self._finding_objs[i]
 
     @staticmethod
     def _legend_html(kinds: list[str] | None = None) -> str:
@@ -918,7 +619,7 @@ class EntropyPlot(QWidget):
             return
         self.click_at_x(self.view_box.mapSceneToView(pos).x())
 
-    def _on_progress(self, token: int, done: int, total: int) -> None:
+    def _on_progress(self, token: int, done: int, total: int, _rate: float = 0.0, _eta: float = 0.0) -> None:
         if token != self._token:
             return
         if total:
@@ -937,10 +638,11 @@ class EntropyPlot(QWidget):
         self.sig_ready.emit(pyramid)
 
     def _on_failed(self, token: int, reason: str) -> None:
+        """``reason`` is the worker's one line ("entropy failed: OSError: …")."""
         if token != self._token:
             return
         self.progress_bar.hide()
-        self.status_label.setText(f"entropy failed: {reason}")
+        self.status_label.setText(reason)
         self.sig_failed.emit(reason)
 
     def _on_finished(self, token: int) -> None:

@@ -15,7 +15,6 @@ Nothing here ever holds key bytes: a Finding has none (see viewer.scan.finding).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import (
@@ -45,105 +44,60 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.gui.palette import VERDICT_MEANING, confidence_colours, role_color, verdict_colour
 from viewer.scan.finding import Confidence, Finding
+from viewer.workspace.findings_view import (
+    COL_CONFIDENCE,
+    COL_ENCODING,
+    COL_ID,
+    COL_KEY_ID,
+    COL_KIND,
+    COL_MATCHES,
+    COL_OFFSET,
+    COL_REGION,
+    COL_VADDR,
+    CONFIDENCE_MEANING,
+    HEADER_TIPS,
+    HEADERS,
+    KEY_ID_SHORT,
+    NUMERIC_COLUMNS,
+    FindingFilter,
+    FindingGroup,
+    accepts,
+    cell_text,
+    count_text,
+    group_cell,
+    group_findings,
+    group_sort_key,
+    secret_count,
+    short_key_id,
+    sort_key,
+    tooltip,
+)
+from viewer.workspace.highlights import finding_role
+
+__all__ = [
+    "COL_CONFIDENCE", "COL_ENCODING", "COL_KEY_ID", "COL_KIND", "COL_MATCHES", "COL_OFFSET", "COL_REGION",
+    "COL_SEVERITY", "COL_STATUS", "COL_VADDR", "CONFIDENCE_MEANING", "FINDING_ROLE", "HEADERS", "SORT_ROLE",
+    "FindingFilter", "FindingGroup", "FindingsFilterProxy", "FindingsModel", "FindingsPanel",
+    "FindingsTreeModel", "accepts", "group_findings", "short_key_id",
+]
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 FINDING_ROLE = Qt.ItemDataRole.UserRole + 2  # the Finding (or FindingGroup in the tree) of a row
 
-COL_KIND, COL_ENCODING, COL_CONFIDENCE, COL_KEY_ID, COL_REGION, COL_OFFSET, COL_VADDR, COL_MATCHES = range(8)
-HEADERS = ("Kind", "Encoding", "Confidence", "Key id", "Region", "Offset", "VAddr", "Matches")
-HEADER_TIPS = (
-    "What was found (rsa-private-key, certificate, …)",
-    "How it is stored (pem-pkcs1, der-spki, raw-bignum, …)",
-    "confirmed: the key's mathematics was checked; high: well-formed but unchecked; medium/low: heuristics",
-    "Fingerprint of the public half (the same key found twice has the same key id)",
-    "Region of the dump holding it",
-    "File offset (hex)",
-    "Virtual address (hex) where the dump has one",
-    "Supplied public keys this finding matches",
-)
 # With a case open the flat table has two more columns: the review's status and severity.
 COL_STATUS, COL_SEVERITY = len(HEADERS), len(HEADERS) + 1
 REVIEW_HEADERS = ("Status", "Severity")
 REVIEW_TIPS = ("The case's review status of this finding (Review panel)",
                "The severity the examiner gave this finding (Review panel)")
 ReviewLookup = Callable[[Finding], "tuple[str, str] | None"]
-KEY_ID_SHORT = 12
-_NUMERIC = (COL_OFFSET, COL_VADDR)
 _NO_PARENT = QModelIndex()
 AnyIndex = QModelIndex | QPersistentModelIndex
-
-CONFIDENCE_COLOURS = {
-    Confidence.CONFIRMED: "#b9e4bc",  # green
-    Confidence.HIGH: "#ffd89a",  # amber
-    Confidence.MEDIUM: "#fff3b0",  # pale yellow
-    Confidence.LOW: "#e6e6e6",  # grey
-}
-CONFIDENCE_MEANING = {
-    Confidence.CONFIRMED: "the key's mathematics was checked (or a supplied public key matched)",
-    Confidence.HIGH: "a well-formed structure, but its mathematics could not be checked",
-    Confidence.MEDIUM: "a heuristic match: looks like key material, not verified",
-    Confidence.LOW: "a weak heuristic: may well be something else",
-}
-
-
-def short_key_id(key_id: str | None) -> str:
-    if not key_id:
-        return ""
-    return key_id if len(key_id) <= KEY_ID_SHORT + 1 else key_id[:KEY_ID_SHORT] + "…"
-
-
-def _hex(value: int | None) -> str:
-    return "—" if value is None else f"{value:#x}"
 
 
 def _fixed_font() -> Any:
     return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-
-
-def accepts(f: Finding, kinds: set[str] | None, min_confidence: Confidence, text: str) -> bool:
-    """The filter of the panel, shared by the proxy (table) and the tree: kind in ``kinds`` (None: all),
-    confidence at least ``min_confidence``, ``text`` (case-insensitive) in key id or region."""
-    if kinds is not None and f.kind not in kinds:
-        return False
-    if f.confidence < min_confidence:
-        return False
-    if text:
-        needle = text.lower()
-        if needle not in (f.key_id or "").lower() and needle not in (f.region or "").lower():
-            return False
-    return True
-
-
-def _cell(f: Finding, col: int) -> str:
-    if col == COL_KIND:
-        return f.kind
-    if col == COL_ENCODING:
-        return f.encoding
-    if col == COL_CONFIDENCE:
-        return str(f.confidence)
-    if col == COL_KEY_ID:
-        return short_key_id(f.key_id)
-    if col == COL_REGION:
-        return f.region or ""
-    if col == COL_OFFSET:
-        return f"{f.offset:#x}"
-    if col == COL_VADDR:
-        return _hex(f.vaddr)
-    return ", ".join(f.matches)
-
-
-def _sort_key(f: Finding, col: int) -> Any:
-    if col == COL_OFFSET:
-        return f.offset
-    if col == COL_VADDR:
-        # Fixed-width text: addresses can exceed a signed 64-bit QVariant.
-        return "" if f.vaddr is None else f"{f.vaddr:016x}"
-    if col == COL_CONFIDENCE:
-        return int(f.confidence)
-    if col == COL_KEY_ID:
-        return f.key_id or ""
-    return _cell(f, col).lower()
 
 
 def _header(section: int, orientation: Qt.Orientation, role: int, headers: Sequence[str]) -> Any:
@@ -165,33 +119,48 @@ class _Style:
         self.fixed_bold.setBold(True)
         self.bold = QFont()
         self.bold.setBold(True)
-        self.bg = {c: QBrush(QColor(v)) for c, v in CONFIDENCE_COLOURS.items()}
+        self.bg = {c: QBrush(QColor(v)) for c, v in confidence_colours().items()}
         self.fg = QBrush(QColor("#000000"))
+        self._swatches: dict[str, QColor] = {}
+
+    def verdict(self, status: str, role: int) -> Any:
+        """The Status cell: the reviewer's verdict in coloured bold text (the confidence is a filled cell:
+        the two never look alike)."""
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"the reviewer's verdict: {status} ({VERDICT_MEANING.get(status, status)})"
+        colour = verdict_colour(status)
+        if colour is None:
+            return None
+        if role == Qt.ItemDataRole.FontRole:
+            return self.bold
+        return QBrush(colour)
+
+    def swatch(self, finding: Any) -> QColor:
+        """The kind column's decoration: the colour the hex view marks this finding with."""
+        role = finding_role(finding)
+        colour = self._swatches.get(role)
+        if colour is None:
+            colour = self._swatches[role] = role_color(role, opaque=True)
+        return colour
 
     def data(self, f: Finding, col: int, role: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
-            return _cell(f, col)
+            return cell_text(f, col)
         if role == SORT_ROLE:
-            return _sort_key(f, col)
+            return sort_key(f, col)
         if role == FINDING_ROLE:
             return f
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == COL_KEY_ID and f.key_id:
-                return f.key_id
-            if col == COL_CONFIDENCE:
-                return f"{f.confidence}: {CONFIDENCE_MEANING[f.confidence]}"
-            if col == COL_OFFSET:
-                return f"file offset {f.offset:#x} ({f.offset}), {f.length} bytes"
-            if col == COL_MATCHES and f.matches:
-                return "\n".join(f.matches)
-            return None
-        if role == Qt.ItemDataRole.FontRole and col in (COL_KEY_ID, COL_OFFSET, COL_VADDR):
+            return tooltip(f, col)
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_KIND:
+            return self.swatch(f)
+        if role == Qt.ItemDataRole.FontRole and col in (COL_KEY_ID, COL_OFFSET, COL_VADDR, COL_ID):
             return self.fixed
         if role == Qt.ItemDataRole.BackgroundRole and col == COL_CONFIDENCE:
             return self.bg.get(f.confidence)
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_CONFIDENCE:
             return self.fg
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMERIC:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC_COLUMNS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -290,6 +259,10 @@ class FindingsModel(QAbstractTableModel):
             if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
                 review = self.review_of(f)
                 return "" if review is None else review[col - COL_STATUS]
+            if col == COL_STATUS and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole,
+                                              Qt.ItemDataRole.ToolTipRole):
+                review = self.review_of(f)
+                return None if review is None else self._style.verdict(review[0], role)
             return None
         return self._style.data(self._findings[index.row()], col, role)
 
@@ -324,7 +297,7 @@ class FindingsFilterProxy(QSortFilterProxyModel):
         model = self.sourceModel()
         if source_parent.isValid() or not isinstance(model, FindingsModel):
             return True
-        return accepts(model.finding_at(source_row), self._kinds, self._min, self._text)
+        return accepts(model.finding_at(source_row), self._kinds, self._min, self._text)  # see FindingFilter
 
     def finding_at(self, row: int) -> Finding:
         f = self.index(row, 0).data(FINDING_ROLE)
@@ -332,54 +305,8 @@ class FindingsFilterProxy(QSortFilterProxyModel):
         return f
 
 
-# -- group by secret ---------------------------------------------------------------------------------
-@dataclass
-class FindingGroup:
-    """All findings sharing a key id (one key, wherever and however it was found)."""
-
-    key: str
-    key_id: str | None
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def best(self) -> Finding:
-        secret = [f for f in self.findings if f.secret] or self.findings
-        return max(secret, key=lambda f: (f.confidence, -f.offset))
-
-    @property
-    def kind(self) -> str:
-        return self.best.kind
-
-    @property
-    def confidence(self) -> Confidence:
-        return max(f.confidence for f in self.findings)
-
-    @property
-    def secret(self) -> bool:
-        return any(f.secret for f in self.findings)
-
-    @property
-    def matches(self) -> list[str]:
-        out: list[str] = []
-        for f in self.findings:
-            out.extend(m for m in f.matches if m not in out)
-        return out
-
-
-def group_findings(findings: Iterable[Finding]) -> list[FindingGroup]:
-    """Groups by key id, best confidence first, then by the first location."""
-    groups: dict[str, FindingGroup] = {}
-    for f in findings:
-        key = f.key_id or f"finding:{f.id}"
-        groups.setdefault(key, FindingGroup(key, f.key_id)).findings.append(f)
-    out = list(groups.values())
-    for g in out:
-        g.findings.sort(key=lambda f: (f.offset, f.length, f.kind))
-    out.sort(key=lambda g: (not g.secret, -g.confidence, g.findings[0].offset))
-    return out
-
-
-TREE_HEADERS = ("Kind", "Encoding", "Confidence", "Key id", "Region", "Offset", "VAddr", "Matches")
+# -- group by secret (the grouping itself: viewer.workspace.findings_view) ----------------------------
+TREE_HEADERS = HEADERS
 _GROUP = 0  # internalId of a top-level (group) index; a child's internalId is its group's row + 1
 
 
@@ -452,27 +379,14 @@ class FindingsTreeModel(QAbstractItemModel):
         g = item
         if role == FINDING_ROLE:
             return g
-        if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
-            n = len(g.findings)
-            if col == COL_KIND:
-                return g.kind
-            if col == COL_ENCODING:
-                encodings = sorted({f.encoding for f in g.findings})
-                return encodings[0] if len(encodings) == 1 else f"{len(encodings)} encodings"
-            if col == COL_CONFIDENCE:
-                return int(g.confidence) if role == SORT_ROLE else str(g.confidence)
-            if col == COL_KEY_ID:
-                return short_key_id(g.key_id) if role == Qt.ItemDataRole.DisplayRole else (g.key_id or "")
-            if col == COL_REGION:
-                regions = sorted({f.region or "" for f in g.findings})
-                return regions[0] if len(regions) == 1 else f"{len(regions)} regions"
-            if col == COL_OFFSET:
-                return n if role == SORT_ROLE else (f"{n} location" + ("s" if n != 1 else ""))
-            if col == COL_VADDR:
-                return ""
-            return ", ".join(g.matches)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return group_cell(g, col)
+        if role == SORT_ROLE:
+            return group_sort_key(g, col)
         if role == Qt.ItemDataRole.ToolTipRole and col == COL_KEY_ID and g.key_id:
             return g.key_id
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_KIND:
+            return self._style.swatch(g.best)
         if role == Qt.ItemDataRole.FontRole:  # group rows in bold, the key id also monospace
             return self._style.fixed_bold if col == COL_KEY_ID else self._style.bold
         if role == Qt.ItemDataRole.BackgroundRole and col == COL_CONFIDENCE:
@@ -488,7 +402,7 @@ MIN_CONFIDENCE_CHOICES = (
     ("any confidence", Confidence.LOW),
     ("medium or better", Confidence.MEDIUM),
     ("high or better", Confidence.HIGH),
-    ("confirmed only", Confidence.CONFIRMED),
+    ("math-checked only", Confidence.CONFIRMED),
 )
 
 
@@ -547,7 +461,7 @@ class FindingsPanel(QWidget):
         for view in (self.table, self.tree):
             header = view.horizontalHeader() if isinstance(view, QTableView) else view.header()
             header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-            header.setStretchLastSection(True)
+            header.setStretchLastSection(False)
         self._size_columns()
 
         self.stack = QStackedWidget()
@@ -605,6 +519,10 @@ class FindingsPanel(QWidget):
         conf = Confidence(self.confidence_combo.currentData() or Confidence.LOW)
         return kinds, conf, self.text_filter.text().strip()
 
+    def current_filter(self) -> FindingFilter:
+        kinds, conf, text = self.filters()
+        return FindingFilter(None if kinds is None else frozenset(kinds), conf, text)
+
     def visible_findings(self) -> list[Finding]:
         """The findings the current view shows, in its order (flattened in group mode)."""
         if self.grouped:
@@ -640,8 +558,7 @@ class FindingsPanel(QWidget):
         self._update_count()
 
     def _rebuild_tree(self) -> None:
-        kinds, conf, text = self.filters()
-        self.tree_model.set_findings(f for f in self.model.findings if accepts(f, kinds, conf, text))
+        self.tree_model.set_findings(self.current_filter().apply(self.model.findings))
         if len(self.tree_model.groups) <= 50:
             self.tree.expandToDepth(0)
 
@@ -657,9 +574,9 @@ class FindingsPanel(QWidget):
         total = self.model.rowCount()
         if self.grouped:
             shown = sum(len(g.findings) for g in self.tree_model.groups)
-            text = f"{len(self.tree_model.groups)} keys, {shown} of {total} findings"
+            text = count_text(total, shown, sum(1 for g in self.tree_model.groups if g.secret))
         else:
-            text = f"{self.proxy.rowCount()} of {total} findings"
+            text = count_text(total, self.proxy.rowCount(), secret_count(self.model.findings))
         self.count_label.setText(text)
 
     def _size_columns(self) -> None:
@@ -673,10 +590,14 @@ class FindingsPanel(QWidget):
             COL_REGION: fm.horizontalAdvance("stack of thread 0x0000") + 12,
             COL_OFFSET: fx.horizontalAdvance("0x000000000") + 16,
             COL_VADDR: fx.horizontalAdvance("0x7fff00000000") + 16,
+            COL_ID: fx.horizontalAdvance("0" * 16) + 16,
         }
         for col, w in widths.items():
             self.table.setColumnWidth(col, w)
             self.tree.setColumnWidth(col, w)
+        for view in (self.table, self.tree):  # Matches takes the spare width, not the last column
+            header = view.horizontalHeader() if isinstance(view, QTableView) else view.header()
+            header.setSectionResizeMode(COL_MATCHES, QHeaderView.ResizeMode.Stretch)
         self.tree.setColumnWidth(COL_KIND, widths[COL_KIND] + 30)
 
     def _table_selection(self, selected: QItemSelection, deselected: QItemSelection) -> None:
@@ -695,6 +616,34 @@ class FindingsPanel(QWidget):
             self.sig_finding_selected.emit(item)
         elif isinstance(item, FindingGroup):
             self.sig_group_selected.emit(item)
+
+    def show_finding(self, finding: Finding) -> bool:
+        """Select ``finding``'s row (clearing a filter that hides it); False when it is not listed."""
+        if finding not in self.model.findings:
+            return False
+        if self.grouped:
+            for g_row, g in enumerate(self.tree_model.groups):
+                if finding in g.findings:
+                    index = self.tree_model.index(g.findings.index(finding), 0, self.tree_model.index(g_row, 0))
+                    selection = self.tree.selectionModel()
+                    selection.blockSignals(True)
+                    self.tree.setCurrentIndex(index)
+                    selection.blockSignals(False)
+                    self.tree.scrollTo(index)
+                    return True
+        source = self.model.index(self.model.findings.index(finding), 0)
+        if not self.proxy.mapFromSource(source).isValid():
+            self.kind_combo.setCurrentIndex(0)
+            self.confidence_combo.setCurrentIndex(0)
+            self.text_filter.clear()
+        row = self.proxy.mapFromSource(source)
+        model = self.table.selectionModel()
+        model.blockSignals(True)  # the caller selects the bytes: no second round through the signal
+        self.table.selectRow(row.row())
+        model.blockSignals(False)
+        self.table.viewport().update()
+        self.table.scrollTo(row)
+        return True
 
     def select_row(self, row: int) -> None:
         """Select the ``row``-th visible row of the table (or the ``row``-th group in group mode)."""

@@ -10,8 +10,9 @@ bar step stands for several rows (``row = value * max_top // bar_max``), so drag
 still shows the last row, while the keyboard, the wheel and the bar's arrow buttons move by exact rows.
 
 Highlights (findings, the selected structure field, search hits, bookmarks) are kept in an interval
-index (sorted starts + a max-end tree) so that painting a page costs in proportion to the highlights on
-that page, not to how many were set. Offsets in signals are Python ints (``Signal(object)``): dumps exceed
+index (:mod:`viewer.workspace.highlights`, Qt-free) so that painting a page costs in proportion to the
+highlights on that page, not to how many were set; their colours come from the palette
+(:mod:`viewer.gui.palette`). Offsets in signals are Python ints (``Signal(object)``): dumps exceed
 the 2 GiB a C++ ``int`` can carry.
 """
 
@@ -21,7 +22,6 @@ import base64
 import bisect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -51,6 +51,9 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.evidence.model import Dump, Region
+from viewer.workspace.highlights import Highlight, IntervalIndex
+
+__all__ = ["COPY_FORMATS", "HexView", "Highlight", "IntervalIndex", "MAX_COPY", "format_copy"]
 
 BAR_STEPS = 1 << 24  # beyond this many scroll positions, one bar step stands for several rows
 MAX_COPY = 16 * 1024 * 1024  # clipboard copies are refused above this (hex text would be 3x as big)
@@ -66,99 +69,6 @@ COPY_FORMATS = {
     "python": "Copy as Python bytes",
     "base64": "Copy as Base64",
 }
-
-# Background colours of highlight kinds. Semi-transparent so that overlapping highlights stay visible
-# and the selection drawn on top still shows what lies under it.
-KIND_COLORS: dict[str, QColor] = {
-    "finding": QColor(255, 170, 0, 120),
-    "secret": QColor(230, 40, 40, 110),
-    "key": QColor(230, 40, 40, 110),
-    "credential": QColor(200, 0, 160, 100),
-    "field": QColor(60, 160, 255, 110),
-    "search": QColor(255, 235, 0, 150),
-    "bookmark": QColor(40, 190, 80, 110),
-}
-DEFAULT_KIND_COLOR = QColor(150, 150, 150, 110)
-
-
-def color_for_kind(kind: str) -> QColor:
-    """The background colour for a highlight kind (a copy: callers may change its alpha)."""
-    return QColor(KIND_COLORS.get(kind, DEFAULT_KIND_COLOR))
-
-
-@dataclass
-class Highlight:
-    """A coloured byte range: a finding, the selected field, a search hit, a bookmark.
-
-    ``secret`` marks key material: copying any of its bytes asks the examiner first.
-    """
-
-    offset: int
-    length: int
-    color: QColor
-    label: str
-    kind: str
-    secret: bool = False
-
-    @property
-    def end(self) -> int:
-        return self.offset + max(0, self.length)
-
-
-class IntervalIndex:
-    """Static index of highlights answering "which overlap [a, b)?" in O((k + 1) log n).
-
-    Sorted by start, with a binary tree over the maximum end of each block of items: a subtree is
-    skipped when it starts at or after ``b`` or when nothing in it reaches past ``a``. Plain
-    "sorted starts + bisect" alone would have to scan back over every earlier item whenever one long
-    highlight (a whole region bookmarked) covers the page.
-    """
-
-    def __init__(self, items: Sequence[Highlight]):
-        # Empty ranges cover no byte: left out, so they can never count as "on the page".
-        order = sorted((i for i in range(len(items)) if items[i].length > 0), key=lambda i: items[i].offset)
-        self.items = [items[i] for i in order]
-        self.rank = order  # original position: later highlights paint on top of earlier ones
-        self.starts = [h.offset for h in self.items]
-        self._size = 1
-        while self._size < len(self.items):
-            self._size *= 2
-        tree = [-1] * (2 * self._size)
-        for i, h in enumerate(self.items):
-            tree[self._size + i] = h.end
-        for i in range(self._size - 1, 0, -1):
-            tree[i] = max(tree[2 * i], tree[2 * i + 1])
-        self._tree = tree
-        self.last_considered = 0  # items whose end was checked by the last query
-        self.last_visited = 0  # tree nodes visited by the last query
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def query(self, a: int, b: int) -> list[Highlight]:
-        """Highlights overlapping [a, b), in the order they were given (paint order)."""
-        self.last_considered = self.last_visited = 0
-        if not self.items or b <= a:
-            return []
-        hi = bisect.bisect_left(self.starts, b)  # items [0, hi) start before b
-        found: list[int] = []
-        tree, size = self._tree, self._size
-        stack = [(1, 0, size)]
-        while stack:
-            node, lo, n_hi = stack.pop()
-            self.last_visited += 1
-            if lo >= hi or tree[node] <= a:
-                continue
-            if node >= size:
-                self.last_considered += 1
-                found.append(node - size)  # start < b (lo < hi) and end > a (tree check)
-                continue
-            mid = (lo + n_hi) // 2
-            stack.append((2 * node + 1, mid, n_hi))
-            stack.append((2 * node, lo, mid))
-        found.sort(key=lambda i: self.rank[i])
-        return [self.items[i] for i in found]
-
 
 def _ascii(b: int) -> str:
     return chr(b) if 0x20 <= b < 0x7F else "."
@@ -747,18 +657,22 @@ class HexView(QAbstractScrollArea):
         if self.selection() != old_sel:
             self.sig_selection_changed.emit(*self.selection())
 
-    def select(self, offset: int, length: int, center: bool = True) -> bool:
-        """Select [offset, offset+length) (clipped to the file; at least one byte); cursor at its end.
+    def select(self, offset: int, length: int, center: bool = True, *, top: bool = False) -> bool:
+        """Select [offset, offset+length) (clipped to the file; at least one byte); the cursor — and with
+        it the inspector and the status bar — on its *first* byte (what was selected starts there).
 
-        ``center`` scrolls the first byte to the middle of the view (a finding, a field); otherwise the
-        view scrolls only as far as needed. False when ``offset`` is outside the file.
+        ``top`` scrolls the first byte's row to the top of the view (a finding: as much of it as fits is
+        shown); ``center`` to the middle (a field, a go-to); otherwise the view scrolls only as far as
+        needed. False when ``offset`` is outside the file.
         """
         if self.dump is None or not 0 <= offset < self.dump.size:
             return False
         last = max(offset, min(offset + max(1, length), self.dump.size) - 1)
         old_cursor, old_sel = self._cursor, self.selection()
-        self._anchor, self._cursor = offset, last
-        if center:
+        self._anchor, self._cursor = last, offset
+        if top:
+            self.scroll_to_row(offset // self._bpr)
+        elif center:
             self._center_on(offset)
         else:
             self._ensure_visible(last)

@@ -1,10 +1,21 @@
-"""The examiner's workspace: dumps in tabs (each a hex view), and docks kept in sync around them.
+"""The examiner's workspace: dumps in tabs (each a hex view), docks kept in sync around them, and the
+window's features composed beside them.
 
-Docks — Structure, Regions, Findings, Entropy, Inspector, Details, Warnings — are shared by the tabs and
-re-pointed at the current tab's dump; their layout is remembered (QSettings). Everything that can take
-longer than a frame (parsing, hashing, scanning, entropy, find) runs in a worker on the window's thread
-pool and reports through ``sig_*`` signals; workers catch every exception and report it as a signal, so
-a failure is a status message, never a dead thread or a frozen window. The window only *reads* dumps.
+The window derives from QMainWindow only. What it shows is the Qt-free session
+(:class:`~viewer.workspace.session.Session`: open dumps, the current dump, the case, the selection,
+findings per dump); it changes state through the session and follows the session's events. The features
+— :class:`~viewer.gui.features.scan.ScanController`, :class:`~viewer.gui.features.case.CaseController`,
+:class:`~viewer.gui.features.export.ExportController`,
+:class:`~viewer.gui.features.handover.HandoverController` — own their menus, actions, docks and workers
+and see the window only as a :class:`~viewer.gui.features.base.Host` (menus, docks, status bar, the
+pool, opening a dump, selecting bytes).
+
+Docks — Structure, Regions, Findings, Entropy, Inspector, Details, Warnings (and the features' Review and
+Case) — are shared by the tabs and re-pointed at the current dump; their layout is remembered
+(QSettings). Everything that can take longer than a frame (parsing, hashing, scanning, entropy, find)
+runs in a worker on the window's thread pool and reports through ``sig_*`` signals; workers catch every
+exception and report it as a signal, so a failure is a status message, never a dead thread or a frozen
+window. The window only *reads* dumps.
 
 Sync rules: selecting a structure node, a region, a finding, a search hit or a bookmark selects exactly
 its bytes in the hex view; moving the hex cursor selects the deepest structure node containing it and
@@ -14,12 +25,12 @@ updates the inspector and the status bar (file offset, virtual address, region, 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import (
     QModelIndex,
-    QObject,
-    QRunnable,
     QSettings,
     QSortFilterProxyModel,
     QStringListModel,
@@ -51,9 +62,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMainWindow,
+    QMenu,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QStackedWidget,
     QTableView,
     QTabWidget,
@@ -65,77 +75,77 @@ from PySide6.QtWidgets import (
 from viewer.evidence import Dump, EvidenceError, open_dump
 from viewer.gui import regions_model as rm
 from viewer.gui import structure_model as sm
-from viewer.gui.case_export import CaseExportMixin
-from viewer.gui.case_window import CaseMixin
 from viewer.gui.details import DetailsPane
-from viewer.gui.dump_tab import Bookmark, DumpTab
+from viewer.gui.dump_tab import DumpTab
 from viewer.gui.entropy_plot import EntropyPlot
+from viewer.gui.features.base import Failure, Feature
+from viewer.gui.features.case import CaseController
+from viewer.gui.features.export import ExportController
+from viewer.gui.features.handover import HandoverController
+from viewer.gui.features.scan import ScanController
 from viewer.gui.findings import FindingsPanel
-from viewer.gui.handover import HandoverMixin
-from viewer.gui.hash_worker import HashWorker, one_line
 from viewer.gui.inspector import Inspector
+from viewer.gui.palette import dark_palette
 from viewer.gui.regions_model import RegionsModel
 from viewer.gui.search import FindBar
 from viewer.gui.structure_model import StructureModel
-from viewer.gui.workers import ScanWorker
+from viewer.gui.task_worker import TaskWorker, one_line
+from viewer.scan.finding import Finding
 from viewer.units import human_size
+from viewer.workspace.bookmark_store import PendingBookmarks
+from viewer.workspace.geometry import clamp_rect
+from viewer.workspace.jobs import hash_job
+from viewer.workspace.session import Bookmark, OpenDump, Session, tab_title
+from viewer.workspace.status import cursor_text, selection_text
+from viewer.workspace.structure_view import describing_path
 
 APP_TITLE = "Evidence Viewer"
 BOOKMARK_COLORS = ("#aa5aff", "#2bb673", "#ff8c1a", "#1a9bff", "#e0409a", "#8fbf00")
 MAX_RECENT = 10
 SETTINGS_GEOMETRY, SETTINGS_STATE, SETTINGS_RECENT, SETTINGS_THEME = "window/geometry", "window/state", "recent", "theme"
 
-__all__ = ["MainWindow", "HashWorker"]
+__all__ = ["MainWindow", "open_or_failure"]
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def open_or_failure(path: str | os.PathLike[str]) -> Dump | Failure:
+    """The parsed dump, or why not in one line (a 100,000-range minidump takes a noticeable fraction of a
+    second: the window runs this in a worker)."""
+    try:
+        return open_dump(path)
+    except EvidenceError as exc:
+        return Failure(one_line(str(exc)))
+    except Exception as exc:  # noqa: BLE001 - one clear line for the examiner, never a traceback
+        return Failure(one_line(f"cannot open {path}: {type(exc).__name__}: {exc}"))
 
 
-class OpenSignals(QObject):
-    sig_opened = Signal(object, str)  # Dump, path
-    sig_failed = Signal(str, str)  # path, one-line reason
+def _open_job(_state: Any, path: str) -> Dump | Failure:
+    return open_or_failure(path)
 
 
-class OpenWorker(QRunnable):
-    """Parse a dump off the GUI thread: a 100,000-range minidump takes a noticeable fraction of a second."""
-
-    def __init__(self, path: str):
-        super().__init__()
-        self.path = path
-        self.signals = OpenSignals()
-
-    def run(self) -> None:
-        try:
-            dump = open_dump(self.path)
-        except EvidenceError as exc:
-            self.signals.sig_failed.emit(self.path, one_line(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback
-            self.signals.sig_failed.emit(self.path, one_line(f"cannot open {self.path}: {type(exc).__name__}: {exc}"))
-        else:
-            self.signals.sig_opened.emit(dump, self.path)
-
-
-class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
-    """Tabs of dumps with a hex view each; structure, regions, findings, entropy, inspector and details docks."""
+class MainWindow(QMainWindow):
+    """Tabs of dumps with a hex view each; structure, regions, findings, entropy, inspector and details
+    docks; the scan, case, export and hand-over features. Implements :class:`~viewer.gui.features.base.Host`."""
 
     sig_dump_opened = Signal(object)  # the Dump now shown
     sig_range_selected = Signal(object, object)  # file offset, length (Python ints: dumps exceed 4 GiB)
     sig_hash_done = Signal(str)  # SHA-256 of the dump now shown
-    sig_scan_finished = Signal(object)  # ScanResult of the current dump
 
     def __init__(self, parent: QWidget | None = None, settings: QSettings | None = None):
         super().__init__(parent)
         self.settings = settings or QSettings()
         self.last_error: str | None = None
-        self._token = 0
-        self._tabs_by_token: dict[int, DumpTab] = {}
-        self._hash_workers: dict[int, HashWorker] = {}
+        self.session = Session(PendingBookmarks(self.settings))  # bookmarks in no case: kept per dump hash
+        self._tabs: dict[int, DumpTab] = {}
+        self._hash_workers: dict[int, TaskWorker] = {}
+        self._open_workers: set[TaskWorker] = set()
         self._retiring: dict[int, Dump] = {}
-        self._scan: tuple[ScanWorker, DumpTab] | None = None
         self._syncing = False
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(4)
+        self._menus: dict[str, QMenu] = {}
+        self._docks: list[QDockWidget] = []
+        self._layout_hints: list[tuple[QDockWidget, str | None, int | None]] = []
+        self._view_separator: QAction | None = None
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(4)
         self.setAcceptDrops(True)
 
         self.structure_model = StructureModel(parent=self)
@@ -151,11 +161,17 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         self._build_docks()
         self._build_actions()
         self._build_status()
-        self._build_case()
-        self._build_handover()
-        self._build_case_export()
-        self._update_title()
+        # The features, in the order their menus, docks and status-bar widgets appear.
+        self.scans = ScanController(self)
+        self._build_dump_labels()
+        self.cases = CaseController(self)
+        self.handover = HandoverController(self, self.cases, self.scans)
+        self.exports = ExportController(self, self.cases)
+        self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports]
+        self._follow_session()
+        self.update_title()
         self.resize(1400, 900)
+        self.clamp_to_screen()
         self._apply_theme(str(self.settings.value(SETTINGS_THEME, "system")))
 
     # -- the current dump ------------------------------------------------------------------------
@@ -166,15 +182,68 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
 
     @property
     def dump(self) -> Dump | None:
-        return self.tab.dump if self.tab is not None else None
+        return self.session.current.dump if self.session.current is not None else None
 
     @property
     def sha256(self) -> str | None:
-        return self.tab.sha256 if self.tab is not None else None
+        return self.session.current.sha256 if self.session.current is not None else None
 
     @property
     def hex(self):  # noqa: ANN201 - HexView | None
         return self.tab.hex if self.tab is not None else None
+
+    # -- Host: what the features see -------------------------------------------------------------
+    def menu(self, name: str) -> QMenu:
+        return self._menus[name]
+
+    def add_menu(self, name: str, title: str) -> QMenu:
+        menu = self.menuBar().addMenu(title)
+        self._menus[name] = menu
+        return menu
+
+    def add_action(self, menu: QMenu, text: str, slot: Callable[..., Any], shortcut: Any = None,
+                   tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea, *,
+                 toggle_shortcut: str | None = None, tab_with: str | None = None,
+                 height: int | None = None) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)  # saveState() needs names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self._docks.append(dock)
+        self._layout_hints.append((dock, tab_with, height))
+        if self._view_separator is not None:  # a feature's dock: its toggle joins the window's in View
+            toggle = dock.toggleViewAction()
+            if toggle_shortcut:
+                toggle.setShortcut(QKeySequence(toggle_shortcut))
+            self.menu("view").insertAction(self._view_separator, toggle)
+        return dock
+
+    def message(self, icon: QMessageBox.Icon, title: str, text: str, name: str) -> QMessageBox:
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName(name)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def show_dump(self, token: int) -> None:
+        tab = self._tabs.get(token)
+        if tab is not None:
+            self.tabs.setCurrentWidget(tab)
+
+    @property
+    def docks(self) -> list[QDockWidget]:
+        return list(self._docks)
 
     # -- construction ----------------------------------------------------------------------------
     def _build_central(self) -> None:
@@ -208,13 +277,6 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         self._work = work
         self.setCentralWidget(self._stack)
 
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)  # saveState() needs names
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
-
     def _build_docks(self) -> None:
         fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         digits = QFontMetrics(fixed)
@@ -237,7 +299,7 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         header.resizeSection(sm.COL_OFFSET, digits.horizontalAdvance("0x00000000") + pad)
         header.resizeSection(sm.COL_LENGTH, digits.horizontalAdvance("00000000") + pad)
         self.tree.selectionModel().currentChanged.connect(self._on_tree_current)
-        self.structure_dock = self._dock("Structure", "structure-dock", self.tree, left)
+        self.structure_dock = self.add_dock("Structure", "structure-dock", self.tree, left)
 
         self.regions_view = QTableView()
         self.regions_view.setObjectName("regions-table")
@@ -271,26 +333,27 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         box.setSpacing(2)
         box.addWidget(self.regions_filter)
         box.addWidget(self.regions_view)
-        self.regions_dock = self._dock("Regions", "regions-dock", regions_box, left)
+        self.regions_dock = self.add_dock("Regions", "regions-dock", regions_box, left)
 
         self.findings_panel = FindingsPanel()
         self.findings_panel.setObjectName("findings-panel")
         self.findings_panel.sig_finding_selected.connect(self._on_finding_selected)
-        self.findings_dock = self._dock("Findings", "findings-dock", self.findings_panel, bottom)
+        self.findings_dock = self.add_dock("Findings", "findings-dock", self.findings_panel, bottom)
 
         self.entropy_plot = EntropyPlot()
         self.entropy_plot.setObjectName("entropy-plot")
         self.entropy_plot.sig_offset_clicked.connect(self.go_to_offset)
-        self.entropy_dock = self._dock("Entropy", "entropy-dock", self.entropy_plot, bottom)
+        self.entropy_plot.sig_finding_clicked.connect(self._on_finding_marker_clicked)
+        self.entropy_dock = self.add_dock("Entropy", "entropy-dock", self.entropy_plot, bottom)
 
         self.inspector = Inspector()
         self.inspector.setObjectName("inspector")
         self.inspector.sig_follow_pointer.connect(self.go_to_offset)
-        self.inspector_dock = self._dock("Inspector", "inspector-dock", self.inspector, right)
+        self.inspector_dock = self.add_dock("Inspector", "inspector-dock", self.inspector, right)
 
         self.details = DetailsPane()
         self.details.setObjectName("details-pane")
-        self.details_dock = self._dock("Details", "details-dock", self.details, right)
+        self.details_dock = self.add_dock("Details", "details-dock", self.details, right)
 
         self.warnings_view = QListView()
         self.warnings_view.setObjectName("warnings-list")
@@ -298,25 +361,29 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         self.warnings_view.setUniformItemSizes(True)
         self.warnings_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.warnings_view.setWordWrap(False)
-        self.warnings_dock = self._dock("Warnings", "warnings-dock", self.warnings_view, bottom)
+        self.warnings_dock = self.add_dock("Warnings", "warnings-dock", self.warnings_view, bottom)
 
         self._arranged = False
-        self.docks = [self.structure_dock, self.regions_dock, self.findings_dock, self.entropy_dock,
-                      self.inspector_dock, self.details_dock, self.warnings_dock]
 
     def _arrange_docks(self) -> None:
-        """The default layout: docks tabbed in pairs. Done on first show, not in __init__: tabifying before
-        the window has a layout leaves stale, visible tab bars behind in Qt 6.11 (seen in screenshots)."""
+        """The default layout: docks tabbed in pairs (a feature's dock with the one it names). Done on first
+        show, not in __init__: tabifying before the window has a layout leaves stale, visible tab bars
+        behind in Qt 6.11 (seen in screenshots)."""
         self.tabifyDockWidget(self.structure_dock, self.regions_dock)
         self.tabifyDockWidget(self.findings_dock, self.entropy_dock)
         self.tabifyDockWidget(self.findings_dock, self.warnings_dock)
-        self.tabifyDockWidget(self.findings_dock, self.case_dock)
+        by_name = {d.objectName(): d for d in self._docks}
+        for dock, tab_with, _height in self._layout_hints:
+            if tab_with is not None and tab_with in by_name:
+                self.tabifyDockWidget(by_name[tab_with], dock)
         self.findings_dock.raise_()
         self.structure_dock.raise_()
         self.resizeDocks([self.structure_dock, self.inspector_dock], [430, 340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findings_dock], [240], Qt.Orientation.Vertical)
-        self.resizeDocks([self.inspector_dock, self.details_dock, self.review_dock], [260, 300, 280],
-                         Qt.Orientation.Vertical)
+        right = [(self.inspector_dock, 260), (self.details_dock, 300)]
+        right += [(d, h) for d, tab_with, h in self._layout_hints
+                  if h is not None and tab_with is None and self.dockWidgetArea(d) == Qt.DockWidgetArea.RightDockWidgetArea]
+        self.resizeDocks([d for d, _ in right], [h for _, h in right], Qt.Orientation.Vertical)
 
     def showEvent(self, event) -> None:  # noqa: ANN001
         if not self._arranged:
@@ -325,106 +392,102 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
                 self._arrange_docks()
         super().showEvent(event)
 
-    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:  # noqa: ANN001
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
     def _build_actions(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = self._menus["file"] = bar.addMenu("&File")
         self.file_menu = file_menu
-        self.action_open = self._action(file_menu, "&Open…", self._on_open_triggered, QKeySequence.StandardKey.Open,
-                                        "Open a dump read-only")
-        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.action_open = self.add_action(file_menu, "&Open…", self._on_open_triggered, QKeySequence.StandardKey.Open,
+                                           "Open a dump read-only")
+        self.recent_menu = self._menus["recent"] = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        self.action_close_tab = self._action(file_menu, "&Close", self._close_current, QKeySequence.StandardKey.Close)
+        self.action_close_tab = self.add_action(file_menu, "&Close", self._close_current, QKeySequence.StandardKey.Close)
         file_menu.addSeparator()
-        self.action_quit = self._action(file_menu, "&Quit", self.close, QKeySequence("Ctrl+Q"))
+        self.action_quit = self.add_action(file_menu, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         self.action_quit.setMenuRole(QAction.MenuRole.QuitRole)
 
-        edit = bar.addMenu("&Edit")
-        self.action_copy = self._action(edit, "&Copy as hex", lambda: self._copy("hex"), QKeySequence.StandardKey.Copy)
-        self._action(edit, "Copy as C array", lambda: self._copy("c"), QKeySequence("Ctrl+Shift+C"))
-        self._action(edit, "Copy as Python bytes", lambda: self._copy("python"), QKeySequence("Ctrl+Alt+C"))
-        self._action(edit, "Copy as base64", lambda: self._copy("base64"), QKeySequence("Ctrl+Alt+B"))
+        edit = self._menus["edit"] = bar.addMenu("&Edit")
+        self.action_copy = self.add_action(edit, "&Copy as hex", lambda: self._copy("hex"), QKeySequence.StandardKey.Copy)
+        self.add_action(edit, "Copy as C array", lambda: self._copy("c"), QKeySequence("Ctrl+Shift+C"))
+        self.add_action(edit, "Copy as Python bytes", lambda: self._copy("python"), QKeySequence("Ctrl+Alt+C"))
+        self.add_action(edit, "Copy as base64", lambda: self._copy("base64"), QKeySequence("Ctrl+Alt+B"))
         edit.addSeparator()
-        self.action_find = self._action(edit, "&Find…", self.show_find, QKeySequence.StandardKey.Find)
-        self.action_find_next = self._action(edit, "Find &next", self.find_bar.next_result, QKeySequence(Qt.Key.Key_F3))
-        self._action(edit, "Find &previous", self.find_bar.previous_result, QKeySequence("Shift+F3"))
-        self.action_goto = self._action(edit, "&Go to offset or address…", self.ask_go_to, QKeySequence("Ctrl+G"))
-        self.action_bookmark = self._action(edit, "&Bookmark selection…", self.ask_bookmark, QKeySequence("Ctrl+B"))
+        self.action_find = self.add_action(edit, "&Find…", self.show_find, QKeySequence.StandardKey.Find)
+        self.action_find_next = self.add_action(edit, "Find &next", self.find_bar.next_result,
+                                                QKeySequence(Qt.Key.Key_F3))
+        self.add_action(edit, "Find &previous", self.find_bar.previous_result, QKeySequence("Shift+F3"))
+        self.action_goto = self.add_action(edit, "&Go to offset or address…", self.ask_go_to, QKeySequence("Ctrl+G"))
+        self.action_bookmark = self.add_action(edit, "&Bookmark selection…", self.ask_bookmark, QKeySequence("Ctrl+B"))
 
-        self.bookmarks_menu = bar.addMenu("&Bookmarks")
+        self.bookmarks_menu = self._menus["bookmarks"] = bar.addMenu("&Bookmarks")
         self.bookmarks_menu.aboutToShow.connect(self._fill_bookmarks_menu)
 
-        view = bar.addMenu("&View")
-        for number, dock in enumerate(self.docks, start=1):
+        view = self._menus["view"] = bar.addMenu("&View")
+        for number, dock in enumerate(self._docks, start=1):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(f"Alt+{number}"))
             view.addAction(toggle)
         self.view_menu = view
         self._view_separator = view.addSeparator()
-        self.action_vaddr = self._action(view, "Show &virtual addresses", self._toggle_address_mode, QKeySequence("Ctrl+Shift+A"))
+        self.action_vaddr = self.add_action(view, "Show &virtual addresses", self._toggle_address_mode,
+                                            QKeySequence("Ctrl+Shift+A"))
         self.action_vaddr.setCheckable(True)
-        self.action_entropy_va = self._action(view, "Entropy over the &address space", self._toggle_entropy_axis,
-                                              QKeySequence("Ctrl+Shift+E"))
+        self.action_entropy_va = self.add_action(view, "Entropy over the &address space", self._toggle_entropy_axis,
+                                                 QKeySequence("Ctrl+Shift+E"))
         self.action_entropy_va.setCheckable(True)
-        self.action_wide = self._action(view, "&32 bytes per row", self._toggle_width, QKeySequence("Ctrl+Shift+W"))
+        self.action_wide = self.add_action(view, "&32 bytes per row", self._toggle_width, QKeySequence("Ctrl+Shift+W"))
         self.action_wide.setCheckable(True)
-        self.action_utf16 = self._action(view, "Text as &UTF-16", self._toggle_text_mode, QKeySequence("Ctrl+Shift+U"))
+        self.action_utf16 = self.add_action(view, "Text as &UTF-16", self._toggle_text_mode,
+                                            QKeySequence("Ctrl+Shift+U"))
         self.action_utf16.setCheckable(True)
         theme_menu = view.addMenu("&Theme")
         self._theme_group = QActionGroup(self)
         for key, label, keys in (("system", "Follow the &system", "Ctrl+Shift+1"), ("light", "&Light", "Ctrl+Shift+2"),
                                  ("dark", "&Dark", "Ctrl+Shift+3")):
-            act = self._action(theme_menu, label, lambda _=False, k=key: self._apply_theme(k, save=True), QKeySequence(keys))
+            act = self.add_action(theme_menu, label, lambda _=False, k=key: self._apply_theme(k, save=True),
+                                  QKeySequence(keys))
             act.setCheckable(True)
             act.setData(key)
             self._theme_group.addAction(act)
 
-        scan = bar.addMenu("&Scan")
-        self.scan_menu = scan
-        self.action_scan = self._action(scan, "&Scan for secrets", self.start_scan, QKeySequence("Ctrl+R"),
-                                        "Find key material in the current dump")
-        self.action_scan_keys = self._action(scan, "Scan with &public keys…", self._scan_with_keys, QKeySequence("Ctrl+Shift+R"),
-                                             "Scan and match findings to public keys, certificates or a JWKS")
-        self.action_cancel_scan = self._action(scan, "&Cancel scan", self.cancel_scan, QKeySequence("Ctrl+."))
-        self.action_cancel_scan.setEnabled(False)
-
     def _build_status(self) -> None:
+        """Where the cursor is, and the selection, at the left; the features' jobs and the dump's format,
+        size and hash at the right (:meth:`_build_dump_labels`, after the scan's widgets)."""
         bar = self.statusBar()
         self._selection_label = QLabel()
         self.cursor_label = QLabel()
         self.cursor_label.setObjectName("cursor-label")
+        bar.addWidget(self.cursor_label, 1)
+        bar.addWidget(self._selection_label)
+        for label in (self.cursor_label, self._selection_label):
+            label.setContentsMargins(6, 0, 6, 0)
+
+    def _build_dump_labels(self) -> None:
+        bar = self.statusBar()
         self.format_label = QLabel()
         self.size_label = QLabel()
         self.sha256_label = QLabel()
         self.sha256_label.setObjectName("sha256-label")
         self.sha256_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sha256_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.scan_progress = QProgressBar()
-        self.scan_progress.setObjectName("scan-progress")
-        self.scan_progress.setMaximumWidth(220)
-        self.scan_progress.setRange(0, 1000)
-        self.scan_progress.hide()
-        self.scan_label = QLabel()
-        self.scan_cancel_button = QPushButton("Cancel")
-        self.scan_cancel_button.clicked.connect(self.cancel_scan)
-        self.scan_cancel_button.hide()
-        bar.addWidget(self.cursor_label, 1)
-        bar.addWidget(self._selection_label)
-        for label in (self.cursor_label, self._selection_label, self.format_label, self.size_label, self.sha256_label,
-                      self.scan_label):
-            label.setContentsMargins(6, 0, 6, 0)
-        for w in (self.scan_label, self.scan_progress, self.scan_cancel_button, self.format_label, self.size_label,
-                  self.sha256_label):
+        for w in (self.format_label, self.size_label, self.sha256_label):
+            w.setContentsMargins(6, 0, 6, 0)
             bar.addPermanentWidget(w)
+
+    def _follow_session(self) -> None:
+        """What the window shows of the session: the current dump in the docks, each dump's highlights."""
+        ev = self.session.events
+        ev.dump_added.connect(self._on_dump_added)
+        ev.dump_removed.connect(self._on_dump_removed)
+        ev.current_changed.connect(self._show)
+        ev.hashed.connect(self._on_hashed)
+        ev.findings_changed.connect(self._on_findings_changed)
+        ev.findings_added.connect(self._on_findings_added)
+        ev.bookmarks_changed.connect(self._refresh_highlights)
+        ev.highlights_changed.connect(self._refresh_highlights)
+        ev.selection_changed.connect(self._on_selection_changed)
+        ev.finding_selected.connect(self.details.show_finding)
+        ev.case_changed.connect(self._on_case_changed)
+        ev.case_edited.connect(self._on_case_edited)
 
     # -- layout, theme, recent files -------------------------------------------------------------
     def _restore_layout(self) -> bool:
@@ -433,7 +496,24 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         state = self.settings.value(SETTINGS_STATE)
         if geometry is not None:
             self.restoreGeometry(geometry)
+        self.clamp_to_screen()
         return state is not None and bool(self.restoreState(state))
+
+    def clamp_to_screen(self) -> None:
+        """Fit the window inside the available area of its screen (a geometry remembered on a bigger
+        screen, or before the desktop scaling changed, would come back larger than the screen)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None or self.isMaximized() or self.isFullScreen():
+            return
+        area = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        x, y, w, h = clamp_rect((frame.x(), frame.y(), frame.width(), frame.height()),
+                                (area.x(), area.y(), area.width(), area.height()))
+        if (w, h) != (frame.width(), frame.height()):
+            self.resize(w - extra_w, h - extra_h)
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
 
     def save_layout(self) -> None:
         self.settings.setValue(SETTINGS_GEOMETRY, self.saveGeometry())
@@ -447,17 +527,7 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
             return
         if key == "dark":
             QApplication.setStyle("Fusion")
-            palette = QPalette()
-            for role, color in (
-                (QPalette.ColorRole.Window, QColor(45, 45, 48)), (QPalette.ColorRole.WindowText, QColor(220, 220, 220)),
-                (QPalette.ColorRole.Base, QColor(30, 30, 32)), (QPalette.ColorRole.AlternateBase, QColor(40, 40, 44)),
-                (QPalette.ColorRole.Text, QColor(220, 220, 220)), (QPalette.ColorRole.Button, QColor(55, 55, 58)),
-                (QPalette.ColorRole.ButtonText, QColor(220, 220, 220)), (QPalette.ColorRole.Highlight, QColor(60, 110, 200)),
-                (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255)), (QPalette.ColorRole.ToolTipBase, QColor(60, 60, 64)),
-                (QPalette.ColorRole.ToolTipText, QColor(230, 230, 230)), (QPalette.ColorRole.PlaceholderText, QColor(140, 140, 140)),
-            ):
-                palette.setColor(role, color)
-            app.setPalette(palette)
+            app.setPalette(dark_palette())
         elif key == "light":
             QApplication.setStyle("Fusion")
             app.setPalette(QApplication.style().standardPalette())
@@ -466,10 +536,11 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
             app.setPalette(QPalette())  # back to the platform's palette (Qt follows its light/dark scheme)
         for act in self._theme_group.actions():
             act.setChecked(act.data() == key)
-        for tab in self._tabs_by_token.values():
+        for tab in self._tabs.values():
             tab.hex.viewport().update()  # painted by hand: repaint with the new palette now
         if save:
             self.settings.setValue(SETTINGS_THEME, key)
+
 
     def recent_files(self) -> list[str]:
         value = self.settings.value(SETTINGS_RECENT) or []
@@ -492,19 +563,15 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
     def load(self, path: str | os.PathLike[str]) -> str | None:
         """Open ``path`` now and show it in a new tab; None, or the one-line reason it could not be opened.
 
-        Synchronous, for scripts and tests; the menu, drag and drop and recent files use
-        :meth:`open_path_async`, which parses in a worker.
+        Synchronous, for scripts, tests and the case's evidence; the menu, drag and drop and recent files
+        use :meth:`open_path_async`, which parses in a worker.
         """
-        try:
-            dump = open_dump(path)
-        except EvidenceError as exc:
-            self.last_error = one_line(str(exc))
-            return self.last_error
-        except Exception as exc:  # noqa: BLE001 - one clear line for the examiner, never a traceback
-            self.last_error = one_line(f"cannot open {path}: {type(exc).__name__}: {exc}")
+        opened = open_or_failure(path)
+        if isinstance(opened, Failure):
+            self.last_error = opened.line
             return self.last_error
         self.last_error = None
-        self._add_tab(dump)
+        self.session.add_dump(opened)
         return None
 
     def open_path(self, path: str | os.PathLike[str]) -> bool:
@@ -516,15 +583,19 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
 
     def open_path_async(self, path: str | os.PathLike[str]) -> None:
         """Parse ``path`` in a worker; the tab appears when it is done (the window never blocks)."""
-        worker = OpenWorker(str(path))
-        worker.signals.sig_opened.connect(lambda dump, _p: self._add_tab(dump))
-        worker.signals.sig_failed.connect(lambda _p, reason: self._on_open_failed(reason))
+        worker = TaskWorker(_open_job, str(path), what=f"opening {path}")
+        worker.signals.sig_done.connect(self._on_opened)
+        worker.signals.sig_failed.connect(self._on_open_failed)
+        worker.signals.sig_finished.connect(lambda: self._open_workers.discard(worker))
         self.statusBar().showMessage(f"Opening {path}…", 3000)
-        self._open_workers = getattr(self, "_open_workers", set())
         self._open_workers.add(worker)
-        worker.signals.sig_opened.connect(lambda *_: self._open_workers.discard(worker))
-        worker.signals.sig_failed.connect(lambda *_: self._open_workers.discard(worker))
-        self._pool.start(worker)
+        self.pool.start(worker)
+
+    def _on_opened(self, opened: Dump | Failure) -> None:
+        if isinstance(opened, Failure):
+            self._on_open_failed(opened.line)
+        else:
+            self.session.add_dump(opened)
 
     def _on_open_failed(self, reason: str) -> None:
         self.last_error = reason
@@ -552,29 +623,31 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
                 self.open_path_async(url.toLocalFile())
         event.acceptProposedAction()
 
-    def _add_tab(self, dump: Dump) -> DumpTab:
-        self._token += 1
-        tab = DumpTab(dump, self._token)
+    # -- tabs follow the session's dumps ---------------------------------------------------------
+    def _on_dump_added(self, od: OpenDump) -> None:
+        """A tab with the dump's hex view; it becomes the current dump, and hashing starts."""
+        tab = DumpTab(od)
         tab.hex.sig_cursor_moved.connect(self._on_cursor_moved)
-        tab.hex.sig_selection_changed.connect(self._on_hex_selection)
+        tab.hex.sig_selection_changed.connect(lambda offset, length, od=od: self._on_hex_selection(od, offset, length))
         tab.hex.sig_status.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self._tabs_by_token[tab.token] = tab
-        self._remember(str(dump.path))
-        index = self.tabs.addTab(tab, dump.path.name)
-        self.tabs.setTabToolTip(index, str(dump.path))
-        self._stack.setCurrentWidget(self._work)
-        self.tabs.setCurrentIndex(index)  # _on_tab_changed re-points the docks
-        self._show_tab(tab)
-        self._start_hash(tab)
-        self.sig_dump_opened.emit(dump)
-        return tab
+        self._tabs[od.token] = tab
+        self._remember(str(od.dump.path))
+        title, tip = tab_title(self.session, od)
+        index = self.tabs.addTab(tab, title)
+        self.tabs.setTabToolTip(index, tip)
+        self.tabs.setCurrentIndex(index)  # _on_tab_changed makes it the session's current dump
+        self.session.set_current(od)  # (already, unless the tab widget kept its current index)
+        self._start_hash(od)
+        self.sig_dump_opened.emit(od.dump)
 
     def _on_tab_changed(self, _index: int) -> None:
-        self._show_tab(self.tab)
+        tab = self.tab
+        self.session.set_current(tab.state if tab is not None else None)
 
-    def _show_tab(self, tab: DumpTab | None) -> None:
-        """Point every dock at ``tab``'s dump and state."""
-        dump = tab.dump if tab is not None else None
+    def _show(self, od: OpenDump | None) -> None:
+        """Point every dock at ``od``'s dump and state."""
+        tab = self._tabs.get(od.token) if od is not None else None
+        dump = od.dump if od is not None else None
         self.structure_model.set_root(dump.structure if dump is not None else None)
         self.regions_model.set_regions(dump.regions if dump is not None else [])
         self.regions_view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
@@ -584,32 +657,40 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         self.warnings_view.setEnabled(bool(warnings))
         self.warnings_dock.setWindowTitle(f"Warnings ({len(warnings)})")
         self.regions_dock.setWindowTitle(f"Regions ({len(dump.regions)})" if dump is not None else "Regions")
-        self.findings_panel.set_findings(tab.findings if tab is not None else [])
-        self.findings_dock.setWindowTitle(f"Findings ({len(tab.findings)})" if tab is not None else "Findings")
+        self.findings_panel.set_findings(od.findings if od is not None else [])
+        self.findings_dock.setWindowTitle(f"Findings ({len(od.findings)})" if od is not None else "Findings")
         self.details.clear()
-        self._review_finding(None)
         self.inspector.set_dump(dump)
         self.entropy_plot.set_dump(dump)
-        if tab is not None:
-            self.entropy_plot.set_findings(tab.findings)
+        if self.find_bar.dump is not dump:  # this tab's own find results (or none), never the last tab's
+            self.find_bar.set_dump(dump)
+            if od is not None:
+                self.find_bar.restore(od.search_hits, od.find_query)
+        if od is not None and dump is not None:
+            self._stack.setCurrentWidget(self._work)
+            self.entropy_plot.set_findings(od.findings)
             self.format_label.setText(f"format: {dump.format}")
             self.size_label.setText(f"size: {dump.size} bytes ({human_size(dump.size)})")
-            self.sha256_label.setText(f"sha256: {tab.sha256}" if tab.sha256 else "sha256: computing…")
+            self.sha256_label.setText(f"sha256: {od.sha256}" if od.sha256 else "sha256: computing…")
             root = self.structure_model.index(0, 0)
             if root.isValid():
                 self.tree.expand(root)
-            self._on_cursor_moved(tab.hex.cursor())
+            if tab is not None:
+                self._on_cursor_moved(tab.hex.cursor())
+                offset, length = tab.hex.selection()
+                self._selection_label.setText(selection_text(offset, length) if length > 1 else "")
         else:
             for label in (self.format_label, self.size_label, self.sha256_label, self.cursor_label, self._selection_label):
                 label.clear()
+            self.find_bar.hide()
             self._stack.setCurrentWidget(self._placeholder)
-        self._update_title()
+        self.update_title()
 
-    def _update_title(self) -> None:
+    def update_title(self) -> None:
         title = f"{APP_TITLE} — {self.dump.path.name}" if self.dump is not None else APP_TITLE
-        cf = getattr(self, "case_file", None)
+        cf = self.session.case
         if cf is not None:
-            title += f" — case {cf.case.name}{' *' if self.case_dirty else ''}"
+            title += f" — case {cf.case.name}{' *' if self.session.case_dirty else ''}"
         self.setWindowTitle(title)
 
     def _close_current(self) -> None:
@@ -620,43 +701,80 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         tab = self.tabs.widget(index)
         if not isinstance(tab, DumpTab):
             return
-        if self._scan is not None and self._scan[1] is tab:
-            self.cancel_scan()
+        if self.scans.scanning(tab.state):
+            self.scans.cancel_scan()
             return  # the scan worker still reads this dump; close again once it stopped
-        self.tabs.removeTab(index)
-        self._tabs_by_token.pop(tab.token, None)
-        self._retire(tab.dump, tab.token)
+        self.session.remove_dump(tab.state)
+
+    def _on_dump_removed(self, od: OpenDump) -> None:
+        tab = self._tabs.pop(od.token, None)
+        if tab is None:
+            return
+        self.tabs.removeTab(self.tabs.indexOf(tab))  # the next tab becomes current
+        self._retire(od.dump, od.token)
         tab.hex.set_dump(None)
         tab.deleteLater()
         if self.tabs.count() == 0:
-            self._show_tab(None)
+            self.session.set_current(None)
+            self._show(None)
+
+    # -- following the session -------------------------------------------------------------------
+    def _refresh_highlights(self, od: OpenDump) -> None:
+        tab = self._tabs.get(od.token)
+        if tab is not None:
+            tab.refresh_highlights()
+
+    def _on_findings_changed(self, od: OpenDump) -> None:
+        self._refresh_highlights(od)
+        if od is self.session.current:
+            self.findings_panel.set_findings(od.findings)
+            self.findings_dock.setWindowTitle(f"Findings ({len(od.findings)})")
+            self.entropy_plot.set_findings(od.findings)
+
+    def _on_findings_added(self, od: OpenDump, batch: list[Finding]) -> None:
+        if od is self.session.current:
+            self.findings_panel.add_findings(batch)
+            self.findings_dock.setWindowTitle(f"Findings ({len(od.findings)})")
+
+    def _on_case_changed(self, cf: Any) -> None:
+        lookup = (lambda f: self.session.review_of(self.session.current, f)) if cf is not None else None
+        self.findings_panel.set_review_lookup(lookup)
+        self.update_title()
+
+    def _on_case_edited(self) -> None:
+        self.findings_panel.refresh_review()
+        self.update_title()
 
     # -- hashing ---------------------------------------------------------------------------------
-    def _start_hash(self, tab: DumpTab) -> None:
-        worker = HashWorker(tab.dump, tab.token)
-        worker.signals.sig_progress.connect(self._on_hash_progress)
-        worker.signals.sig_done.connect(self._on_hash_done)
-        worker.signals.sig_failed.connect(self._on_hash_failed)
-        worker.signals.sig_finished.connect(self._on_hash_finished)
-        self._hash_workers[worker.token] = worker
-        self._pool.start(worker)
+    def _start_hash(self, od: OpenDump) -> None:
+        worker, token = TaskWorker(hash_job, od.dump, what="hashing"), od.token
+        worker.signals.sig_progress.connect(lambda done, total, _rate, _eta: self._on_hash_progress(token, done, total))
+        worker.signals.sig_done.connect(lambda digest: self._on_hash_done(token, digest))
+        worker.signals.sig_failed.connect(lambda reason: self._on_hash_failed(token, reason))
+        worker.signals.sig_cancelled.connect(lambda _none: self._on_hash_failed(token, "cancelled"))
+        worker.signals.sig_finished.connect(lambda: self._on_hash_finished(token))
+        self._hash_workers[token] = worker
+        self.pool.start(worker)
 
     def _on_hash_progress(self, token: int, done: int, total: int) -> None:
-        if self.tab is not None and token == self.tab.token and total:
+        current = self.session.current
+        if current is not None and token == current.token and total:
             self.sha256_label.setText(f"sha256: computing… {100 * done // total}%")
 
     def _on_hash_done(self, token: int, digest: str) -> None:
-        tab = self._tabs_by_token.get(token)
-        if tab is None:
-            return  # a dump that was closed
-        tab.sha256 = digest
-        if tab is self.tab:
-            self.sha256_label.setText(f"sha256: {digest}")
+        od = self.session.by_token(token)
+        if od is not None:  # else a dump that was closed
+            self.session.set_sha256(od, digest)
+
+    def _on_hashed(self, od: OpenDump) -> None:
+        if od is self.session.current and od.sha256:
+            self.sha256_label.setText(f"sha256: {od.sha256}")
             self.sha256_label.setToolTip("SHA-256 of the whole dump file (select to copy)")
-            self.sig_hash_done.emit(digest)
+            self.sig_hash_done.emit(od.sha256)
 
     def _on_hash_failed(self, token: int, reason: str) -> None:
-        if self.tab is not None and token == self.tab.token:
+        current = self.session.current
+        if current is not None and token == current.token:
             self.sha256_label.setText(f"sha256: failed ({reason})")
 
     def _on_hash_finished(self, token: int) -> None:
@@ -683,37 +801,49 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         if self._syncing:
             return
         node = self.structure_model.node(current)
-        if node is not None and self.tab is not None:
-            self.tab.field = (node.offset, node.length, str(node.name))
-            self.tab.refresh_highlights()
-            self._select(node.offset, node.length)
+        od = self.session.current
+        if node is not None and od is not None:
+            self.session.set_field(od, (node.offset, node.length, str(node.name)))
+            self.select(node.offset, node.length)
 
     def _on_region_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not current.isValid():
             return
         region = self.regions_model.region(self._regions_proxy.mapToSource(current).row())
-        self._select(region.file_offset, region.size)
+        self.select(region.file_offset, region.size)
 
     def _on_finding_selected(self, finding) -> None:  # noqa: ANN001 - Finding
-        self.details.show_finding(finding)
-        self._review_finding(finding)
-        self._select(finding.offset, finding.length)
+        self.session.select_finding(finding)  # the details show it, the case feature reviews it
+        self.select(finding.offset, finding.length, top=True)
+
+    def _on_finding_marker_clicked(self, finding) -> None:  # noqa: ANN001 - Finding
+        """A marker on the entropy plot: that finding, selected as from the table (and shown there)."""
+        self.findings_panel.show_finding(finding)
+        self._on_finding_selected(finding)
 
     def _on_search_done(self, _count: int) -> None:
         """Search hits are highlighted in the hex view of the dump they were found in."""
-        tab = self.tab
-        if tab is not None and self.find_bar.dump is tab.dump:
-            tab.search_hits = list(self.find_bar.results())
-            tab.refresh_highlights()
+        od = self.session.current
+        if od is not None and self.find_bar.dump is od.dump:
+            od.find_query = self.find_bar.edit.text()
+            self.session.set_search_hits(od, list(self.find_bar.results()))
 
     def _on_search_result(self, offset: int, length: int) -> None:
-        self._select(offset, length)
+        self.select(offset, length)
 
-    def _select(self, offset: int, length: int) -> None:
-        """Select exactly these bytes in the hex view (which reports back through the status bar)."""
+    def select(self, offset: int, length: int, *, top: bool = False) -> None:
+        """Select exactly these bytes in the hex view (which reports back through the status bar); the
+        cursor on the first byte, the view scrolled so it is in the middle (``top``: at the top)."""
+        self.session.select(offset, length)
         if self.hex is not None:
-            self.hex.select(offset, length)
+            self.hex.select(offset, length, top=top)
         self.sig_range_selected.emit(offset, length)
+
+    def _on_selection_changed(self, od: OpenDump, offset: int, length: int) -> None:
+        """A selection made through the session (by a feature, a script) shows in the dump's hex view."""
+        tab = self._tabs.get(od.token)
+        if tab is not None and tab.hex.selection() != (offset, length):
+            tab.hex.select(offset, length)
 
     def go_to_offset(self, offset: int) -> None:
         if self.hex is not None:
@@ -723,17 +853,11 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         dump = self.dump
         if dump is None:
             return
-        text = f"offset {offset:#x}"
-        va = dump.file_to_va(offset)
-        if va is not None:
-            text += f"   va {va:#x}"
-        region = dump.region_at(offset)
-        if region is not None:
-            text += f"   {region.kind}: {_clip(region.name or region.kind, 50)}"
-        self.cursor_label.setText(text)
+        tab = self.tab
+        self.cursor_label.setText(cursor_text(dump, offset, tab.modules if tab is not None else None))
         self.inspector.show_at(offset)
         if self.structure_dock.isVisible():
-            index = self.structure_model.index_for_offset(offset)
+            index = self._structure_index(dump, offset)
             if index.isValid():
                 self._syncing = True
                 try:
@@ -742,8 +866,28 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
                 finally:
                     self._syncing = False
 
-    def _on_hex_selection(self, offset: int, length: int) -> None:
-        self._selection_label.setText(f"selection {length} bytes" if length > 1 else "")
+    def _structure_index(self, dump: Dump, offset: int) -> QModelIndex:
+        """The tree row for the byte at ``offset``: the deepest field holding it; for a byte of captured
+        memory (outside every field but the root) the descriptor of its memory range (remembered per
+        range in the tab)."""
+        index = self.structure_model.index_for_offset(offset)
+        if index.isValid() and index.parent().isValid():
+            return index
+        region = dump.region_at(offset)
+        tab = self.tab
+        if region is None or region.vaddr is None or tab is None:
+            return index
+        key = (region.file_offset, region.vaddr)
+        if key not in tab.range_paths:
+            tab.range_paths[key] = describing_path(dump.structure, region.file_offset, region.vaddr)
+        path = tab.range_paths[key]
+        found = self.structure_model.index_for_path(path) if path is not None else QModelIndex()
+        return found if found.isValid() else index
+
+    def _on_hex_selection(self, od: OpenDump, offset: int, length: int) -> None:
+        self.session.select(offset, length, od)
+        if od is self.session.current:
+            self._selection_label.setText(selection_text(offset, length) if length > 1 else "")
 
     # -- edit actions ----------------------------------------------------------------------------
     def _copy(self, fmt: str) -> None:
@@ -790,174 +934,51 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
             return
         color = QColorDialog.getColor(self._next_bookmark_color(), self, "Bookmark colour",
                                       QColorDialog.ColorDialogOption.ShowAlphaChannel)
-        self.add_bookmark(name or f"bookmark {len(self.tab.bookmarks) + 1}", offset, max(1, length),
+        self.add_bookmark(name or f"bookmark {len(self.tab.state.bookmarks) + 1}", offset, max(1, length),
                           color if color.isValid() else None)
 
     def _next_bookmark_color(self) -> QColor:
-        count = len(self.tab.bookmarks) if self.tab is not None else 0
+        count = len(self.session.current.bookmarks) if self.session.current is not None else 0
         return QColor(BOOKMARK_COLORS[count % len(BOOKMARK_COLORS)])
 
     def add_bookmark(self, name: str, offset: int, length: int, color: QColor | None = None) -> None:
-        """A named, coloured byte range; listed in the Bookmarks menu, painted in the hex view."""
-        if self.tab is not None:
-            mark = Bookmark(name, offset, length, QColor(color or self._next_bookmark_color()))
-            self.tab.bookmarks.append(mark)
-            self.tab.refresh_highlights()
-            self._add_case_bookmark(name, offset, length, mark.color.name(QColor.NameFormat.HexArgb))
+        """A named, coloured byte range; listed in the Bookmarks menu, painted in the hex view, recorded in
+        the case when the dump is its evidence."""
+        od = self.session.current
+        if od is not None:
+            colour = QColor(color or self._next_bookmark_color()).name(QColor.NameFormat.HexArgb)
+            self.session.add_bookmark(od, Bookmark(name, offset, length, colour))
 
     def _fill_bookmarks_menu(self) -> None:
         self.bookmarks_menu.clear()
         self.bookmarks_menu.addAction(self.action_bookmark)
         self.bookmarks_menu.addSeparator()
-        for mark in self.tab.bookmarks if self.tab is not None else []:
+        for mark in self.session.current.bookmarks if self.session.current is not None else []:
             act = self.bookmarks_menu.addAction(f"{mark.name}  —  {mark.offset:#x}, {mark.length} bytes")
-            act.triggered.connect(lambda _=False, m=mark: self._select(m.offset, m.length))
+            act.triggered.connect(lambda _=False, m=mark: self.select(m.offset, m.length))
 
     def _toggle_address_mode(self, checked: bool) -> None:
-        for tab in self._tabs_by_token.values():
+        for tab in self._tabs.values():
             tab.hex.set_address_mode("vaddr" if checked else "offset")
 
     def _toggle_entropy_axis(self, checked: bool) -> None:
         self.entropy_plot.set_axis_mode("vaddr" if checked else "offset")
 
     def _toggle_width(self, checked: bool) -> None:
-        for tab in self._tabs_by_token.values():
+        for tab in self._tabs.values():
             tab.hex.set_bytes_per_row(32 if checked else 16)
 
     def _toggle_text_mode(self, checked: bool) -> None:
-        for tab in self._tabs_by_token.values():
+        for tab in self._tabs.values():
             tab.hex.set_text_mode("utf16" if checked else "ascii")
-
-    # -- scanning --------------------------------------------------------------------------------
-    def _scan_with_keys(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Public keys, certificates or JWKS to match", "",
-                                                "Keys (*.pem *.der *.crt *.cer *.pub *.json *.jwks);;All files (*)")
-        if paths:
-            self.start_scan(paths)
-
-    def start_scan(self, public_key_paths: list[str] | None = None) -> bool:
-        """Scan the current dump in a worker; findings appear as they come; False when none could start."""
-        tab = self.tab
-        if tab is None or self._scan is not None:
-            return False
-        public_keys = []
-        if public_key_paths:
-            from viewer.scan.publickeys import load_public_keys
-
-            try:
-                public_keys = load_public_keys(public_key_paths)
-            except ValueError as exc:
-                self._show_error(one_line(str(exc)))
-                return False
-        worker = ScanWorker(tab.dump, public_keys=public_keys)
-        worker.signals.sig_progress.connect(self._on_scan_progress)
-        worker.signals.sig_step.connect(self._on_scan_step)
-        worker.signals.sig_findings.connect(self._on_scan_findings)
-        worker.signals.sig_done.connect(self._on_scan_done)
-        worker.signals.sig_cancelled.connect(self._on_scan_cancelled)
-        worker.signals.sig_failed.connect(self._on_scan_failed)
-        self._scan = (worker, tab)
-        tab.findings = []
-        if tab is self.tab:
-            self.findings_panel.set_findings([])
-        self.scan_progress.setRange(0, 1000)
-        self.scan_progress.setValue(0)
-        self.scan_progress.show()
-        # room for the longest text while scanning (the status bar would squeeze the label otherwise)
-        self.scan_label.setMinimumWidth(self.scan_label.fontMetrics().horizontalAdvance(
-            "after the byte scan: ecbignum 100% ") + 12)
-        self.scan_cancel_button.show()
-        self.scan_label.setText("scanning…")
-        self.action_scan.setEnabled(False)
-        self.action_scan_keys.setEnabled(False)
-        self.action_cancel_scan.setEnabled(True)
-        self._pool.start(worker)
-        return True
-
-    def cancel_scan(self) -> None:
-        if self._scan is not None:
-            self._scan[0].cancel()
-            self.scan_label.setText("cancelling…")
-
-    def _on_scan_progress(self, done: int, total: int, rate: float, eta: float) -> None:
-        if total:
-            self.scan_progress.setValue(int(1000 * done / total))
-        text = f"scanning… {human_size(int(rate))}/s" if rate > 0 else "scanning…"
-        if eta == eta and eta != float("inf"):  # NaN until the rate is known
-            text += f", {eta:.0f} s left"
-        self.scan_label.setText(text)
-
-    def _on_scan_step(self, step: str, done: int, total: int) -> None:
-        """After the byte scan, a detector's own search (big numbers around moduli, HMAC secrets, copies
-        of keys): its name, and how far it is when it can tell (else a busy bar)."""
-        if self._scan is None or self._scan[0].is_cancelled:
-            return
-        if total:
-            self.scan_progress.setRange(0, 1000)
-            self.scan_progress.setValue(int(1000 * min(done, total) / total))
-            self.scan_label.setText(f"after the byte scan: {step} {100 * min(done, total) / total:.0f}%")
-        else:
-            self.scan_progress.setRange(0, 0)
-            self.scan_label.setText(f"after the byte scan: {step}…")
-
-    def _on_scan_findings(self, batch: list) -> None:
-        if self._scan is None:
-            return
-        tab = self._scan[1]
-        tab.findings.extend(batch)
-        if tab is self.tab:
-            self.findings_panel.add_findings(batch)
-            self.findings_dock.setWindowTitle(f"Findings ({len(tab.findings)})")
-
-    def _scan_ended(self, message: str) -> None:
-        self._scan = None
-        self.scan_progress.setRange(0, 1000)
-        self.scan_progress.hide()
-        self.scan_label.setMinimumWidth(0)
-        self.scan_cancel_button.hide()
-        self.scan_label.setText(message)
-        self.action_scan.setEnabled(True)
-        self.action_scan_keys.setEnabled(True)
-        self.action_cancel_scan.setEnabled(False)
-
-    def _on_scan_done(self, result) -> None:  # noqa: ANN001 - ScanResult
-        if self._scan is None:
-            return
-        tab = self._scan[1]
-        tab.scan_result = result
-        tab.findings = list(result.findings)
-        tab.refresh_highlights()
-        secrets = sum(1 for s in result.secrets)
-        self._scan_ended(f"scan done: {len(result.findings)} findings, {secrets} secrets")
-        self._merge(tab, result)
-        if tab is self.tab:
-            self.findings_panel.set_findings(tab.findings)
-            self.findings_dock.setWindowTitle(f"Findings ({len(tab.findings)})")
-            self.entropy_plot.set_findings(tab.findings)
-            self.sig_scan_finished.emit(result)
-
-    def _on_scan_cancelled(self, result=None) -> None:  # noqa: ANN001
-        if self._scan is not None and result is not None:
-            tab = self._scan[1]
-            tab.scan_result = result
-            tab.findings = list(result.findings)
-            tab.refresh_highlights()
-            if tab is self.tab:
-                self.findings_panel.set_findings(tab.findings)
-        self._scan_ended("scan cancelled")
-
-    def _on_scan_failed(self, reason: str) -> None:
-        self._scan_ended(f"scan failed: {reason}")
 
     # -- closing ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Remember the layout, stop the workers before the mappings they read go away, close dumps."""
+        """Remember the layout, stop the features and workers before the mappings they read go away
+        (unsaved case changes go to the recovery file, offered at the next open), close dumps."""
         self.save_layout()
-        self.autosave_case()  # unsaved case changes go to the recovery file, offered at the next open
-        self._stop_verify()
-        self.autosave_timer.stop()
-        if self._scan is not None:
-            self._scan[0].cancel()
+        for feature in self.features:
+            feature.shutdown()
         for worker in list(self._hash_workers.values()):
             worker.cancel()
         self.entropy_plot.set_dump(None)
@@ -965,13 +986,13 @@ class MainWindow(CaseExportMixin, CaseMixin, HandoverMixin, QMainWindow):
         self.find_bar.set_dump(None)
         self.entropy_plot.wait_idle()  # both have pools of their own reading the mappings
         self.find_bar.wait_idle()
-        self._pool.waitForDone()
+        self.pool.waitForDone()
         for dump in list(self._retiring.values()):
             dump.close()
         self._retiring.clear()
         self._hash_workers.clear()
-        for tab in list(self._tabs_by_token.values()):
+        for tab in list(self._tabs.values()):
             tab.hex.set_dump(None)
             tab.dump.close()
-        self._tabs_by_token.clear()
+        self._tabs.clear()
         super().closeEvent(event)

@@ -1,7 +1,9 @@
 """Find bar: search the dump for hex (with ``??`` wildcards), ASCII, UTF-16LE or a bytes regex.
 
 The search itself is Qt-free (:mod:`viewer.scan.search`: :func:`find_all`, :func:`parse_query`, re-exported
-here); this module runs it in a :class:`SearchWorker` on the bar's thread pool and lists the results
+here); this module runs it (:func:`viewer.workspace.jobs.search_job`) in the window's one worker,
+:class:`~viewer.gui.task_worker.TaskWorker`, on the bar's thread pool, and lists the results as their
+batches arrive
 (offset, virtual address, region, a 16-byte preview). Activating a result (double-click, Enter,
 :meth:`FindBar.next_result` / :meth:`FindBar.previous_result`) emits ``sig_result_activated(offset,
 length)``; the caller wires F3 / Shift+F3 to next/previous and shows the bytes.
@@ -11,11 +13,10 @@ Offsets travel as Python ints (``Signal(object, ...)``): dumps exceed 4 GiB and 
 
 from __future__ import annotations
 
-import threading
-import time
+from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,9 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.scan.search import DEFAULT_LIMIT, find_all, iter_matches, parse_query
+from viewer.gui.task_worker import TaskWorker
+from viewer.scan.search import DEFAULT_LIMIT, find_all, parse_query
+from viewer.workspace.jobs import search_job
 
-__all__ = ["FindBar", "SearchWorker", "SearchSignals", "find_all", "parse_query", "MODE_LABELS"]
+__all__ = ["FindBar", "find_all", "parse_query", "MODE_LABELS"]
 
 MODE_LABELS = (("Hex", "hex"), ("ASCII", "ascii"), ("UTF-16", "utf16"), ("Regex", "regex"))
 MODE_TIPS = {
@@ -40,92 +43,9 @@ MODE_TIPS = {
     "utf16": "Text encoded UTF-16LE, as Windows keeps strings in memory",
     "regex": "Python bytes regex (DOTALL): \\x00 escapes, classes, {n,m}; matches are bounded to 4 KiB",
 }
-BATCH_EVERY_S = 0.1
 BATCH_MAX = 500
 PREVIEW = 16
 OFFSET_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-class SearchSignals(QObject):
-    """Signals of a :class:`SearchWorker`; every one carries the worker's token first."""
-
-    sig_progress = Signal(object, object, object)  # token, bytes done, bytes in all
-    sig_results = Signal(object, object)  # token, list of (offset, length): a batch, in file order
-    sig_done = Signal(object, object, bool)  # token, number of results, limit reached
-    sig_failed = Signal(object, str)  # token, one-line reason ("cancelled" when asked to stop)
-    sig_finished = Signal(object)  # token; always last
-
-
-class _State:
-    def __init__(self, worker: SearchWorker):
-        self.cancelled = threading.Event()
-        self._worker = worker
-        self._last = 0.0
-
-    def progress(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self._last >= BATCH_EVERY_S or done >= total:
-            self._last = now
-            self._worker.signals.sig_progress.emit(self._worker.token, done, total)
-
-
-class SearchWorker(QRunnable):
-    """Runs :func:`viewer.scan.search.iter_matches` off the GUI thread, emitting results in batches."""
-
-    def __init__(
-        self,
-        source: Any,
-        pattern: Any,
-        token: int,
-        start: int = 0,
-        end: int | None = None,
-        limit: int = DEFAULT_LIMIT,
-        chunk_size: int | None = None,
-    ):
-        super().__init__()
-        self.setAutoDelete(False)  # the bar keeps the Python object until sig_finished
-        self.signals = SearchSignals()
-        self.token = token
-        self._source = source
-        self._pattern = pattern
-        self._start, self._end, self._limit = start, end, limit
-        self._chunk = chunk_size
-        self.state = _State(self)
-
-    def cancel(self) -> None:
-        self.state.cancelled.set()
-
-    def run(self) -> None:
-        try:
-            kwargs = {} if self._chunk is None else {"chunk_size": self._chunk}
-            batch: list[tuple[int, int]] = []
-            count = 0
-            last = time.monotonic()
-            for hit in iter_matches(
-                self._source, self._pattern, self._start, self._end, self.state, **kwargs
-            ):
-                batch.append(hit)
-                count += 1
-                now = time.monotonic()
-                if len(batch) >= BATCH_MAX or now - last >= BATCH_EVERY_S:
-                    self.signals.sig_results.emit(self.token, batch)
-                    batch, last = [], now
-                if count >= self._limit:
-                    break
-            if batch:
-                self.signals.sig_results.emit(self.token, batch)
-            if self.state.cancelled.is_set():
-                self.signals.sig_failed.emit(self.token, "cancelled")
-            else:
-                self.signals.sig_done.emit(self.token, count, count >= self._limit)
-        except Exception as exc:  # noqa: BLE001 - a worker reports every failure as a signal
-            self.signals.sig_failed.emit(self.token, _one_line(f"{type(exc).__name__}: {exc}"))
-        finally:
-            self.signals.sig_finished.emit(self.token)
 
 
 def _preview(data: bytes) -> str:
@@ -154,7 +74,7 @@ class FindBar(QWidget):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._token = 0
-        self._workers: dict[int, SearchWorker] = {}
+        self._workers: dict[int, TaskWorker] = {}
         self._results: list[tuple[int, int]] = []
         self._fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
 
@@ -216,6 +136,17 @@ class FindBar(QWidget):
         self.status.setText("")
         self._update_buttons()
 
+    def restore(self, results: list[tuple[int, int]], query: str = "") -> None:
+        """Show ``results`` of an earlier search of the current dump (a tab shown again keeps its own
+        find results, and clicking them selects bytes of that dump)."""
+        self.cancel()
+        self._clear()
+        self.edit.setText(query)
+        self._add_results(results)
+        if results:
+            self.status.setText(f"{len(results)} result{'s' if len(results) != 1 else ''} (earlier search)")
+        self._update_buttons()
+
     def set_mode(self, mode: str) -> None:
         index = self.mode_combo.findData(mode)
         if index < 0:
@@ -247,12 +178,14 @@ class FindBar(QWidget):
         self.cancel()
         self._clear()
         self._token += 1
-        worker = SearchWorker(self.dump, pattern, self._token, limit=self.limit, chunk_size=self.chunk_size)
-        worker.signals.sig_progress.connect(self._on_progress)
-        worker.signals.sig_results.connect(self._on_results)
-        worker.signals.sig_done.connect(self._on_done)
-        worker.signals.sig_failed.connect(self._on_failed)
-        worker.signals.sig_finished.connect(self._on_finished)
+        worker = TaskWorker(search_job, self.dump, pattern, limit=self.limit, chunk_size=self.chunk_size,
+                            what="search", partial="on_results", batch=BATCH_MAX)
+        token = self._token
+        worker.signals.sig_progress.connect(partial(self._on_progress, token))
+        worker.signals.sig_partial.connect(partial(self._on_results, token))
+        worker.signals.sig_done.connect(partial(self._on_done, token))
+        worker.signals.sig_failed.connect(partial(self._on_failed, token))
+        worker.signals.sig_finished.connect(partial(self._on_finished, token))
         self._workers[self._token] = worker
         self.status.setText("searching…")
         self._update_buttons()
@@ -349,13 +282,16 @@ class FindBar(QWidget):
         data = dump.read(offset, PREVIEW) if dump is not None else b""
         return f"{offset:#012x}  {va:>18}  {_preview(data)}  {length:>5}  {where}"
 
-    def _on_progress(self, token: int, done: int, total: int) -> None:
+    def _on_progress(self, token: int, done: int, total: int, _rate: float = 0.0, _eta: float = 0.0) -> None:
         if token == self._token and total:
             self.status.setText(f"searching… {100 * done // total}%  ({len(self._results)} results)")
 
     def _on_results(self, token: int, batch: list[tuple[int, int]]) -> None:
         if token != self._token:
             return
+        self._add_results(batch)
+
+    def _add_results(self, batch: list[tuple[int, int]]) -> None:
         self.results_list.setUpdatesEnabled(False)
         try:
             for offset, length in batch:
@@ -367,9 +303,10 @@ class FindBar(QWidget):
             self.results_list.setUpdatesEnabled(True)
         self._update_buttons()
 
-    def _on_done(self, token: int, count: int, limited: bool) -> None:
+    def _on_done(self, token: int, result: tuple[int, bool]) -> None:
         if token != self._token:
             return
+        count, limited = result
         text = f"{count} result{'s' if count != 1 else ''}"
         if limited:
             text += f" (stopped at the limit of {self.limit})"
@@ -378,7 +315,7 @@ class FindBar(QWidget):
     def _on_failed(self, token: int, reason: str) -> None:
         if token != self._token:
             return
-        self.status.setText(f"search failed: {reason}")
+        self.status.setText(reason)  # the worker's line: "search failed: OSError: …"
         self.sig_failed.emit(reason)
 
     def _on_finished(self, token: int) -> None:

@@ -20,6 +20,7 @@ from PySide6.QtGui import QFontDatabase
 
 from viewer.evidence.model import Node
 from viewer.units import human_size
+from viewer.workspace.structure_view import decoded_time
 
 FETCH_BATCH = 1000
 MAX_VALUE_CHARS = 160
@@ -175,6 +176,20 @@ class StructureModel(QAbstractItemModel):
             if not item.has_children():
                 return found
 
+    def index_for_path(self, path: list[int]) -> QModelIndex:
+        """The index of the node reached from the root by child positions ``path`` (rows fetched up to
+        it); the root's index for ``[]``; invalid when the path leaves the tree."""
+        found = self.index(0, 0)
+        item = self._item(found)
+        for row in path:
+            if not found.isValid() or row >= len(item.all_children()):
+                return QModelIndex()
+            while len(item.loaded) <= row:
+                self.fetchMore(found)
+            item = item.loaded[row]
+            found = self.createIndex(row, 0, item)
+        return found
+
     def total_children(self, index: AnyIndex) -> int:
         """How many children the node has in all, fetched or not (evaluates lazy children)."""
         return len(self._item(index).all_children())
@@ -252,15 +267,22 @@ class StructureModel(QAbstractItemModel):
             if col == COL_FIELD:
                 return _clip(_one_line(str(node.name)), MAX_VALUE_CHARS)
             if col == COL_VALUE:
-                return format_value(node.value)[0]
+                when = decoded_time(node.name, node.value)
+                shown = format_value(node.value)[0]
+                return f"{shown}  ({when})" if when else shown
             if col == COL_OFFSET:
                 return f"{node.offset:#x}"
             return str(node.length)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_FIELD:
                 return _clip(str(node.name), MAX_TOOLTIP_CHARS)
-            if col == COL_VALUE:
-                return format_value(node.value)[1] or None
+            if col == COL_VALUE:  # the whole value, however narrow the column (the display is elided)
+                shown, more = format_value(node.value)
+                when = decoded_time(node.name, node.value)
+                text = more or shown
+                if when:
+                    text += f"\n{when}"
+                return f"{node.name}: {text}" if text else None
             if col == COL_OFFSET:
                 return f"file offset {node.offset:#x} ({node.offset})"
             end = node.offset + node.length

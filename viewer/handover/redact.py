@@ -2,27 +2,34 @@
 
 What is removed (a *plan* of ranges, :func:`plan_redaction`):
 
-* the bytes of every secret finding at or above the chosen confidence (confirmed and high by default);
-* every other copy of the private values of each key known from those findings. A key is *known* when a
-  finding's bytes parse again (``bignum._key_objects``: PEM, DER, OpenSSH, JWK, CryptoAPI/CNG blobs) into
-  a private key whose public half has the finding's key_id. From it: RSA p, q, d, dp, dq, qinv and EC d
-  big- and little-endian and as 28/60-bit digit arrays (``bignum.encode``); the PKCS#1/PKCS#8/SEC1 DER,
-  its hex (lower and upper case) and its base64 — every 64-character PEM line on its own (so that a
-  PEM, a one-line base64 string, a JSON-escaped or a partial copy all match at the same places), the
-  short last line and, past the first line, every 16-character piece (a truncated copy) — in ASCII and in
-  UTF-16LE;
-* for symmetric keys (``sym:`` key_ids: AES keys, HMAC secrets, tokens): the key bytes are recovered from
-  a finding (its bytes, a prefix of a key schedule, hex or base64 text) and kept only when they give the
-  finding's key_id back; then every copy of the key raw, as hex and base64 (ASCII and UTF-16LE) and, for
-  16/24/32-byte keys, its AES encryption and decryption schedules (both word orders) is removed.
+* the bytes of every secret finding at or above the chosen confidence (confirmed and high by default),
+  and every token finding (JWT, API tokens, cloud credentials) whatever its confidence: a bearer token
+  is a credential in itself;
+* every run of 16 or more units (bytes; characters of text) of any private value of each key known from
+  those findings, wherever it lies: not only whole copies — a fragment of d, half an AES key or the low
+  limbs of an exponent are enough to attack a key. A key is *known* when a finding's bytes parse again
+  (``keymaterial.key_objects``: PEM, DER, OpenSSH, JWK, CryptoAPI/CNG blobs) into a private key whose
+  public half has the finding's key_id; a symmetric key (``sym:`` key_ids: AES keys, HMAC secrets) when
+  the key bytes recovered from a finding (its bytes, a prefix of a key schedule, hex or base64 text)
+  give the finding's key_id back; a token is its own string. Every form the scanner knows of each value
+  (``keymaterial.private_forms`` / ``symmetric_forms`` / ``token_forms``: RSA p, q, d, dp, dq, qinv and
+  EC scalars big- and little-endian and in 28/60-bit digits; the PKCS#1/PKCS#8/SEC1 DER; Ed25519 seeds
+  and expanded keys; symmetric keys, every round key of their AES schedules, HMAC ipad/opad blocks;
+  hex, base64 and base64url text in its 3 alignments, ASCII and UTF-16LE) is searched for at once
+  (``keymaterial.find_runs``: seed and extend, numpy), overlapping runs of a key are merged and each run
+  is overwritten over its full matched extent. Runs must touch a private byte: the modulus of a DER key
+  is public, so a certificate holding the same modulus is left alone.
 
 How (:func:`redact_file`): the input is only ever opened read-only. The copy is written to a temporary
 file in the output's folder (streamed with ``copy_file_range``/``sendfile``, never read into memory),
 the planned ranges are overwritten in place with ``pwrite`` (never a length changed: same format, same
-streams, same memory ranges, same size, so debuggers still open it), the copy is scanned again and any
-secret the new scan still finds is overwritten too (up to ``MAX_ROUNDS`` rounds), then the copy is
-fsynced and renamed to the output. The log (JSON) names every range removed — offset, length, kind,
-encoding, key_id, reason — and never the bytes.
+streams, same memory ranges, same size, so debuggers still open it), then the copy is verified: scanned
+again and searched again for every run of every form; any secret or run still there is overwritten too
+(up to ``MAX_ROUNDS`` rounds). ``clean`` means the last verification found neither a confirmed/high
+secret, a token nor a run; a run left is reported as a finding of encoding ``fragment``. Then the copy
+is fsynced and renamed to the output. The log (JSON) names every range removed — offset, length, kind,
+key_id, which value in which form ("rsa d, little-endian (32/64-bit limbs), fragment"), region,
+reason — and what the case kept and why, never the bytes.
 
 Filler: the repeating ASCII text ``REDACTED``. It is recognisable in a hex view (an examiner sees at
 once that bytes were removed, not that memory was empty, which zeros would suggest), it is not secret,
@@ -32,12 +39,12 @@ and it is plain base64 alphabet, so a redacted PEM body is still well-formed tex
 of key was there. A bare key blob is overwritten whole (header included: the header alone says nothing).
 
 Not covered: keys the scanner does not find (e.g. a raw AES key with neither its schedule nor a known key
-object pointing at it), keys
-known only from findings that do not re-parse (raw big numbers of a key never seen whole are still
-overwritten where found, but not searched for elsewhere).
+object pointing at it), keys known only from findings that do not re-parse (raw big numbers of a key
+never seen whole are still overwritten where found, but not searched for elsewhere), runs shorter than
+16 units, forms the scanner does not know (a value XORed, compressed or encrypted).
 
-With a case (``--case``; :mod:`viewer.case.redact_case`): the case's findings for the evidence join the
-scan's; a finding the examiner confirmed is overwritten whatever its confidence; one marked
+With a case (``--case``; :mod:`viewer.handover.redact_case`): the case's findings for the evidence join
+the scan's; a finding the examiner confirmed is overwritten whatever its confidence; one marked
 false-positive (and the other findings of its key) is left in place, listed under ``kept`` in the log
 and not counted against "clean"; the redaction becomes an audit event of the case.
 """
@@ -50,32 +57,41 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
 from viewer.case.store import fsync_dir, write_atomic
 from viewer.evidence import Dump, EvidenceError, open_dump
 from viewer.evidence.source import HashCancelled
+from viewer.handover.taskstate import as_task_state
 from viewer.scan import keys
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.progress import is_cancelled, report_step
+from viewer.scan.keymaterial import (
+    MAX_ANCHORS,
+    Form,
+    Runs,
+    find_runs,
+    key_objects,
+    private_forms,
+    symmetric_forms,
+    token_forms,
+)
+from viewer.scan.kinds import kind_info
+from viewer.tasks import TaskState
 
 FILLER = b"REDACTED"
 MAX_ROUNDS = 3
 MAX_PARSE = 1 << 20
-MIN_NEEDLE = 12  # shorter representations (tiny numbers, short base64 tails) are everywhere
-B64_LINE = 64
-B64_CHUNK = 16
+MAX_TOKEN = 64 * 1024  # a token finding longer than this is a container, not a string to search for
 COPY_CHUNK = 64 * 1024 * 1024
 CLEAN_THRESHOLD = Confidence.HIGH  # what must not remain for the output to be called clean
+TRUNCATED = (f"the search for fragments stopped at {MAX_ANCHORS} places where a key's values start (a file "
+             "made of copies of a key): the copy may keep fragments and is not called clean")
 
 PEM_BEGIN = b"-----BEGIN "
 PEM_DASHES = b"-----"
@@ -91,40 +107,25 @@ class RedactCancelled(RedactError):
 
 
 # Names of the steps after the first scan, as reported through the state's ``step_progress``.
-STEP_HASH_INPUT, STEP_PLAN, STEP_COPY, STEP_RESCAN, STEP_HASH_OUTPUT = (
-    "hashing the input", "finding every copy", "copying", "re-scanning the copy", "hashing the copy")
+STEP_HASH_INPUT, STEP_PLAN, STEP_COPY, STEP_RESCAN, STEP_VERIFY, STEP_HASH_OUTPUT = (
+    "hashing the input", "finding every copy", "copying", "re-scanning the copy",
+    "searching the copy for fragments", "hashing the copy")
 
 
-def _phase(state: Any, step: str) -> Any:
-    """A ScanState for one step of the redaction: its byte progress, and the steps of any detector it
-    runs, are reported as ``step``; cancelling the caller's state cancels it (the same event)."""
-    if state is None:
-        return None
-    from viewer.scan.engine import ScanState
-
-    phase = ScanState(progress=lambda done, total: report_step(state, step, done, total),
-                      step_progress=lambda _name, done, total: report_step(state, step, done, total))
-    if isinstance(getattr(state, "cancelled", None), threading.Event):
-        phase.cancelled = state.cancelled
-    return phase
+CANCELLED = "redaction cancelled: nothing was written"
 
 
-def _check_cancel(state: Any) -> None:
-    if is_cancelled(state):
-        raise RedactCancelled("redaction cancelled: nothing was written")
-
-
-def _hash(dump: Dump, state: Any, step: str) -> str:
+def _hash(dump: Dump, state: TaskState, step: str) -> str:
     """The dump's SHA-256, with progress reported as ``step`` and cancel honoured."""
 
     def progress(done: int, total: int) -> bool:
-        report_step(state, step, done, total)
-        return not is_cancelled(state)
+        state.step_progress(step, done, total)
+        return not state.is_cancelled
 
     try:
-        return dump.source.sha256(progress if state is not None else None)
+        return dump.source.sha256(progress)
     except HashCancelled:
-        raise RedactCancelled("redaction cancelled: nothing was written") from None
+        raise RedactCancelled(CANCELLED) from None
 
 
 @dataclass
@@ -140,6 +141,8 @@ class Range:
     reason: str
     mode: str = "bytes"
     finding_id: str | None = None
+    value: str | None = None  # which private values in which forms ("rsa d, big-endian, fragment")
+    region: str | None = None
 
     @property
     def end(self) -> int:
@@ -154,6 +157,10 @@ class Range:
             "key_id": self.key_id,
             "reason": self.reason,
         }
+        if self.value:
+            out["value"] = self.value
+        if self.region:
+            out["region"] = self.region
         if self.finding_id:
             out["finding_id"] = self.finding_id
         return out
@@ -172,6 +179,7 @@ class RedactionResult:
     output_sha256: str = ""
     warnings: list[str] = field(default_factory=list)
     kept: list[tuple[Finding, str]] = field(default_factory=list)  # left in place on the case's word, why
+    searched: dict[str, int] = field(default_factory=dict)  # keys and forms searched for (counts)
 
     @property
     def clean(self) -> bool:
@@ -182,6 +190,8 @@ class RedactionResult:
 
 
 _ECC_SIZES = {32: ec.SECP256R1, 48: ec.SECP384R1, 66: ec.SECP521R1}
+_PRIVATE_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey,
+                  x25519.X25519PrivateKey, x448.X448PrivateKey)
 
 
 def _ecc_blob(data: bytes, encoding: str) -> list[Any]:
@@ -201,10 +211,8 @@ def _ecc_blob(data: bytes, encoding: str) -> list[Any]:
 
 def _private_key(f: Finding, data: bytes) -> Any:
     """The private key the bytes of finding ``f`` parse into, when its public half has f's key_id."""
-    from viewer.scan.detectors.bignum import _key_objects
-
-    for obj in [*_ecc_blob(data, f.encoding), *_key_objects(data, f.encoding)]:
-        if not isinstance(obj, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+    for obj in [*_ecc_blob(data, f.encoding), *key_objects(data, f.encoding)]:
+        if not isinstance(obj, _PRIVATE_TYPES):
             continue
         try:
             if keys.key_id(obj.public_key()) == f.key_id:
@@ -241,74 +249,50 @@ def _symmetric_key(f: Finding, data: bytes) -> bytes | None:
     return None
 
 
-def _text_needles(blob: bytes) -> list[tuple[bytes, str]]:
-    """hex (lower, upper) and base64 (64-character lines, and the short last line) of ``blob``."""
-    out = [(blob.hex().encode(), "hex"), (blob.hex().upper().encode(), "hex")]
-    b64 = base64.b64encode(blob)
-    if len(b64) <= B64_LINE:
-        out.append((b64.rstrip(b"="), "base64"))
-        out.append((base64.urlsafe_b64encode(blob).rstrip(b"="), "base64url"))
-    else:
-        for i in range(0, len(b64), B64_LINE):
-            out.append((b64[i : i + B64_LINE], "base64"))
-        # 16-character pieces of every line but the first (whose start is the same in every key of a
-        # type): a cut or partial copy of the text (a truncated JSON string, a log line) is found too
-        for i in range(B64_LINE, len(b64) - B64_CHUNK + 1, B64_CHUNK):
-            out.append((b64[i : i + B64_CHUNK], "base64 piece"))
-    return out
+def is_token(f: Finding) -> bool:
+    """A bearer credential (JWT, API token, cloud credentials): redacted whatever its confidence."""
+    return kind_info(f.kind).colour_role == "token"
 
 
-def _with_utf16(needles: Iterable[tuple[bytes, str]]) -> list[tuple[bytes, str]]:
-    out = []
-    for n, label in needles:
-        out.append((n, label))
-        out.append((n.decode("latin-1").encode("utf-16-le"), label + "-utf16le"))
-    return out
+def _token_text(f: Finding, data: bytes) -> bytes:
+    """The token string of a token finding (its bytes; UTF-16LE text decoded)."""
+    if "utf16" in f.encoding or (len(data) > 1 and data[1:2] == b"\0"):
+        try:
+            return data.decode("utf-16-le").encode("ascii")
+        except (UnicodeDecodeError, UnicodeEncodeError):
+            return data
+    return data
 
 
 def key_needles(private: Any) -> list[tuple[bytes, str]]:
-    """(bytes, label) of every representation of a private key's secret values searched for."""
-    from viewer.scan.detectors.bignum import LAYOUTS, encode
-
-    out: list[tuple[bytes, str]] = []
-    numbers: dict[str, int] = {}
-    ders: list[tuple[bytes, str]] = []
-    if isinstance(private, rsa.RSAPrivateKey):
-        n = private.private_numbers()
-        numbers = {"p": n.p, "q": n.q, "d": n.d, "dp": n.dmp1, "dq": n.dmq1, "qinv": n.iqmp}
-        ders.append((private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
-                                           serialization.NoEncryption()), "der-pkcs1"))
-    elif isinstance(private, ec.EllipticCurvePrivateKey):
-        numbers = {"d": private.private_numbers().private_value}
-        ders.append((private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
-                                           serialization.NoEncryption()), "der-sec1"))
-    ders.append((private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()), "der-pkcs8"))
-    for comp, value in numbers.items():
-        if value <= 0 or value.bit_length() < 64:
-            continue
-        for layout in LAYOUTS:
-            out.append((encode(value, layout), f"{comp} {layout}"))
-        out += [(n, f"{comp} {label}") for n, label in _with_utf16(_text_needles(encode(value, "be"))[:2])]
-    for der, name in ders:
-        out.append((der, name))
-        out += [(n, f"{name} {label}") for n, label in _with_utf16(_text_needles(der))]
-    return [(n, label) for n, label in out if len(n) >= MIN_NEEDLE]
+    """(bytes, label) of every whole form of a private key's secret values (:func:`private_forms`)."""
+    return [(f.data, f.label) for f in private_forms(private)]
 
 
 def symmetric_needles(key: bytes) -> list[tuple[bytes, str]]:
-    out: list[tuple[bytes, str]] = [(key, "raw")]
-    out += _with_utf16(_text_needles(key))
-    if len(key) in (16, 24, 32):
-        from viewer.scan.detectors.aes import decrypt_schedule, expand_key
-
-        for sched, name in ((expand_key(key), "aes-schedule"), (decrypt_schedule(key), "aes-decrypt-schedule")):
-            out.append((sched, name))
-            out.append((b"".join(sched[i : i + 4][::-1] for i in range(0, len(sched), 4)), name + " u32"))
-    return [(n, label) for n, label in out if len(n) >= min(MIN_NEEDLE, len(key))]
+    """(bytes, label) of every whole form of a symmetric key (:func:`symmetric_forms`)."""
+    return [(f.data, f.label) for f in symmetric_forms(key)]
 
 
 # -- the plan --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Value:
+    """What a form belongs to: the key (its id and the kind of finding that revealed it)."""
+
+    key_id: str
+    kind: str
+
+
+@dataclass
+class Plan:
+    """What :func:`plan_redaction` found: the ranges to overwrite, notes, and every form searched for
+    (the verification searches the copy for the same forms)."""
+
+    ranges: list[Range]
+    notes: list[str]
+    wanted: list[tuple[Form, Value]] = field(default_factory=list)
 
 
 def _pem_ranges(f: Finding, data: bytes, wide: bool) -> list[Range] | None:
@@ -326,7 +310,8 @@ def _pem_ranges(f: Finding, data: bytes, wide: bool) -> list[Range] | None:
     if body_start >= end:
         return None
     return [Range(f.offset + body_start * unit, (end - body_start) * unit, f.kind, f.encoding, f.key_id,
-                  "PEM body of the finding (BEGIN/END lines kept)", "text16" if wide else "text", f.id)]
+                  "PEM body of the finding (BEGIN/END lines kept)", "text16" if wide else "text", f.id,
+                  region=f.region)]
 
 
 def _finding_ranges(f: Finding, data: bytes) -> list[Range]:
@@ -335,53 +320,109 @@ def _finding_ranges(f: Finding, data: bytes) -> list[Range]:
         pem = _pem_ranges(f, data, wide)
         if pem is not None:
             return pem
-    return [Range(f.offset, f.length, f.kind, f.encoding, f.key_id,
-                  f"{f.confidence} finding", "bytes", f.id)]
+    kid = f.key_id
+    if kid is None and is_token(f) and f.length <= MAX_TOKEN:
+        kid = keys.symmetric_key_id(_token_text(f, data))  # a JWT has no key id: its string is the secret
+    return [Range(f.offset, f.length, f.kind, f.encoding, kid, f"{f.confidence} finding", "bytes", f.id,
+                  region=f.region)]
 
 
 def select(findings: Iterable[Finding], threshold: Confidence) -> list[Finding]:
-    return [f for f in findings if f.secret and f.confidence >= threshold]
+    """The secret findings to overwrite: at or above ``threshold``, and every token."""
+    return [f for f in findings if f.secret and (f.confidence >= threshold or is_token(f))]
 
 
-def plan_redaction(dump: Dump, findings: Sequence[Finding], threshold: Confidence = Confidence.HIGH,
-                   state: Any = None) -> tuple[list[Range], list[str]]:
-    """The ranges to overwrite in ``dump`` for ``findings`` (and every copy of their keys), and notes."""
-    from viewer.scan.detectors.bignum import _locate
+def _forms_of(f: Finding, data: bytes) -> tuple[str | None, list[Form]]:
+    """(key id, forms) of the secret finding ``f`` reveals, or (None, []) when its key is not recovered."""
+    if is_token(f):
+        token = _token_text(f, data)
+        return (f.key_id or keys.symmetric_key_id(token)), token_forms(token, f"{f.kind} string")
+    if f.key_id is None:
+        return None, []
+    if f.key_id.startswith("sym:"):
+        key = _symmetric_key(f, data)
+        return (f.key_id, symmetric_forms(key)) if key is not None else (None, [])
+    if f.confidence >= Confidence.HIGH and f.encoding != "raw-bignum":
+        private = _private_key(f, data)
+        if private is not None:
+            return f.key_id, private_forms(private)
+    return None, []
 
-    chosen = select(findings, threshold)
-    ranges: list[Range] = []
-    notes: list[str] = []
-    known: dict[str, tuple[str, list[tuple[bytes, str]]]] = {}  # key_id -> (kind, needles)
-    for f in chosen:
-        data = dump.read(f.offset, min(f.length, MAX_PARSE))
-        ranges += _finding_ranges(f, data)
-        if f.key_id is None or f.key_id in known or f.length > MAX_PARSE:
+
+def known_forms(dump: Dump, findings: Sequence[Finding]) -> tuple[list[tuple[Form, Value]], list[str]]:
+    """Every form of every key the ``findings`` reveal, tagged with its key; and notes (keys whose
+    findings do not give the key back)."""
+    wanted: list[tuple[Form, Value]] = []
+    known: set[str] = set()
+    ids: set[str] = set()
+    for f in findings:
+        if f.key_id:
+            ids.add(f.key_id)
+        if f.length > MAX_PARSE or (is_token(f) and f.length > MAX_TOKEN) or (f.key_id and f.key_id in known):
             continue
-        if f.key_id.startswith("sym:"):
-            key = _symmetric_key(f, data)
-            if key is not None:
-                known[f.key_id] = (f.kind, symmetric_needles(key))
-        elif f.confidence >= Confidence.HIGH and f.encoding != "raw-bignum":
-            private = _private_key(f, data)
-            if private is not None:
-                known[f.key_id] = (f.kind, key_needles(private))
-    unknown = {f.key_id for f in chosen if f.key_id} - set(known)
+        kid, forms = _forms_of(f, dump.read(f.offset, f.length))
+        if kid is None or kid in known:
+            continue
+        known.add(kid)
+        wanted += [(form, Value(kid, f.kind)) for form in forms]
+    notes = []
+    unknown = ids - known
     if unknown:
         notes.append(f"{len(unknown)} key(s) not recovered from their findings: only the findings' own bytes "
                      "are overwritten for them")
-    wanted: list[tuple[bytes, Any]] = []
-    for kid, (kind, needles) in known.items():
-        for needle, label in needles:
-            wanted.append((needle, (kid, kind, label)))
-    if wanted:
-        ctx = SimpleNamespace(dump=dump, view=dump.source, state=state)
-        for off, rep, (kid, kind, label) in _locate(ctx, wanted):  # type: ignore[arg-type]
-            ranges.append(Range(off, len(rep), kind, "copy", kid, f"copy of the key's {label}"))
-    return _dedupe(ranges), notes
+    return wanted, notes
+
+
+def run_ranges(dump: Dump, runs: Iterable[tuple[int, int, tuple[Form, Value], bool]], why: str) -> list[Range]:
+    """The runs of :func:`find_runs` as ranges, the overlapping (or touching) runs of one key merged into
+    one, named by the values and forms it holds."""
+    by_key: dict[str, list[tuple[int, int, str, str]]] = {}
+    for off, length, (form, value), whole in runs:
+        by_key.setdefault(value.key_id, []).append(
+            (off, off + length, value.kind, f"{form.label}, {'whole' if whole else 'fragment'}"))
+    out: list[Range] = []
+    for kid, items in by_key.items():
+        items.sort()
+        merged: list[list[Any]] = []
+        for start, end, kind, label in items:
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+                if label not in merged[-1][3]:
+                    merged[-1][3].append(label)
+            else:
+                merged.append([start, end, kind, [label]])
+        for start, end, kind, labels in merged:
+            labels.sort(key=lambda label: not label.endswith(", whole"))  # whole copies named first
+            whole = labels[0].endswith(", whole")
+            region = dump.region_at(start)
+            shown = "; ".join(labels[:4]) + (f"; and {len(labels) - 4} more form(s)" if len(labels) > 4 else "")
+            out.append(Range(start, end - start, kind, "copy" if whole else "fragment", kid,
+                             f"{'copy' if whole else 'fragment'} of the key's values ({why})", value=shown,
+                             region=region.name if region is not None else None))
+    return out
+
+
+def plan_redaction(dump: Dump, findings: Sequence[Finding], threshold: Confidence = Confidence.HIGH,
+                   state: Any = None, wanted: Sequence[tuple[Form, Value]] = ()) -> Plan:
+    """The ranges to overwrite in ``dump`` for ``findings`` (and every run of their keys' values, and of
+    the forms in ``wanted``), notes, and every form searched for."""
+    chosen = select(findings, threshold)
+    ranges: list[Range] = []
+    for f in chosen:
+        ranges += _finding_ranges(f, dump.read(f.offset, min(f.length, MAX_PARSE)))
+    forms, notes = known_forms(dump, chosen)
+    have = {value.key_id for _form, value in wanted}
+    all_wanted = [*wanted, *(w for w in forms if w[1].key_id not in have)]
+    if all_wanted:
+        runs = _runs(dump, all_wanted, state, STEP_PLAN)
+        ranges += run_ranges(dump, runs, "found from the key's values")
+        if runs.truncated:
+            notes.append(TRUNCATED)
+    return Plan(_dedupe(ranges), notes, all_wanted)
 
 
 def _dedupe(ranges: list[Range]) -> list[Range]:
-    """One entry per range; a range inside a bigger one of the same key (a base64 line inside a PEM body
+    """One entry per range; a range inside a bigger one of the same key (a base64 run inside a PEM body
     already overwritten, a number inside a blob) is dropped: the bigger one covers it in the log too."""
     seen: dict[tuple[int, int, str], Range] = {}
     for r in ranges:
@@ -395,6 +436,29 @@ def _dedupe(ranges: list[Range]) -> list[Range]:
         out.append(r)
         cover[r.key_id] = max(cover.get(r.key_id, -1), r.end)
     return out
+
+
+def _runs(dump: Dump, wanted: Sequence[tuple[Form, Value]], state: Any, step: str) -> Runs:
+    return find_runs(dump, [(form, (form, value)) for form, value in wanted], state, step)
+
+
+def fragments_left(dump: Dump, wanted: Sequence[tuple[Form, Value]], state: Any = None) -> list[Range]:
+    """The verification's search: every run of every form still in ``dump`` (the copy), as ranges; a
+    search that stopped at its bound gives a range of length 0 at offset 0 (never clean)."""
+    if not wanted:
+        return []
+    runs = _runs(dump, wanted, state, STEP_VERIFY)
+    out = run_ranges(dump, runs, "left after overwriting")
+    if runs.truncated:
+        out.append(Range(0, 0, wanted[0][1].kind, "fragment", None, TRUNCATED, value="the search was bounded"))
+    return out
+
+
+def _as_finding(r: Range) -> Finding:
+    """A run left in the copy, reported like a finding (what ``remaining`` holds): no bytes, its place."""
+    return Finding(r.kind, "fragment", r.offset, r.length, Confidence.CONFIRMED,
+                   reasons=[f"a run of the key's {r.value} is still in the copy"], key_id=r.key_id,
+                   region=r.region)
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -433,7 +497,7 @@ def apply_ranges(fd: int, ranges: Sequence[Range], size: int) -> None:
             done += os.pwrite(fd, new[done:], r.offset + done)
 
 
-def _copy(src: str, dst_fd: int, size: int, state: Any = None) -> None:
+def _copy(src: str, dst_fd: int, size: int, state: TaskState) -> None:
     """Stream the file: copy_file_range (in-kernel, reflinks where possible), sendfile, or a buffer.
     Progress per chunk as the step ``copying``; a cancel raises RedactCancelled."""
     with open(src, "rb", buffering=0) as fin:
@@ -441,7 +505,7 @@ def _copy(src: str, dst_fd: int, size: int, state: Any = None) -> None:
         copier = getattr(os, "copy_file_range", None)
         try:
             while done < size:
-                _check_cancel(state)
+                state.check(RedactCancelled, CANCELLED)
                 if copier is not None:
                     n = copier(fin.fileno(), dst_fd, min(COPY_CHUNK, size - done), done, done)
                 else:
@@ -449,7 +513,7 @@ def _copy(src: str, dst_fd: int, size: int, state: Any = None) -> None:
                 if n <= 0:
                     break
                 done += n
-                report_step(state, STEP_COPY, done, size)
+                state.step_progress(STEP_COPY, done, size)
         except OSError:
             done = 0
         if done != size:
@@ -481,15 +545,46 @@ def check_paths(src: Path, out: Path, log: Path, force: bool) -> None:
         raise RedactError(f"cannot write {out}: folder {out.parent} does not exist")
 
 
-def _scan(path: str, public_keys: Sequence[Any], state: Any = None) -> tuple[Dump, list[Finding]]:
+def _scan(path: str, public_keys: Sequence[Any], state: TaskState) -> tuple[Dump, list[Finding]]:
     from viewer.scan.engine import scan_dump
 
     dump = open_dump(path)
-    result = scan_dump(dump, public_keys=list(public_keys), state=_phase(state, STEP_RESCAN))
+    result = scan_dump(dump, public_keys=list(public_keys), state=state.phase(STEP_RESCAN))
     if result.cancelled:
         dump.close()
-        _check_cancel(state)
+        state.check(RedactCancelled, CANCELLED)
     return dump, result.findings
+
+
+def _verify(tmp_name: str, fd: int, size: int, public_keys: Sequence[Any], threshold: Confidence,
+            selection: Any, wanted: list[tuple[Form, Value]], ranges: list[Range], notes: list[str],
+            state: TaskState) -> tuple[int, list[Finding]]:
+    """Scan the copy again and search it for every run of every form; overwrite what is still there and
+    go again, up to MAX_ROUNDS rounds. ``ranges``, ``notes`` and ``wanted`` grow in place. Returns the
+    rounds and what remains (confirmed/high secrets, tokens, and runs as ``fragment`` findings)."""
+    rounds = 1
+    while True:
+        tmp_dump, new_findings = _scan(tmp_name, public_keys, state)
+        try:
+            found = [f for f in select(new_findings, min(threshold, CLEAN_THRESHOLD))
+                     if selection is None or selection.keeps(f) is None]
+            left = fragments_left(tmp_dump, wanted, state.phase(STEP_VERIFY))
+            state.check(RedactCancelled, CANCELLED)
+            if (not found and not left) or rounds >= MAX_ROUNDS:
+                break
+            more = plan_redaction(tmp_dump, found, min(threshold, CLEAN_THRESHOLD), state.phase(STEP_PLAN), wanted)
+            state.check(RedactCancelled, CANCELLED)
+        finally:
+            tmp_dump.close()
+        notes += more.notes
+        wanted[:] = more.wanted
+        for r in more.ranges + left:
+            r.reason += f" (found by the verification, round {rounds + 1})"
+        ranges[:] = _dedupe(ranges + more.ranges + [r for r in left if r.length])
+        apply_ranges(fd, more.ranges + left, size)
+        os.fsync(fd)
+        rounds += 1
+    return rounds, [*select(found, CLEAN_THRESHOLD), *(_as_finding(r) for r in left)]
 
 
 def redact_file(
@@ -503,14 +598,14 @@ def redact_file(
     findings: Sequence[Finding] | None = None,
     case: Any = None,
     selection: Any = None,
-    state: Any = None,
+    state: TaskState | Any = None,
 ) -> RedactionResult:
     """Write a redacted copy of ``src`` to ``out`` and its log; see the module docstring.
 
     ``findings``: what to redact (default: a fresh scan). ``case`` (a :class:`~viewer.case.model.Case`
-    holding ``src`` as evidence) or ``selection`` (its :class:`~viewer.case.redact_case.CaseSelection`
+    holding ``src`` as evidence) or ``selection`` (its :class:`~viewer.handover.redact_case.CaseSelection`
     for ``src``, made by the caller): the case's findings and reviews are added
-    (:mod:`viewer.case.redact_case`). ``state`` (a :class:`~viewer.scan.engine.ScanState`): the first
+    (:mod:`viewer.handover.redact_case`). ``state`` (a :class:`~viewer.tasks.TaskState`; a ScanState still works): the first
     scan's progress in bytes, every later step through ``step_progress`` (``STEP_*``), and cancel — which
     raises :class:`RedactCancelled` with nothing written. Raises :class:`EvidenceError` when the input
     cannot be read, :class:`RedactError` for bad paths or evidence the case does not hold.
@@ -519,6 +614,7 @@ def redact_file(
     src_p, out_p = Path(src), Path(out)
     log_p = Path(log_path) if log_path is not None else default_log_path(out_p)
     check_paths(src_p, out_p, log_p, force)
+    state = as_task_state(state)
     dump = open_dump(src_p)
     tmp_name = ""
     try:
@@ -537,15 +633,16 @@ def redact_file(
 
             first = scan_dump(dump, public_keys=list(public_keys), state=state)
             if first.cancelled:
-                _check_cancel(state)
+                state.check(RedactCancelled, CANCELLED)
             findings = first.findings
         kept: list[tuple[Finding, str]] = []
         if selection is not None:
             from viewer.handover.redact_case import merge
 
             findings, kept = merge(findings, selection)
-        ranges, notes = plan_redaction(dump, findings, threshold, _phase(state, STEP_PLAN))
-        _check_cancel(state)
+        plan = plan_redaction(dump, findings, threshold, state.phase(STEP_PLAN))
+        state.check(RedactCancelled, CANCELLED)
+        ranges, notes, wanted = plan.ranges, plan.notes, plan.wanted
         if selection is not None:
             notes = [*selection.notes, *notes]
         size = dump.size
@@ -554,28 +651,8 @@ def redact_file(
             _copy(str(src_p), fd, size, state)
             apply_ranges(fd, ranges, size)
             os.fsync(fd)
-            rounds = 1
-            remaining: list[Finding] = []
-            while True:
-                tmp_dump, new_findings = _scan(tmp_name, public_keys, state)
-                try:
-                    remaining = [f for f in select(new_findings, min(threshold, CLEAN_THRESHOLD))
-                                 if selection is None or selection.keeps(f) is None]
-                    if not remaining or rounds >= MAX_ROUNDS:
-                        break
-                    more, more_notes = plan_redaction(tmp_dump, remaining, min(threshold, CLEAN_THRESHOLD),
-                                                      _phase(state, STEP_PLAN))
-                    _check_cancel(state)
-                finally:
-                    tmp_dump.close()
-                notes += more_notes
-                for r in more:
-                    r.reason += f" (found by the re-scan, round {rounds + 1})"
-                ranges = _dedupe(ranges + more)
-                apply_ranges(fd, more, size)
-                os.fsync(fd)
-                rounds += 1
-            remaining = select(remaining, CLEAN_THRESHOLD)
+            rounds, remaining = _verify(tmp_name, fd, size, public_keys, threshold, selection, wanted, ranges,
+                                        notes, state)
         finally:
             os.close(fd)
         with open_dump(tmp_name) as clean_dump:  # before the rename: a cancel here still writes nothing
@@ -585,7 +662,8 @@ def redact_file(
         tmp_name = ""
         fsync_dir(out_p.parent)
         result = RedactionResult(str(src_p), str(out_p), str(log_p), ranges, remaining, rounds,
-                                 time.perf_counter() - started, input_sha, out_sha, notes, kept)
+                                 time.perf_counter() - started, input_sha, out_sha, notes, kept,
+                                 {"keys": len({v.key_id for _f, v in wanted}), "forms": len(wanted)})
         _write_log(log_p, result, threshold)
         return result
     finally:
@@ -615,6 +693,7 @@ def log_document(result: RedactionResult, threshold: Confidence) -> dict[str, An
         "clean": result.clean,
         "rounds": result.rounds,
         "seconds": round(result.seconds, 3),
+        "searched": dict(result.searched),
         "removed": [r.to_json() for r in result.ranges],
         "remaining": [
             {"finding_id": f.id, "offset": f.offset, "length": f.length, "kind": f.kind, "encoding": f.encoding,
@@ -636,5 +715,6 @@ def _write_log(path: Path, result: RedactionResult, threshold: Confidence) -> No
 
 
 
-__all__ = ["FILLER", "Range", "RedactError", "RedactCancelled", "RedactionResult", "EvidenceError", "plan_redaction",
+__all__ = ["FILLER", "Plan", "Range", "RedactError", "RedactCancelled", "RedactionResult", "EvidenceError", "Value",
+           "plan_redaction", "fragments_left", "is_token", "known_forms", "select",
            "redact_file", "key_needles", "symmetric_needles", "apply_ranges"]

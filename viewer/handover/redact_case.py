@@ -2,7 +2,7 @@
 
 A case knows more than a fresh scan: findings of a deeper scan or of public keys given when the case was
 built, and the examiner's review of each finding. :func:`case_selection` turns that into what
-:func:`viewer.case.redact.redact_file` adds to the scan it makes anyway:
+:func:`viewer.handover.redact.redact_file` adds to the scan it makes anyway:
 
 * every finding the case holds for the evidence (stale ones too: they were seen in these very bytes);
 * a finding the examiner marked ``confirmed`` is overwritten whatever its scanner confidence and the
@@ -110,7 +110,7 @@ def merge(scanned: Iterable[Finding], selection: CaseSelection) -> tuple[list[Fi
 
 
 def redaction_facts(result: Any, threshold: Confidence) -> dict[str, Any]:
-    """The audit event's payload for a :class:`~viewer.case.redact.RedactionResult`."""
+    """The audit event's payload for a :class:`~viewer.handover.redact.RedactionResult`."""
     return {
         "output": result.output,
         "output_sha256": result.output_sha256,

@@ -1,10 +1,20 @@
 """The case report: one HTML file that opens offline and prints (``report.html`` of a case bundle).
 
-Self-contained: inline CSS, no script, no image files, no external URL. The entropy plot of each dump is
-an **embedded PNG** (a ``data:image/png;base64`` URL), as the issue asks: every browser shows it, it
-prints, and Qt's QTextDocument (the window's Print to PDF) renders it, which it would not do for SVG.
-It is drawn with Pillow at twice its display size so that it stays sharp on paper. Everything that comes from the case or the evidence —
-names, paths, comments (user text), reasons, audit data — goes through :func:`html.escape`.
+A received case is someone else's text: its names, comments, tags, audit data and scan-run counters, and
+the dump's region and module names, may all hold markup. The report is therefore rendered from a
+**Jinja2 template with autoescaping on** (``resources/templates/report.html.j2``) and no value is marked
+safe, so that no field can reach the page as markup — before, the page was concatenated with one
+``escape()`` call per value, and a missed call (the scan-run counters) was a stored XSS. This module builds
+plain values (strings, numbers, lists); the template alone writes HTML. :data:`CSP`, a
+``<meta http-equiv="Content-Security-Policy">`` at the top of the head, is the second wall: no script, no
+fetch of any kind, no base URL, no form target — even a markup injection could neither run nor call home.
+
+Self-contained: inline CSS (``report.css``, included by the template), no script, no image files, no
+external URL. The entropy plot of each dump is an **embedded PNG** (a ``data:image/png;base64`` URL): every
+browser shows it, it prints, and Qt's QTextDocument (the window's Print to PDF) renders it, which it would
+not do for SVG. It is drawn with Pillow at twice its display size so that it stays sharp on paper. The
+data URL goes through the escaping like every value: base64 has no character that escaping changes, so it
+needs no exemption.
 
 Content: case summary (examiner, number, description, evidence with size/format/SHA-256/state, the scan
 settings of every scan run), the secrets table grouped by key id, every finding (location, region,
@@ -12,69 +22,85 @@ reasons, status, severity, tags, comments, the hex excerpt exactly as findings.j
 unless the bundle includes secrets), an entropy plot per dump whose evidence file is reachable and
 unchanged (findings marked: red secret, blue public context), and the audit trail.
 
+Where the templates are: ``resources/templates/`` of the source tree (a checkout or an editable install
+reads them in place), else where a wheel installed them — pyproject's ``data-files`` puts them under
+``<prefix>/share/evidence-viewer/templates``, found through the distribution's own file list, so a venv,
+``--user`` or system install all work. See :func:`template_dirs`.
+
 Never imports Qt.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import importlib.metadata
 import io
 import json
 from collections import defaultdict
-from html import escape
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+import jinja2
+
+from viewer.handover.documents import MASK, TOOL_NAME
+from viewer.scan.entropy import DEFAULT_BLOCK, compute_entropy
+from viewer.tasks import TaskState
+from viewer.units import human_size
+
+STEP_ENTROPY = "entropy"  # the step the plots' progress is reported as
 
 PLOT_W, PLOT_H = 900, 170
 PLOT_SCALE = 2  # pixels per display pixel: sharp when printed
 PLOT_MARGINS = (26, 30, 8, 18)  # left, right, top, bottom (display pixels): room for the axis labels
 PLOT_POINTS = 900
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em;color:#111;font-size:14px}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #444;margin-top:1.8em}h3{margin:1.2em 0 .3em}
-table{border-collapse:collapse;margin:.5em 0;width:100%}th,td{border:1px solid #bbb;padding:3px 6px;
-text-align:left;vertical-align:top}th{background:#eee}code,.mono,pre{font-family:ui-monospace,Menlo,Consolas,
-monospace;font-size:12px}.hash{word-break:break-all}.secret{color:#a00;font-weight:600}.public{color:#046}
-.masked{color:#a00}.finding{border:1px solid #999;padding:.4em .8em;margin:.8em 0;page-break-inside:avoid}
-.comment{background:#f6f6f0;border-left:3px solid #cc9;padding:.2em .6em;margin:.3em 0;white-space:pre-wrap}
-.note{color:#555}.banner{padding:.5em;border:2px solid #a00;color:#a00;font-weight:700}
-pre{background:#fafafa;border:1px solid #ddd;padding:.4em;overflow-x:auto}
-img.plot{border:1px solid #ccc;background:#fff;max-width:100%;height:auto}
-@media print{body{margin:0;font-size:11px}h2{page-break-after:avoid}.finding{border-color:#666}}
-"""
+REPORT_TEMPLATE = "report.html.j2"
+INSTALLED_TEMPLATES = PurePosixPath("share") / TOOL_NAME / "templates"  # pyproject's data-files target
+SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "templates"
+
+# Nothing may load, run or be sent: images only as data: URLs (the plot), the inline <style> only.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 
-def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
+# -- the templates -----------------------------------------------------------------------------------
+def template_dirs() -> list[Path]:
+    """Folders holding the report templates, the first that has them wins: the source tree's
+    ``resources/templates`` (checkout, editable install), then the copy a wheel installed (found in the
+    installed distribution's file list, wherever the installer put its data files)."""
+    dirs = [SOURCE_TEMPLATES]
+    try:
+        files = importlib.metadata.distribution(TOOL_NAME).files or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.name == REPORT_TEMPLATE and f.parent.as_posix().endswith(INSTALLED_TEMPLATES.as_posix()):
+            dirs.append(Path(str(f.locate())).resolve().parent)
+    return [d for d in dirs if (d / REPORT_TEMPLATE).is_file()]
 
 
-def _hex_rows(segments: list[dict[str, Any]], masked: bool) -> str:
-    """Hex dump lines (16 bytes each) of the excerpt segments; ``••`` stays as is."""
-    lines = []
-    for k, seg in enumerate(segments):
-        if k:
-            gap = seg["offset"] - (segments[k - 1]["offset"] + segments[k - 1]["length"])
-            if gap > 0:
-                lines.append(f"            … {gap} bytes not shown …")
-        text, cells, i = seg["hex"], [], 0
-        while i < len(text):
-            if text.startswith("••", i):
-                cells.append("••")
-                i += 2
-            else:
-                cells.append(text[i:i + 2])
-                i += 2
-        for row in range(0, len(cells), 16):
-            lines.append(f"{seg['offset'] + row:#010x}  {' '.join(cells[row:row + 16])}")
-    body = _e("\n".join(lines))
-    if masked:
-        body = body.replace("••", '<span class="masked">••</span>')
-    return f"<pre>{body}</pre>"
+def _thousands(value: Any) -> Any:
+    """``1,234,567`` for a number; anything else (a received case may say anything) as it is."""
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The report's Jinja2 environment: autoescaping for every value, StrictUndefined (a misspelt name
+    fails the export instead of printing nothing), ``None`` shown as an empty string."""
+    dirs = template_dirs()
+    if not dirs:
+        raise RuntimeError(f"the report templates ({REPORT_TEMPLATE}) are not installed: looked in "
+                           f"{SOURCE_TEMPLATES} and the {TOOL_NAME} distribution's {INSTALLED_TEMPLATES}")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(dirs), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, finalize=lambda v: "" if v is None else v)
+    env.filters["thousands"] = _thousands
+    return env
+
+
+# -- the entropy plot ----------------------------------------------------------------------------------
 def _offset_label(value: int) -> str:
-    from viewer.units import human_size
-
     return "0" if value == 0 else human_size(value)
 
 
@@ -130,143 +156,155 @@ def entropy_png(pyramid: Any, size: int, findings: list[dict[str, Any]]) -> byte
     return out.getvalue()
 
 
-def entropy_img(pyramid: Any, size: int, findings: list[dict[str, Any]]) -> str:
-    """The ``<img>`` element of :func:`entropy_png`, embedded as a data URL."""
-    data = base64.b64encode(entropy_png(pyramid, size, findings)).decode("ascii")
-    alt = f"entropy of {size:,} bytes; {len(findings)} finding(s) marked"
-    return (f'<img class="plot" src="data:image/png;base64,{data}" width="{PLOT_W}" height="{PLOT_H}" '
-            f'alt="{_e(alt)}">')
+def png_data_url(png: bytes) -> str:
+    """``data:image/png;base64,...`` of PNG bytes we drew."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _plot_section(evidence: list[Any], records: list[dict[str, Any]], progress: Any = None) -> list[str]:
-    """The entropy plots. ``progress``: the export's (``progress(done, total)``, ``is_cancelled``, ``done``
-    and ``check()``, which raises when the examiner cancelled)."""
-    from viewer.scan.entropy import DEFAULT_BLOCK, compute_entropy
-
-    out = ["<h2>Entropy</h2>",
-           '<p class="note">Shannon entropy per block (black: mean, grey: max; 0–8 bits per byte). '
-           "Red marks: secret findings; blue: public context.</p>"]
+def _plots(evidence: list[Any], records: list[dict[str, Any]], state: TaskState | None) -> list[dict[str, Any]]:
+    """The entropy plots. ``state``: the export's; the passes' bytes are reported as the step ``entropy``
+    over all the plotted evidence; a cancel stops at the next file (the caller then discards the report)."""
+    out: list[dict[str, Any]] = []
+    total = sum(int(e.dump.size) for e in evidence if e.dump is not None)
+    base = 0
     for e in evidence:
-        out.append(f"<h3>{_e(e.ref.path)}</h3>")
         if e.dump is None:
-            out.append(f'<p class="note">No plot: the evidence file is {_e(e.state)}.</p>')
+            out.append({"path": e.ref.path, "state": e.state, "src": None, "alt": ""})
             continue
-        pyramid = compute_entropy(e.dump, DEFAULT_BLOCK, progress)
-        if progress is not None:
-            progress.done += int(e.dump.size)
-            progress.check()  # cancelled during the pass: the plot would be partial
+        part = None
+        if state is not None:
+            if state.is_cancelled:
+                break
+            part = TaskState(on_progress=lambda done, _t, b=base: state.step_progress(STEP_ENTROPY, b + done, total),
+                             cancelled=state.cancelled)
+        pyramid = compute_entropy(e.dump, DEFAULT_BLOCK, part)
+        size = int(e.dump.size)
+        base += size
         mine = [r for r in records if r["evidence_sha256"] == e.ref.sha256]
-        out.append(entropy_img(pyramid, int(e.dump.size), mine))
+        out.append({"path": e.ref.path, "state": e.state, "src": png_data_url(entropy_png(pyramid, size, mine)),
+                    "alt": f"entropy of {size:,} bytes; {len(mine)} finding(s) marked"})
     return out
 
 
+# -- the values the template shows ------------------------------------------------------------------------
+def hex_pieces(segments: list[dict[str, Any]], masked: bool) -> list[tuple[str, bool]]:
+    """The excerpt as hex dump lines (16 bytes each), split into ``(text, is_mask)`` pieces so that the
+    template can colour each ``••`` without any markup leaving Python."""
+    lines = []
+    for k, seg in enumerate(segments):
+        if k:
+            gap = seg["offset"] - (segments[k - 1]["offset"] + segments[k - 1]["length"])
+            if gap > 0:
+                lines.append(f"            … {gap} bytes not shown …")
+        text, cells, i = seg["hex"], [], 0
+        while i < len(text):
+            if text.startswith(MASK, i):
+                cells.append(MASK)
+                i += len(MASK)
+            else:
+                cells.append(text[i:i + 2])
+                i += 2
+        for row in range(0, len(cells), 16):
+            lines.append(f"{seg['offset'] + row:#010x}  {' '.join(cells[row:row + 16])}")
+    body = "\n".join(lines)
+    if not masked:
+        return [(body, False)]
+    pieces: list[tuple[str, bool]] = []
+    for n, part in enumerate(body.split(MASK)):
+        if n:
+            pieces.append((MASK, True))
+        if part:
+            pieces.append((part, False))
+    return pieces
+
+
+def _hex_or_text(value: Any) -> str:
+    return f"{value:#x}" if isinstance(value, int) else str(value)
+
+
+def _finding(r: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
+    rv = r["review"]
+    secret = bool(r.get("secret", True))
+    va = "—" if r.get("vaddr") is None else _hex_or_text(r["vaddr"])
+    sha = str(r["evidence_sha256"])
+    ex = r.get("excerpt")
+    return {
+        "id": r["id"], "kind": r["kind"], "secret": secret,
+        "rows": [
+            ("Evidence", f"{paths.get(sha, '?')} ({sha[:16]}…)"),
+            ("Location", f"file offset {_hex_or_text(r['offset'])} ({r['offset']}), {r['length']} bytes, va {va}"),
+            ("Region", r.get("region") or "(outside any region)"),
+            ("Encoding", r["encoding"]), ("Confidence", r["confidence"]),
+            ("Secret", "yes" if secret else "no (public context)"),
+            ("Key id", r.get("key_id") or "—"), ("Matches", ", ".join(map(str, r.get("matches") or [])) or "—"),
+            ("Status", f"{rv['status']}" + (" (stale: the last scan no longer reports it)" if r["stale"] else "")),
+            ("Severity", rv["severity"]), ("Tags", ", ".join(map(str, rv["tags"])) or "—"),
+        ],
+        "reasons": list(r.get("reasons") or []),
+        "comments": [{"author": c["author"], "time": c["time"], "text": c["text"], "edited": c.get("edited"),
+                      "edited_at": c.get("edited_at")} for c in rv["comments"]],
+        "hex": None if ex is None else hex_pieces(ex["segments"], ex["masked"]),
+    }
+
+
+def _groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The secret findings grouped by key id (one key found in five places is one secret)."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r.get("secret", True):
+            groups[str(r.get("key_id") or "(no key id)")].append(r)
+    order = {"low": 1, "medium": 2, "high": 3, "confirmed": 4}
+    return [{
+        "key": key,
+        "kinds": ", ".join(sorted({str(r["kind"]) for r in rs})),
+        "confidence": max((r["confidence"] for r in rs), key=lambda c: order.get(c, 0)),
+        "statuses": ", ".join(sorted({str(r["review"]["status"]) for r in rs})),
+        "ids": [r["id"] for r in rs],
+    } for key, rs in sorted(groups.items())]
+
+
+def report_context(case: Any, evidence: list[Any], records: list[dict[str, Any]], manifest: dict[str, Any],
+                   state: TaskState | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain values (no markup): see :func:`render_report`."""
+    head = manifest["audit"]["head"]
+    return {
+        "csp": CSP, "mask": MASK, "plot_w": PLOT_W, "plot_h": PLOT_H,
+        "case": {"name": case.name},
+        "secrets_included": bool(manifest["secrets_included"]),
+        "case_rows": [
+            ("Case id", case.id), ("Number", case.number), ("Examiner", case.examiner),
+            ("Description", case.description), ("Created", case.created), ("Modified", case.modified),
+            ("Report made", f"{manifest['created']} by {manifest['created_by']}"),
+            ("Program", f"{manifest['program']['name']} {manifest['program']['version']}"),
+            ("Audit head", f"event {head['seq']}, {head['hash']}"),
+        ],
+        "evidence": [{"path": e.ref.path, "format": e.ref.format, "size": e.ref.size, "sha256": e.ref.sha256,
+                      "state": e.state, "added_at": e.ref.added_at, "added_by": e.ref.added_by} for e in evidence],
+        "scans": [{"time": s.time, "author": s.author, "evidence": str(s.evidence_sha256)[:16],
+                   "scanner_version": s.scanner_version, "findings": s.findings, "new": s.new, "stale": s.stale,
+                   "settings": json.dumps(s.settings, sort_keys=True)} for s in case.scans],
+        "groups": _groups(records),
+        "secret_count": sum(1 for r in records if r.get("secret", True)),
+        "findings": [_finding(r, {e.ref.sha256: e.ref.path for e in evidence}) for r in records],
+        "plots": _plots(evidence, records, state),
+        "audit": [{"seq": ev.get("seq"), "time": ev.get("time"), "author": ev.get("author"), "type": ev.get("type"),
+                   "data": json.dumps(ev.get("data"), sort_keys=True, ensure_ascii=False), "hash": ev.get("hash")}
+                  for ev in case.audit],
+    }
+
+
 def render_report(case: Any, evidence: list[Any], records: list[dict[str, Any]], manifest: dict[str, Any],
-                  progress: Any = None) -> str:
+                  state: TaskState | None = None) -> str:
     """The report as one HTML string.
 
     ``evidence``: objects with ``ref`` (EvidenceRef), ``state`` and ``dump`` (an open Dump or None);
     ``records``: the findings.json records (excerpts already masked or not); ``manifest``: for the
-    program version, time, audit head and whether secrets are included.
+    program version, time, audit head and whether secrets are included; ``state``: progress of the
+    entropy passes (step ``entropy``) and cancel (the report is then incomplete: check the state).
     """
-    secrets = manifest["secrets_included"]
-    h: list[str] = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-                    f"<title>Case report: {_e(case.name)}</title><style>{CSS}</style></head><body>",
-                    f"<h1>Case report: {_e(case.name)}</h1>"]
-    if secrets:
-        h.append('<p class="banner">This report INCLUDES SECRET BYTES (exported with --include-secrets). '
-                 "Handle it as key material.</p>")
-    else:
-        h.append('<p class="note">Secret bytes are masked (••); key ids stand in for keys.</p>')
-    head = manifest["audit"]["head"]
-    h.append("<h2>Case</h2><table>")
-    for label, value in [
-        ("Case id", case.id), ("Number", case.number), ("Examiner", case.examiner),
-        ("Description", case.description), ("Created", case.created), ("Modified", case.modified),
-        ("Report made", f"{manifest['created']} by {manifest['created_by']}"),
-        ("Program", f"{manifest['program']['name']} {manifest['program']['version']}"),
-        ("Audit head", f"event {head['seq']}, {head['hash']}"),
-    ]:
-        h.append(f"<tr><th>{_e(label)}</th><td class=\"hash\">{_e(value)}</td></tr>")
-    h.append("</table><h3>Evidence</h3><table><tr><th>Path</th><th>Format</th><th>Size</th><th>SHA-256</th>"
-             "<th>State</th><th>Added</th></tr>")
-    for e in evidence:
-        r = e.ref
-        h.append(f"<tr><td>{_e(r.path)}</td><td>{_e(r.format)}</td><td>{r.size:,}</td>"
-                 f"<td class=\"hash mono\">{_e(r.sha256)}</td><td>{_e(e.state)}</td>"
-                 f"<td>{_e(r.added_at)}<br>{_e(r.added_by)}</td></tr>")
-    h.append("</table><h3>Scan runs</h3>")
-    if case.scans:
-        h.append("<table><tr><th>Time</th><th>Evidence</th><th>Scanner</th><th>Findings</th><th>Settings</th></tr>")
-        for s in case.scans:
-            h.append(f"<tr><td>{_e(s.time)}<br>{_e(s.author)}</td><td class=\"hash mono\">{_e(s.evidence_sha256[:16])}…</td>"
-                     f"<td>{_e(s.scanner_version)}</td><td>{s.findings} ({s.new} new, {s.stale} stale)</td>"
-                     f"<td><code>{_e(json.dumps(s.settings, sort_keys=True))}</code></td></tr>")
-        h.append("</table>")
-    else:
-        h.append('<p class="note">No scan runs.</p>')
-
-    # secrets grouped by key id
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
-        if r.get("secret", True):
-            groups[r.get("key_id") or "(no key id)"].append(r)
-    h.append(f"<h2>Secrets</h2><p>{len(groups)} key(s), {sum(map(len, groups.values()))} secret finding(s).</p>")
-    if groups:
-        h.append("<table><tr><th>Key id</th><th>Kind</th><th>Confidence</th><th>Locations</th><th>Statuses</th>"
-                 "<th>Findings</th></tr>")
-        order = {"low": 1, "medium": 2, "high": 3, "confirmed": 4}
-        for key, rs in sorted(groups.items()):
-            kinds = sorted({r["kind"] for r in rs})
-            conf = max((r["confidence"] for r in rs), key=lambda c: order.get(c, 0))
-            statuses = sorted({r["review"]["status"] for r in rs})
-            ids = " ".join(f'<a href="#f-{_e(r["id"])}">{_e(r["id"])}</a>' for r in rs)
-            h.append(f"<tr><td class=\"hash mono\">{_e(key)}</td><td>{_e(', '.join(kinds))}</td><td>{_e(conf)}</td>"
-                     f"<td>{len(rs)}</td><td>{_e(', '.join(statuses))}</td><td class=\"mono\">{ids}</td></tr>")
-        h.append("</table>")
-
-    # every finding
-    h.append(f"<h2>Findings</h2><p>{len(records)} finding(s).</p>")
-    paths = {e.ref.sha256: e.ref.path for e in evidence}
-    for r in records:
-        rv = r["review"]
-        cls = "secret" if r.get("secret", True) else "public"
-        va = "—" if r.get("vaddr") is None else f"{r['vaddr']:#x}"
-        h.append(f'<div class="finding" id="f-{_e(r["id"])}"><h3><span class="{cls}">{_e(r["kind"])}</span> '
-                 f'<code>{_e(r["id"])}</code></h3><table>')
-        rows = [
-            ("Evidence", f"{paths.get(r['evidence_sha256'], '?')} ({r['evidence_sha256'][:16]}…)"),
-            ("Location", f"file offset {int(r['offset']):#x} ({r['offset']}), {r['length']} bytes, va {va}"),
-            ("Region", r.get("region") or "(outside any region)"),
-            ("Encoding", r["encoding"]), ("Confidence", r["confidence"]),
-            ("Secret", "yes" if r.get("secret", True) else "no (public context)"),
-            ("Key id", r.get("key_id") or "—"), ("Matches", ", ".join(r.get("matches") or []) or "—"),
-            ("Status", rv["status"] + (" (stale: the last scan no longer reports it)" if r["stale"] else "")),
-            ("Severity", rv["severity"]), ("Tags", ", ".join(rv["tags"]) or "—"),
-        ]
-        for label, value in rows:
-            h.append(f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>")
-        reasons = "".join(f"<li>{_e(x)}</li>" for x in r.get("reasons") or [])
-        h.append(f"<tr><th>Reasons</th><td><ul>{reasons}</ul></td></tr></table>")
-        for c in rv["comments"]:
-            edited = f" (edited {_e(c['edited_at'])})" if c.get("edited") else ""
-            h.append(f'<div class="comment"><b>{_e(c["author"])}</b> {_e(c["time"])}{edited}\n{_e(c["text"])}</div>')
-        ex = r.get("excerpt")
-        if ex is None:
-            h.append('<p class="note">No excerpt: the evidence file is not reachable or has changed.</p>')
-        else:
-            h.append(_hex_rows(ex["segments"], ex["masked"]))
-        h.append("</div>")
-
-    h.extend(_plot_section(evidence, records, progress))
-
-    h.append("<h2>Audit trail</h2><table><tr><th>#</th><th>Time</th><th>Author</th><th>Type</th><th>Data</th>"
-             "<th>Hash</th></tr>")
-    for ev in case.audit:
-        h.append(f"<tr><td>{_e(ev.get('seq'))}</td><td>{_e(ev.get('time'))}</td><td>{_e(ev.get('author'))}</td>"
-                 f"<td>{_e(ev.get('type'))}</td><td><code>{_e(json.dumps(ev.get('data'), sort_keys=True, ensure_ascii=False))}"
-                 f"</code></td><td class=\"hash mono\">{_e(ev.get('hash'))}</td></tr>")
-    h.append("</table></body></html>\n")
-    return "\n".join(h)
+    context = report_context(case, evidence, records, manifest, state)
+    return environment().get_template(REPORT_TEMPLATE).render(context)
 
 
-__all__ = ["render_report", "entropy_png", "entropy_img", "CSS"]
+__all__ = ["render_report", "report_context", "environment", "template_dirs", "entropy_png", "png_data_url",
+           "hex_pieces", "CSP", "STEP_ENTROPY", "REPORT_TEMPLATE"]

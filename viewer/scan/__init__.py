@@ -1,4 +1,5 @@
-"""Finding key material in dumps: detectors, the scan engine, entropy, key identity and matching.
+"""Finding key material in dumps: finding kinds, detectors, the scan engine, key material, entropy, key
+identity and matching.
 
-Never imports Qt. Long work takes a state object for progress and cancel (see engine.ScanState).
+Never imports Qt. Long work takes a :class:`viewer.tasks.TaskState` for progress and cancel.
 """

@@ -30,33 +30,24 @@ The pyramid
     block counts equally, including a last partial block (its entropy uses its own length).
 
 Progress and cancel
-    Like the rest of the scanner, a plain function taking an optional state object with
-    ``progress(done, total)`` and a ``cancelled`` flag: the engine's ScanState (progress an optional
-    callable, cancelled a threading.Event) and :class:`EntropyState` (a bool) both work. On cancel the
-    pyramid of the blocks done so far is returned with ``complete = False``: a GUI can still draw it,
-    and nobody can mistake it for the whole file.
+    Like the rest of the scanner, a plain function taking an optional :class:`viewer.tasks.TaskState`
+    (bytes done through ``progress``, cancel through ``is_cancelled``). On cancel the pyramid of the blocks done so far is returned with
+    ``complete = False``: a GUI can still draw it, and nobody can mistake it for the whole file.
 
 The command
-    ``evidence-viewer entropy DUMP [--block N] [--level K] [--json] [--no-hash]``. ``--json`` lists one
-    value per block by default: 8 GiB at 4 KiB is 2 M values, ~12 MB of JSON, written in batches by
-    ``viewer.cli.write_json``; acceptable for a program that asked for it. ``--level K`` downsamples to
-    one mean (``entropy``) and one max (``entropy_max``) per ``2**K`` blocks for plots and smaller
-    output. Block sizes must be powers of two from 256 bytes to 16 MiB; anything else exits 2.
+    ``evidence-viewer entropy`` (text, JSON, the histogram) is :mod:`viewer.cli.entropy`: this module
+    computes and knows no command line.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from viewer.scan.progress import is_cancelled, report
-from viewer.units import human_size
+from viewer.tasks import TaskState
 
 DEFAULT_BLOCK = 4096
 MIN_BLOCK = 256  # below 256 bytes a block cannot reach 8 bits/byte and the scale loses its meaning
@@ -66,23 +57,9 @@ HIGH_ENTROPY = 7.2  # bits per byte; random and encrypted data sit above 7.9 at 
 _TABLE_LIMIT = 1 << 16  # c*log2(c) from a table up to this block size; computed directly above it
 
 
-class ProgressState(Protocol):
-    """``progress(done, total)`` (method or callable attribute, may be None) and ``cancelled`` (a bool or
-    a threading.Event): EntropyState and the engine's ScanState both fit."""
-
-    cancelled: Any
-
-
-@dataclass
-class EntropyState:
-    """The smallest state object: never cancelled unless told, progress ignored unless overridden."""
-
-    cancelled: bool = False
-    done: int = 0
-    total: int = 0
-
-    def progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
+# Deprecated: the entropy pass's own state before viewer.tasks.TaskState; kept for tests/bench until it
+# is switched. Delete when ``grep -rn EntropyState viewer tests`` finds no user.
+EntropyState = TaskState
 
 
 class Series(NamedTuple):
@@ -261,7 +238,7 @@ class EntropyPyramid:
 
 
 def compute_entropy(
-    source: Any, block: int = DEFAULT_BLOCK, state: ProgressState | None = None
+    source: Any, block: int = DEFAULT_BLOCK, state: TaskState | None = None
 ) -> EntropyPyramid:
     """Entropy pyramid of a whole evidence file.
 
@@ -285,7 +262,7 @@ def compute_entropy(
     done_blocks = 0
     offset = 0
     if state is not None:
-        report(state, 0, size)
+        state.progress(0, size)
     path = getattr(src, "path", None)
     fh = None
     if path is not None and size:
@@ -296,7 +273,7 @@ def compute_entropy(
     buf = np.empty(step if fh is not None else 0, dtype=np.uint8)
     try:
         while offset < size:
-            if state is not None and is_cancelled(state):
+            if state is not None and state.is_cancelled:
                 break
             want = min(step, size - offset)
             if fh is not None:
@@ -313,7 +290,7 @@ def compute_entropy(
             offset += arr.size
             del arr  # drop any view of the mapping now: nothing keeps it pinned between chunks
             if state is not None:
-                report(state, offset, size)
+                state.progress(offset, size)
     finally:
         if fh is not None:
             fh.close()
@@ -339,119 +316,3 @@ def high_entropy_regions(
         seg = vals[s:e]
         runs.append(EntropyRun(offset, length, float(seg.mean(dtype=np.float64)), float(seg.max())))
     return runs
-
-
-# -- CLI --------------------------------------------------------------------------------------------
-HISTOGRAM_EDGES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, HIGH_ENTROPY, 7.6, 7.9, 8.0001)
-TEXT_RUNS = 50
-
-
-def histogram(values: np.ndarray) -> list[tuple[float, float, int]]:
-    """(low, high, number of blocks) for the text summary's ranges; the last range includes 8.0."""
-    counts, _ = np.histogram(values, bins=np.array(HISTOGRAM_EDGES))
-    return [
-        (HISTOGRAM_EDGES[i], min(8.0, HISTOGRAM_EDGES[i + 1]), int(c)) for i, c in enumerate(counts.tolist())
-    ]
-
-
-def _region_name(dump: Any, offset: int) -> str:
-    region = dump.region_at(offset)
-    if region is None:
-        return "-"
-    where = region.name or region.kind
-    if region.vaddr is not None:
-        where += f" @ {region.vaddr + (offset - region.file_offset):#x}"
-    return where
-
-
-def entropy_text(dump: Any, pyramid: EntropyPyramid, runs: Iterable[EntropyRun], sha256: str | None) -> str:
-    runs = list(runs)
-    lines = [
-        f"file      {dump.path}",
-        f"format    {dump.format}",
-        f"size      {dump.size} bytes ({human_size(dump.size)})",
-        f"sha256    {sha256 or '(not computed: --no-hash)'}",
-        f"block     {pyramid.block} bytes",
-        f"blocks    {pyramid.blocks}",
-        f"mean      {pyramid.mean:.3f} bits/byte",
-        "histogram (bits/byte: blocks)",
-    ]
-    total = max(1, pyramid.blocks)
-    for low, high, count in histogram(pyramid.values):
-        bar = "#" * round(40 * count / total)
-        lines.append(f"  {low:4.1f}-{high:<4.1f} {count:>10}  {100 * count / total:5.1f}%  {bar}")
-    lines.append(f"high-entropy runs (>= {HIGH_ENTROPY} bits/byte): {len(runs)}")
-    for run in runs[:TEXT_RUNS]:
-        lines.append(
-            f"  {run.offset:#014x}  {run.length:>12}  mean {run.mean:.3f}  max {run.max:.3f}  "
-            f"{_region_name(dump, run.offset)}"
-        )
-    if len(runs) > TEXT_RUNS:
-        lines.append(f"  ... and {len(runs) - TEXT_RUNS} more (--json lists them all)")
-    return "\n".join(lines)
-
-
-def entropy_json(
-    dump: Any, pyramid: EntropyPyramid, runs: Iterable[EntropyRun], sha256: str | None, level: int = 0
-) -> dict[str, Any]:
-    """The ``entropy --json`` object. ``entropy`` is one value per block at level 0 (rounded to 3
-    decimals; 8 GiB at 4 KiB is 2 M values, ~12 MB of JSON, written in batches); with ``level`` k > 0 it
-    is the mean per ``2**k`` blocks and ``entropy_max`` the max, each point spanning ``span`` bytes."""
-    series = pyramid.level(min(level, max(0, pyramid.levels - 1))) if pyramid.levels else None
-    out: dict[str, Any] = {
-        "evidence": {"path": str(dump.path), "size": dump.size, "sha256": sha256, "format": dump.format},
-        "block": pyramid.block,
-        "blocks": pyramid.blocks,
-        "mean": round(pyramid.mean, 3),
-        "level": level,
-        "span": pyramid.block << level,
-        "entropy": [] if series is None else np.round(series.mean.astype(np.float64), 3).tolist(),
-    }
-    if level > 0:
-        out["entropy_max"] = [] if series is None else np.round(series.max.astype(np.float64), 3).tolist()
-    out["histogram"] = [{"low": lo, "high": hi, "blocks": n} for lo, hi, n in histogram(pyramid.values)]
-    out["high_entropy_runs"] = [
-        {**r.to_json(), "region": (reg.name or reg.kind) if (reg := dump.region_at(r.offset)) else None}
-        for r in runs
-    ]
-    return out
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """`evidence-viewer entropy DUMP [--block N] [--level K] [--json] [--no-hash]`.
-
-    Exit 0 (entropy finds no secrets), 2 for a bad block size or level, or an unreadable file.
-    """
-    from viewer.cli.main import EXIT_OK, EXIT_USAGE, write_json
-    from viewer.evidence import EvidenceError, open_dump
-
-    block = getattr(args, "block", None)
-    block = DEFAULT_BLOCK if block is None else block
-    level = getattr(args, "level", 0) or 0
-    try:
-        check_block(block)
-        if level < 0 or level > 40:
-            raise ValueError(f"level must be between 0 and 40, not {level}")
-    except ValueError as exc:
-        print(f"evidence-viewer: entropy: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        dump = open_dump(args.dump)
-    except EvidenceError as exc:
-        print(f"evidence-viewer: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    with dump:
-        try:
-            sha256 = None if getattr(args, "no_hash", False) else dump.sha256()
-            pyramid = compute_entropy(dump.source, block)
-        except (EvidenceError, OSError) as exc:
-            print(f"evidence-viewer: cannot read {dump.path}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        runs = high_entropy_regions(pyramid)
-        if getattr(args, "json", False):
-            write_json(
-                entropy_json(dump, pyramid, runs, sha256, min(level, max(0, pyramid.levels - 1))), sys.stdout
-            )
-        else:
-            print(entropy_text(dump, pyramid, runs, sha256))
-    return EXIT_OK

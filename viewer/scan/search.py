@@ -16,9 +16,8 @@ How it scans
     pattern's own maximum width when it has one, else :data:`DEFAULT_MAX_MATCH`).
 
 Progress and cancel
-    As in the rest of the scanner: an optional ``state`` with ``progress(done, total)`` (method or
-    callable attribute) and ``cancelled`` (a bool or a ``threading.Event``; the engine's ScanState and
-    :class:`viewer.scan.entropy.EntropyState` both fit). Cancel is checked before every chunk; what was
+    As in the rest of the scanner: an optional :class:`viewer.tasks.TaskState` (``progress(done, total)``
+    in bytes of the searched range, ``is_cancelled``). Cancel is checked before every chunk; what was
     found until then is returned.
 """
 
@@ -28,7 +27,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from viewer.scan.progress import is_cancelled, report
+from viewer.tasks import TaskState
 
 DEFAULT_CHUNK = 8 * 1024 * 1024  # bytes between cancel checks and progress reports
 DEFAULT_MAX_MATCH = 4096  # bound on a regex match without a finite maximum width
@@ -120,7 +119,7 @@ def iter_matches(
     pattern: bytes | re.Pattern[bytes],
     start: int = 0,
     end: int | None = None,
-    state: Any = None,
+    state: TaskState | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     max_match: int | None = None,
 ) -> Iterator[tuple[int, int]]:
@@ -137,7 +136,7 @@ def iter_matches(
         raise ValueError("chunk_size must be at least 1")
     total = hi - lo
     if state is not None:
-        report(state, 0, total)
+        state.progress(0, total)
     if hi <= lo:
         return
     if isinstance(pattern, bytes | bytearray | memoryview):
@@ -148,7 +147,7 @@ def iter_matches(
 
 
 def _iter_exact(
-    src: Any, needle: bytes, lo: int, hi: int, state: Any, chunk: int
+    src: Any, needle: bytes, lo: int, hi: int, state: TaskState | None, chunk: int
 ) -> Iterator[tuple[int, int]]:
     n = len(needle)
     if n == 0:
@@ -156,7 +155,7 @@ def _iter_exact(
     finder = getattr(src, "find", None)
     pos = lo  # no match may start before pos (non-overlapping)
     for chunk_start in range(lo, hi, chunk):
-        if is_cancelled(state):
+        if state is not None and state.is_cancelled:
             return
         chunk_end = min(hi, chunk_start + chunk)
         window_end = min(hi, chunk_end + n - 1)  # a match starting in this chunk may end past it
@@ -177,17 +176,17 @@ def _iter_exact(
                 yield chunk_start + i, n
                 p = pos = chunk_start + i + n
         if state is not None:
-            report(state, chunk_end - lo, hi - lo)
+            state.progress(chunk_end - lo, hi - lo)
 
 
 def _iter_regex(
-    src: Any, pattern: re.Pattern[bytes], lo: int, hi: int, state: Any, chunk: int, bound: int
+    src: Any, pattern: re.Pattern[bytes], lo: int, hi: int, state: TaskState | None, chunk: int, bound: int
 ) -> Iterator[tuple[int, int]]:
     whole = src.view(0, hi)  # zero-copy; the regex engine reads the mapping directly
     try:
         pos = lo
         for chunk_start in range(lo, hi, chunk):
-            if is_cancelled(state):
+            if state is not None and state.is_cancelled:
                 return
             chunk_end = min(hi, chunk_start + chunk)
             window_end = min(hi, chunk_end + bound)
@@ -203,7 +202,7 @@ def _iter_regex(
                 yield s, e - s
                 p = pos = e
             if state is not None:
-                report(state, chunk_end - lo, hi - lo)
+                state.progress(chunk_end - lo, hi - lo)
     finally:
         if isinstance(whole, memoryview):
             whole.release()
@@ -214,7 +213,7 @@ def find_all(
     pattern: bytes | re.Pattern[bytes],
     start: int = 0,
     end: int | None = None,
-    state: Any = None,
+    state: TaskState | None = None,
     limit: int = DEFAULT_LIMIT,
     chunk_size: int = DEFAULT_CHUNK,
     max_match: int | None = None,

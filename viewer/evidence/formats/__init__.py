@@ -1,7 +1,8 @@
-"""Format parsers, one module each, and detection by magic bytes (never by file name).
+"""Format parsers, a module or package each, and detection by magic bytes (never by file name).
 
-Each module has ``FORMAT`` (the name used in JSON), ``probe(head) -> bool`` looking at the first
-bytes, and ``parse(src, warnings) -> ParseResult``.
+All of them parse through the one parse context of :mod:`base` (bounds, budgets, field nodes). Each
+has ``FORMAT`` (the name used in JSON), ``probe(head) -> bool`` looking at the first bytes, and
+``parse(src, warnings) -> ParseResult``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ HEAD_SIZE = 64
 
 
 def _registered() -> list[ModuleType]:
-    from viewer.evidence.formats import elf_core, kernel_dump, lime, minidump
+    from viewer.evidence.formats import elf, kernel_dump, lime, minidump
 
-    return [minidump, elf_core, kernel_dump, lime]
+    return [minidump, elf, kernel_dump, lime]
 
 
 def detect(head: bytes) -> ModuleType | None:

@@ -88,12 +88,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from viewer.scan import kinds
 from viewer.scan.detector import PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
+from viewer.scan.keymaterial import ROUNDS, decrypt_schedule, expand_key, expand_words, invert_layout
 from viewer.scan.keys import symmetric_key_id
-from viewer.scan.progress import report_step
 
-KIND = "aes-key"
+KIND = kinds.AES_KEY
 ENC = "aes-key-schedule"
 DEC = "aes-decrypt-key-schedule"
 RAW = "raw"
@@ -109,116 +110,7 @@ MAX_RAW_HITS = 64
 RAW_PIECE = 32 * 1024 * 1024
 
 
-# -- AES arithmetic (FIPS-197) ----------------------------------------------------------------------
-def _xtime(b: int) -> int:
-    return ((b << 1) ^ (0x1B if b & 0x80 else 0)) & 0xFF
-
-
-def _gmul(a: int, b: int) -> int:
-    out = 0
-    while b:
-        if b & 1:
-            out ^= a
-        a = _xtime(a)
-        b >>= 1
-    return out
-
-
-def _make_sbox() -> list[int]:
-    inv = [0] * 256
-    for a in range(1, 256):
-        for b in range(1, 256):
-            if _gmul(a, b) == 1:
-                inv[a] = b
-                break
-    sbox = []
-    for a in range(256):
-        x = inv[a]
-        y = x
-        for _ in range(4):
-            x = ((x << 1) | (x >> 7)) & 0xFF
-            y ^= x
-        sbox.append(y ^ 0x63)
-    return sbox
-
-
-SBOX = _make_sbox()
-RCON = [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1B, 0x36, 0x6C, 0xD8, 0xAB, 0x4D, 0x9A]
-_MUL = {k: [_gmul(i, k) for i in range(256)] for k in (2, 3, 9, 11, 13, 14)}
-ROUNDS = {4: 10, 6: 12, 8: 14}
-
-
-def _sub_word(x: int) -> int:
-    return SBOX[x >> 24] << 24 | SBOX[(x >> 16) & 0xFF] << 16 | SBOX[(x >> 8) & 0xFF] << 8 | SBOX[x & 0xFF]
-
-
-def _g(i: int, nk: int, prev: int) -> int:
-    """What w[i-1] contributes to w[i] (``w[i] = w[i-Nk] ^ _g(i, Nk, w[i-1])``); words big-endian ints."""
-    if i % nk == 0:
-        return _sub_word(((prev << 8) & 0xFFFFFFFF) | (prev >> 24)) ^ (RCON[i // nk] << 24)
-    if nk > 6 and i % nk == 4:
-        return _sub_word(prev)
-    return prev
-
-
-def expand_words(key_words: list[int], nk: int, start: int = 0) -> list[int]:
-    """The whole encryption schedule (4*(Nr+1) words) from the Nk words found at word ``start``."""
-    total = 4 * (ROUNDS[nk] + 1)
-    w: list[int | None] = [None] * total
-    w[start : start + nk] = key_words
-    for i in range(start + nk, total):
-        w[i] = w[i - nk] ^ _g(i, nk, w[i - 1])  # type: ignore[operator]
-    for i in range(start - 1, -1, -1):
-        w[i] = w[i + nk] ^ _g(i + nk, nk, w[i + nk - 1])  # type: ignore[operator]
-    return w  # type: ignore[return-value]
-
-
-def expand_key(key: bytes) -> bytes:
-    """FIPS-197 key expansion: the encryption schedule of a 16/24/32-byte key, in FIPS byte order."""
-    nk = len(key) // 4
-    if nk not in ROUNDS or len(key) % 4:
-        raise ValueError("AES keys are 16, 24 or 32 bytes")
-    words = expand_words(list(struct.unpack(f">{nk}I", key)), nk)
-    return struct.pack(f">{len(words)}I", *words)
-
-
-def _mix(word: int, inverse: bool) -> int:
-    a0, a1, a2, a3 = word >> 24, (word >> 16) & 0xFF, (word >> 8) & 0xFF, word & 0xFF
-    if inverse:
-        m14, m11, m13, m9 = _MUL[14], _MUL[11], _MUL[13], _MUL[9]
-        r = (
-            m14[a0] ^ m11[a1] ^ m13[a2] ^ m9[a3],
-            m9[a0] ^ m14[a1] ^ m11[a2] ^ m13[a3],
-            m13[a0] ^ m9[a1] ^ m14[a2] ^ m11[a3],
-            m11[a0] ^ m13[a1] ^ m9[a2] ^ m14[a3],
-        )
-    else:
-        m2, m3 = _MUL[2], _MUL[3]
-        r = (
-            m2[a0] ^ m3[a1] ^ a2 ^ a3,
-            a0 ^ m2[a1] ^ m3[a2] ^ a3,
-            a0 ^ a1 ^ m2[a2] ^ m3[a3],
-            m3[a0] ^ a1 ^ a2 ^ m2[a3],
-        )
-    return r[0] << 24 | r[1] << 16 | r[2] << 8 | r[3]
-
-
-def invert_layout(words: list[int], nk: int, to_decrypt: bool) -> list[int]:
-    """Encryption schedule <-> OpenSSL decryption schedule: reverse the rounds, (Inv)MixColumns on the
-    middle ones (InvMixColumns going to the decryption layout, MixColumns coming back)."""
-    nr = ROUNDS[nk]
-    out: list[int] = []
-    for r in range(nr + 1):
-        rnd = words[4 * (nr - r) : 4 * (nr - r) + 4]
-        out.extend(_mix(x, to_decrypt) for x in rnd) if 0 < r < nr else out.extend(rnd)
-    return out
-
-
-def decrypt_schedule(key: bytes) -> bytes:
-    """The decryption schedule OpenSSL's AES_set_decrypt_key builds, in FIPS byte order."""
-    nk = len(key) // 4
-    words = invert_layout(expand_words(list(struct.unpack(f">{nk}I", key)), nk), nk, True)
-    return struct.pack(f">{len(words)}I", *words)
+# The AES arithmetic (key expansion, the decryption layout) is shared with redaction: keymaterial.
 
 
 # -- the stencils of the prefilter -------------------------------------------------------------------
@@ -255,12 +147,12 @@ def _stencil_zeros(nk: int, decrypt: bool, x: int, y: int) -> np.ndarray:
 def _make_kinds() -> list[_Kind]:
     # Encryption: w[i] = w[i-Nk] ^ w[i-1] -> stencil at j = i - Nk: w[j+Nk-1] ^ w[j+Nk] ^ w[j].
     # Decryption (rounds reversed, InvMixColumns linear): d[k] ^ d[k+1] ^ d[k+D], D = 5, 3, 9.
-    kinds = []
+    out = []
     for nk in (4, 6, 8):
-        kinds.append(_Kind(nk, False, nk - 1, 0, _stencil_zeros(nk, False, nk - 1, 0)))
+        out.append(_Kind(nk, False, nk - 1, 0, _stencil_zeros(nk, False, nk - 1, 0)))
     for nk, d in ((4, 5), (6, 3), (8, 9)):
-        kinds.append(_Kind(nk, True, 0, d, _stencil_zeros(nk, True, 0, d)))
-    return kinds
+        out.append(_Kind(nk, True, 0, d, _stencil_zeros(nk, True, 0, d)))
+    return out
 
 
 KINDS = _make_kinds()
@@ -439,9 +331,10 @@ class AesDetector:
         longest = max((len(k) for k in keys), default=0)
         pos = 0
         while pos < size and keys:
-            if ctx.state is not None and getattr(ctx.state, "is_cancelled", False):
+            if ctx.state is not None and ctx.state.is_cancelled:
                 break
-            report_step(ctx.state, "aes", pos, size)
+            if ctx.state is not None:
+                ctx.state.step_progress("aes", pos, size)
             piece = ctx.view.read(pos, RAW_PIECE + longest - 1)
             for key, sched in keys.items():
                 at = piece.find(key)
@@ -520,4 +413,5 @@ def _raw_finding(offset: int, key: bytes, schedule: Finding) -> Finding:
     )
 
 
+ORDER = 120  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [AesDetector()]

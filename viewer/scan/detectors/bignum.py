@@ -57,7 +57,6 @@ never alone, outside them), dp/dq/qinv alone, EC private scalars.
 from __future__ import annotations
 
 import bisect
-import mmap
 import os
 import struct
 import time
@@ -66,69 +65,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from viewer.scan import keys
+from viewer.scan import keys, kinds
 from viewer.scan.detector import Hit, PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.progress import report_step
+from viewer.scan.keymaterial import DIGITS, LAYOUTS, MIN_BITS, decode_digits, encode, key_objects, locate
 
-STEP = "bignum"  # the name its post-scan progress is reported under (ScanState.step_progress)
-
-try:  # optional, like everywhere else in the scanner
-    import hyperscan as _hs
-except ImportError:  # pragma: no cover - depends on the installation
-    _hs = None
+STEP = "bignum"  # the name its post-scan progress is reported under (TaskState.step_progress)
 
 MAX_MODULI = 256
-MAX_HITS = 4096  # copies of one needle; more is not a key held by a process
-NEEDLE = 32  # bytes of each representation searched for; the rest is compared at each hit
 WINDOW = 16 * 1024  # bytes either side of a modulus copy searched for a factor
 # Work allowed in the windows in the default mode, all windows together, in units of about a microsecond:
 # a division n % c costs 3, a byte of the private-exponent prefilter 2, a modular exponentiation 20000.
 WINDOW_BUDGET = 3_000_000
-MIN_BITS = 512
 MAX_PARSE = 1 << 20
-CHUNK = 32 * 1024 * 1024
 DEEP_CHUNK = 4 * 1024 * 1024
 
 COMPONENTS = ("p", "q", "d", "dp", "dq", "qinv")
-LAYOUTS = ("be", "le", "digits28", "digits60")
-_DIGITS = {"digits28": (28, 4), "digits60": (60, 8)}
 
 
-# --- representations ----------------------------------------------------------------------------------
-
-
-def encode(value: int, layout: str) -> bytes:
-    """The minimal representation of ``value`` (> 0) in ``layout``."""
-    if layout == "be":
-        return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-    if layout == "le":
-        return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "little")
-    bits, width = _DIGITS[layout]
-    mask = (1 << bits) - 1
-    count = max(1, -(-value.bit_length() // bits))
-    return b"".join(((value >> (bits * i)) & mask).to_bytes(width, "little") for i in range(count))
-
-
-def decode_digits(data: bytes, layout: str) -> int | None:
-    """The value of ``data`` as libtommath digits, or None when a word has bits above the digit."""
-    bits, width = _DIGITS[layout]
-    value = 0
-    for i in range(len(data) // width - 1, -1, -1):
-        word = int.from_bytes(data[i * width : (i + 1) * width], "little")
-        if word >> bits:
-            return None
-        value = (value << bits) | word
-    return value
-
-
-def _escape(needle: bytes) -> bytes:
-    return b"".join(b"\\x%02x" % c for c in needle)
-
+# Representations of numbers (LAYOUTS, encode), key objects from a finding's bytes and the search for
+# every copy of a byte string are shared with ecbignum and redaction: viewer.scan.keymaterial.
 
 # --- keys -------------------------------------------------------------------------------------------
 
@@ -146,102 +104,6 @@ class KeyInfo:
     @property
     def bits(self) -> int:
         return self.n.bit_length()
-
-
-def _rsa_from_blob(data: bytes, encoding: str) -> tuple[int, int, int | None, int | None] | None:
-    """(n, e, p, q) of a CryptoAPI or CNG RSA blob (p, q None for public blobs)."""
-    if encoding.startswith("cryptoapi-"):
-        pos = 8 if encoding in ("cryptoapi-privatekeyblob", "cryptoapi-publickeyblob") else 0
-        if len(data) < pos + 12:
-            return None
-        bitlen = int.from_bytes(data[pos + 4 : pos + 8], "little")
-        e = int.from_bytes(data[pos + 8 : pos + 12], "little")
-        if not MIN_BITS // 2 <= bitlen <= keys.MAX_RSA_BITS or bitlen % 16:
-            return None
-        pos += 12
-        nb, hb = bitlen // 8, bitlen // 16
-        if len(data) < pos + nb:
-            return None
-        n = int.from_bytes(data[pos : pos + nb], "little")
-        p = q = None
-        if data[:12].find(b"RSA2") >= 0 and len(data) >= pos + nb + 2 * hb:
-            p = int.from_bytes(data[pos + nb : pos + nb + hb], "little")
-            q = int.from_bytes(data[pos + nb + hb : pos + nb + 2 * hb], "little")
-        return n, e, p, q
-    if encoding.startswith("bcrypt-rsa") and len(data) >= 24:
-        cb = [int.from_bytes(data[i : i + 4], "little") for i in range(8, 24, 4)]
-        cb_e, cb_n, cb_p, cb_q = cb
-        if not 1 <= cb_e <= 8 or not 0 < cb_n <= keys.MAX_RSA_BITS // 8 or len(data) < 24 + cb_e + cb_n:
-            return None
-        pos = 24
-        e = int.from_bytes(data[pos : pos + cb_e], "big")
-        pos += cb_e
-        n = int.from_bytes(data[pos : pos + cb_n], "big")
-        pos += cb_n
-        p = q = None
-        if encoding != "bcrypt-rsapublic" and cb_p and cb_q and len(data) >= pos + cb_p + cb_q:
-            p = int.from_bytes(data[pos : pos + cb_p], "big")
-            q = int.from_bytes(data[pos + cb_p : pos + cb_p + cb_q], "big")
-        return n, e, p, q
-    return None
-
-
-def _key_objects(data: bytes, encoding: str) -> Iterator[Any]:
-    """Every key object the bytes of a finding can be read as (public or private); cheap failures."""
-    blob = _rsa_from_blob(data, encoding)
-    if blob is not None:
-        n, e, p, q = blob
-        if p is not None and q is not None:
-            check = keys.check_rsa(n, e, p=p, q=q)
-            if check.ok:
-                yield check.private_key
-        try:
-            yield rsa.RSAPublicNumbers(e, n).public_key()
-        except (ValueError, TypeError, OverflowError):
-            pass
-        return
-    texts = [data]
-    if "utf16" in encoding:
-        try:
-            texts.append(data.decode("utf-16-le").encode("ascii", "ignore"))
-        except UnicodeDecodeError:
-            pass
-    if "json" in encoding or b"\\n" in data[:200]:
-        texts += [t.replace(b"\\r", b"").replace(b"\\n", b"\n").replace(b"\\/", b"/") for t in list(texts)]
-    loaders = (
-        lambda b: x509.load_der_x509_certificate(b).public_key(),
-        lambda b: x509.load_pem_x509_certificate(b).public_key(),
-        # the first pass confirmed the numbers already: OpenSSL's own check (~40 ms a key) adds nothing
-        lambda b: serialization.load_der_private_key(b, None, unsafe_skip_rsa_key_validation=True),
-        lambda b: serialization.load_pem_private_key(b, None, unsafe_skip_rsa_key_validation=True),
-        serialization.load_der_public_key,
-        serialization.load_pem_public_key,
-        lambda b: serialization.load_ssh_private_key(b, None),
-        serialization.load_ssh_public_key,
-    )
-    for text in texts:
-        for load in loaders:
-            try:
-                yield load(text)
-            except Exception:  # noqa: BLE001 - any parse failure just means "not this form"
-                continue
-    if encoding == "jwk":
-        yield from _jwk(data)
-
-
-def _jwk(data: bytes) -> Iterator[Any]:
-    import json
-
-    try:
-        obj = json.loads(data.decode("utf-8", "replace"))
-        num = {k: int.from_bytes(keys.b64url_decode(obj[k]), "big") for k in ("n", "e", "d", "p", "q") if k in obj}
-        if {"p", "q"} <= num.keys():
-            check = keys.check_rsa(num["n"], num["e"], d=num.get("d"), p=num["p"], q=num["q"])
-            if check.ok:
-                yield check.private_key
-        yield rsa.RSAPublicNumbers(num["e"], num["n"]).public_key()
-    except Exception:  # noqa: BLE001
-        return
 
 
 def _collect_keys(ctx: PostScanContext) -> tuple[dict[int, KeyInfo], int]:
@@ -290,7 +152,7 @@ def _collect_keys(ctx: PostScanContext) -> tuple[dict[int, KeyInfo], int]:
                 continue
             data = ctx.view.read(f.offset, f.length)
             done = False
-            for obj in _key_objects(data, f.encoding):
+            for obj in key_objects(data, f.encoding):
                 private = obj if isinstance(obj, rsa.RSAPrivateKey) else None
                 public = obj.public_key() if private is not None else obj
                 if not isinstance(public, rsa.RSAPublicKey) or keys.key_id(public) != kid:
@@ -306,105 +168,15 @@ def _collect_keys(ctx: PostScanContext) -> tuple[dict[int, KeyInfo], int]:
 
 
 def _cancelled(ctx: PostScanContext) -> bool:
-    return bool(ctx.state is not None and getattr(ctx.state, "is_cancelled", False))
+    return ctx.state is not None and ctx.state.is_cancelled
 
 
 # --- exact search of many needles over the whole file -------------------------------------------------
 
 
-def _find_all(ctx: PostScanContext, needles: Sequence[bytes]) -> list[list[int]]:
-    """Every offset of every needle in the file (at most ``MAX_HITS`` each)."""
-    out: list[list[int]] = [[] for _ in needles]
-    if not needles:
-        return out
-    dump = ctx.dump
-    size = int(ctx.view.size)
-    path = getattr(dump, "path", None)
-    if _hs is not None and os.environ.get("EV_NO_HYPERSCAN", "") not in ("1", "true", "yes") and path:
-        try:
-            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            db.compile(
-                expressions=[_escape(n) for n in needles],
-                ids=list(range(len(needles))),
-                elements=len(needles),
-                flags=0,
-            )
-        except _hs.error:
-            db = None
-        if db is not None and size > 0:
-            try:
-                _scan_file_hs(ctx, str(path), size, db, needles, out)
-                return out
-            except (OSError, ValueError):  # the file cannot be mapped again: search through the source
-                out = [[] for _ in needles]
-    source = getattr(dump, "source", None)
-    for i, needle in enumerate(needles):
-        report_step(ctx.state, STEP, i, len(needles))
-        pos = 0
-        while len(out[i]) < MAX_HITS and not _cancelled(ctx):
-            if source is not None:
-                hit = source.find(needle, pos)
-            else:  # pragma: no cover - every Dump has a source
-                break
-            if hit < 0:
-                break
-            out[i].append(hit)
-            pos = hit + 1
-    return out
-
-
-def _scan_file_hs(ctx: PostScanContext, path: str, size: int, db: Any, needles: Sequence[bytes],
-                  out: list[list[int]]) -> None:
-    """One hyperscan pass over the file through a private read-only map, chunk by chunk; each chunk's
-    pages are dropped from the map once scanned (memory stays flat: the page cache keeps them)."""
-    overlap = max(len(n) for n in needles)
-    lengths = [len(n) for n in needles]
-    scratch = _hs.Scratch(db)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-    finally:
-        os.close(fd)
-    size = min(size, len(mapped))
-    view = memoryview(mapped)
-    try:
-        for start in range(0, size, CHUNK):
-            if _cancelled(ctx):
-                break
-            report_step(ctx.state, STEP, start, size)
-            piece = view[start : min(size, start + CHUNK + overlap)]
-
-            def on_match(idx: int, _from: int, to: int, flags: int, context: object, base: int = start) -> None:
-                s = to - lengths[idx]  # literals: the start is known from the end (no SOM needed)
-                if s < CHUNK and len(out[idx]) < MAX_HITS:
-                    out[idx].append(base + s)
-
-            db.scan(piece, match_event_handler=on_match, scratch=scratch)
-            piece.release()
-            if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-                mapped.madvise(mmap.MADV_DONTNEED, start, min(size, start + CHUNK) - start)
-    finally:
-        view.release()
-        mapped.close()
-    for lst in out:
-        lst.sort()
-
-
 def _locate(ctx: PostScanContext, wanted: list[tuple[bytes, Any]]) -> list[tuple[int, bytes, Any]]:
     """(offset, representation, tag) of every complete copy of every representation in ``wanted``."""
-    needles: dict[bytes, list[int]] = {}
-    for i, (rep, _tag) in enumerate(wanted):
-        needles.setdefault(rep[:NEEDLE], []).append(i)
-    order = list(needles)
-    hits = _find_all(ctx, order)
-    out = []
-    for needle, offsets in zip(order, hits, strict=True):
-        for off in offsets:
-            for i in needles[needle]:
-                rep, tag = wanted[i]
-                if len(rep) <= NEEDLE or ctx.view.read(off, len(rep)) == rep:
-                    out.append((off, rep, tag))
-    return out
+    return locate(ctx.dump, wanted, ctx.state, STEP, ctx.view)
 
 
 # --- factor candidates ------------------------------------------------------------------------------
@@ -467,7 +239,7 @@ def _candidates(buf: bytes, phase4: int, phase8: int, shapes: Sequence[tuple[int
             yield i, length, "be", int.from_bytes(buf[i : i + length], "big")
         # libtommath digits: every word's bits above the digit are zero (very selective)
         for layout, phase in (("digits28", phase4), ("digits60", phase8)):
-            dbits, width = _DIGITS[layout]
+            dbits, width = DIGITS[layout]
             ndig = -(-bits // dbits)
             start = phase % width
             usable = (size - start) // width
@@ -903,7 +675,8 @@ class BignumDetector:
         for lo, hi in ranges:
             pos = lo
             while pos < hi and todo and not _cancelled(ctx):
-                report_step(ctx.state, STEP, before + pos - lo, total)
+                if ctx.state is not None:
+                    ctx.state.step_progress(STEP, before + pos - lo, total)
                 end = min(hi, pos + DEEP_CHUNK)
                 buf = read(pos, min(hi, end + overlap) - pos, end - pos)
                 phases = _phase(ctx, pos, pos, 4), _phase(ctx, pos, pos, 8)
@@ -952,7 +725,7 @@ class BignumDetector:
                     details["within"] = {"finding_id": host.id, "encoding": host.encoding}
                     break
             finding = Finding(
-                kind="rsa-private-key",
+                kind=kinds.RSA_PRIVATE_KEY,
                 encoding="raw-bignum",
                 offset=off,
                 length=len(rep),
@@ -971,4 +744,5 @@ class BignumDetector:
         return list(out.values())
 
 
+ORDER = 90  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [BignumDetector()]

@@ -33,7 +33,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ed448, ed25519, rsa, x448, x25519
 
-from viewer.scan import keys
+from viewer.scan import keys, kinds
 from viewer.scan.detector import Hit, Pattern, View
 from viewer.scan.finding import Confidence, Finding
 
@@ -57,10 +57,10 @@ CURVE_OIDS = {
 }
 CURVE_SIZES = {"P-256": 32, "P-384": 48, "P-521": 66, "secp256k1": 32}
 OKP = {
-    OID_ED25519: ("ed25519-private-key", 32, ed25519.Ed25519PrivateKey),
-    OID_X25519: ("x25519-private-key", 32, x25519.X25519PrivateKey),
-    OID_ED448: ("ed448-private-key", 57, ed448.Ed448PrivateKey),
-    OID_X448: ("x448-private-key", 56, x448.X448PrivateKey),
+    OID_ED25519: (kinds.ED25519_PRIVATE_KEY, 32, ed25519.Ed25519PrivateKey),
+    OID_X25519: (kinds.X25519_PRIVATE_KEY, 32, x25519.X25519PrivateKey),
+    OID_ED448: (kinds.ED448_PRIVATE_KEY, 57, ed448.Ed448PrivateKey),
+    OID_X448: (kinds.X448_PRIVATE_KEY, 56, x448.X448PrivateKey),
 }
 PBE_NAMES = {
     bytes.fromhex("2a864886f70d01050d"): "pbes2",
@@ -265,7 +265,7 @@ def _rsa_numbers(r: Reader) -> KeyResult:
         if half.bit_length() > nbits // 2 + 16 or half == 0:
             raise DerError("RSA CRT value out of range")
     check = keys.check_rsa(n, e, d, p, q, dp, dq, qinv)
-    return _from_check("rsa-private-key", check, Confidence.HIGH, ["PKCS#1 RSAPrivateKey well-formed"])
+    return _from_check(kinds.RSA_PRIVATE_KEY, check, Confidence.HIGH, ["PKCS#1 RSAPrivateKey well-formed"])
 
 
 def _dsa_check(p: int, q: int, g: int, x: int, y: int | None, what: str) -> KeyResult:
@@ -275,12 +275,12 @@ def _dsa_check(p: int, q: int, g: int, x: int, y: int | None, what: str) -> KeyR
         raise DerError("DSA values out of range")
     reasons = [f"{what} well-formed"]
     if (p - 1) % q or pow(g, q, p) != 1:
-        return KeyResult("dsa-private-key", Confidence.LOW, reasons + ["DSA parameters inconsistent (q | p-1, g^q = 1)"])
+        return KeyResult(kinds.DSA_PRIVATE_KEY, Confidence.LOW, reasons + ["DSA parameters inconsistent (q | p-1, g^q = 1)"])
     reasons.append("q | p-1 and g^q = 1 mod p")
     derived = pow(g, x, p)
     if y is not None:
         if derived != y:
-            return KeyResult("dsa-private-key", Confidence.LOW, reasons + ["y != g^x mod p"])
+            return KeyResult(kinds.DSA_PRIVATE_KEY, Confidence.LOW, reasons + ["y != g^x mod p"])
         reasons.append("y = g^x mod p")
     key_id = None
     details: dict[str, Any] = {"algorithm": "DSA", "bits": p.bit_length()}
@@ -291,8 +291,8 @@ def _dsa_check(p: int, q: int, g: int, x: int, y: int | None, what: str) -> KeyR
         reasons.append("key id unavailable: parameters not supported by OpenSSL")
     if y is None:
         reasons.append("no public value stored to check against")
-        return KeyResult("dsa-private-key", Confidence.HIGH, reasons, key_id, details)
-    return KeyResult("dsa-private-key", Confidence.CONFIRMED, reasons, key_id, details)
+        return KeyResult(kinds.DSA_PRIVATE_KEY, Confidence.HIGH, reasons, key_id, details)
+    return KeyResult(kinds.DSA_PRIVATE_KEY, Confidence.CONFIRMED, reasons, key_id, details)
 
 
 def _dsa_traditional(p: int, q: int, g: int, y: int, x: int) -> KeyResult:
@@ -306,11 +306,11 @@ def _ec_result(curve: str | None, d: int, point: bytes | None, what: str) -> Key
         size = (len(point) - 1) // 2 if point[:1] == b"\x04" else len(point) - 1
         candidates = [c for c, s in CURVE_SIZES.items() if s == size]
     if not candidates:
-        return KeyResult("ec-private-key", Confidence.MEDIUM, reasons + ["curve unknown: nothing to check"])
+        return KeyResult(kinds.EC_PRIVATE_KEY, Confidence.MEDIUM, reasons + ["curve unknown: nothing to check"])
     last: KeyResult | None = None
     for name in candidates:
         check = keys.check_ec(name, d, point)
-        result = _from_check("ec-private-key", check, Confidence.HIGH, list(reasons))
+        result = _from_check(kinds.EC_PRIVATE_KEY, check, Confidence.HIGH, list(reasons))
         if result.confidence is Confidence.CONFIRMED or len(candidates) == 1:
             return result
         last = last or result
@@ -336,7 +336,7 @@ def parse_sec1(buf: bytes, start: int, end: int, curve: str | None = None) -> Ke
         params.finish()
         named = CURVE_OIDS.get(oid)
         if named is None:
-            return KeyResult("ec-private-key", Confidence.MEDIUM, ["SEC1 ECPrivateKey on an unsupported curve"],
+            return KeyResult(kinds.EC_PRIVATE_KEY, Confidence.MEDIUM, ["SEC1 ECPrivateKey on an unsupported curve"],
                              details={"algorithm": "EC", "curve_oid": oid.hex()})
         if curve is not None and curve != named:
             raise DerError("curve parameters disagree")
@@ -393,7 +393,7 @@ def parse_pkcs8(buf: bytes, start: int, end: int) -> KeyResult:
             alg.next(0x30)
         alg.finish()
         result = parse_pkcs1(buf, inner_start, inner_end)
-        if result.kind != "rsa-private-key":
+        if result.kind != kinds.RSA_PRIVATE_KEY:
             raise DerError("PKCS#8 RSA holds no RSA key")
         result.reasons.insert(0, "PKCS#8 PrivateKeyInfo well-formed")
         return result
@@ -402,7 +402,7 @@ def parse_pkcs8(buf: bytes, start: int, end: int) -> KeyResult:
         alg.finish()
         curve = CURVE_OIDS.get(curve_oid)
         if curve is None:
-            return KeyResult("ec-private-key", Confidence.MEDIUM, ["PKCS#8 EC key on an unsupported curve"],
+            return KeyResult(kinds.EC_PRIVATE_KEY, Confidence.MEDIUM, ["PKCS#8 EC key on an unsupported curve"],
                              details={"algorithm": "EC", "curve_oid": curve_oid.hex()})
         result = parse_sec1(buf, inner_start, inner_end, curve)
         result.reasons.insert(0, "PKCS#8 PrivateKeyInfo well-formed")
@@ -451,11 +451,11 @@ def pkcs8_algorithm_kind(prefix: bytes) -> str | None:
     except DerError:
         return None
     if oid in (OID_RSA, OID_RSA_PSS):
-        return "rsa-private-key"
+        return kinds.RSA_PRIVATE_KEY
     if oid == OID_EC:
-        return "ec-private-key"
+        return kinds.EC_PRIVATE_KEY
     if oid == OID_DSA:
-        return "dsa-private-key"
+        return kinds.DSA_PRIVATE_KEY
     return OKP[oid][0] if oid in OKP else None
 
 
@@ -469,7 +469,7 @@ def analyse_private_der(der: bytes, fmt: str) -> KeyResult:
         return PARSERS[fmt](der, 0, len(der))
     except (DerError, ValueError, TypeError, OverflowError, UnsupportedAlgorithm) as exc:
         reason = str(exc) if isinstance(exc, DerError) else f"rejected: {type(exc).__name__}"
-        return KeyResult("private-key", None, [reason])
+        return KeyResult(kinds.PRIVATE_KEY, None, [reason])
 
 
 # --- public context ---------------------------------------------------------------------------------
@@ -490,9 +490,9 @@ def public_context(der: bytes, fmt: str) -> tuple[str, str | None, dict[str, Any
             try:
                 public = cert.public_key()
             except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
-                return "certificate", None, details
+                return kinds.CERTIFICATE, None, details
             details.update(keys.describe_public(public))
-            return "certificate", keys.key_id(public), details
+            return kinds.CERTIFICATE, keys.key_id(public), details
         if fmt == "spki":
             public = serialization.load_der_public_key(der)
         elif fmt == "pkcs1-public":
@@ -510,7 +510,7 @@ def public_context(der: bytes, fmt: str) -> tuple[str, str | None, dict[str, Any
         public, dsa.DSAPublicKey
     ):
         return None
-    return "public-key", keys.key_id(public), keys.describe_public(public)
+    return kinds.PUBLIC_KEY, keys.key_id(public), keys.describe_public(public)
 
 
 # --- the detector -----------------------------------------------------------------------------------
@@ -564,7 +564,7 @@ class DerDetector:
             result = analyse_private_der(data, fmt)
             if result.confidence is None:
                 return
-            encoding = "der-dsa" if result.kind == "dsa-private-key" and fmt == "pkcs1" else pattern
+            encoding = "der-dsa" if result.kind == kinds.DSA_PRIVATE_KEY and fmt == "pkcs1" else pattern
             yield Finding(
                 kind=result.kind,
                 encoding=encoding,
@@ -598,4 +598,5 @@ class DerDetector:
         )
 
 
+ORDER = 20  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [DerDetector()]

@@ -33,6 +33,7 @@ from typing import Any
 
 from construct import Bytes, Const, ConstructError, Int32ul, Struct, this
 
+from viewer.scan import kinds
 from viewer.scan.detector import Hit, Pattern, View
 from viewer.scan.finding import Confidence, Finding
 from viewer.scan.keys import describe_public, key_id, symmetric_key_id
@@ -178,7 +179,7 @@ class DpapiDetector:
             "data_length": blob.dwDataLen,
         }
         yield Finding(
-            kind="dpapi-blob",
+            kind=kinds.DPAPI_BLOB,
             encoding="dpapi",
             offset=hit.start,
             length=total,
@@ -252,7 +253,7 @@ class Pkcs12Detector:
             details["password"] = "needed"
             reasons.append("an encrypted container; the password is needed")
             yield Finding(
-                kind="pkcs12",
+                kind=kinds.PKCS12,
                 encoding="der-pkcs12",
                 offset=hit.start,
                 length=total,
@@ -267,7 +268,7 @@ class Pkcs12Detector:
         reasons.append(f"opens with {'no' if password is None else 'the empty'} password")
         if private is None:
             yield Finding(
-                kind="pkcs12",
+                kind=kinds.PKCS12,
                 encoding="der-pkcs12",
                 offset=hit.start,
                 length=total,
@@ -280,7 +281,7 @@ class Pkcs12Detector:
         public = private.public_key()
         details.update(describe_public(public))
         yield Finding(
-            kind="pkcs12",
+            kind=kinds.PKCS12,
             encoding="der-pkcs12",
             offset=hit.start,
             length=total,
@@ -304,4 +305,5 @@ def _open_pfx(data: bytes) -> tuple[bytes | None, Any, int] | None:
     return None
 
 
+ORDER = 70  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [DpapiDetector(), Pkcs12Detector()]

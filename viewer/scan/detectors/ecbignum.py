@@ -25,10 +25,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from viewer.scan import keys
+from viewer.scan import keys, kinds
 from viewer.scan.detector import PostScanContext
-from viewer.scan.detectors.bignum import _find_all, _key_objects
 from viewer.scan.finding import Confidence, Finding
+from viewer.scan.keymaterial import find_all, key_objects
 
 try:  # optional: the fast path
     import hyperscan as _hs
@@ -69,11 +69,11 @@ def _known_points(ctx: PostScanContext) -> dict[str, list[tuple[Any, str, str]]]
     for supplied in ctx.public_keys:
         add(getattr(supplied, "public_key", None), getattr(supplied, "label", "supplied key"))
     for f in ctx.findings:
-        if f.kind not in ("ec-private-key", "public-key", "certificate") or f.length > 65536:
+        if f.kind not in (kinds.EC_PRIVATE_KEY, kinds.PUBLIC_KEY, kinds.CERTIFICATE) or f.length > 65536:
             continue
         if f.details.get("algorithm") not in (None, "EC"):
             continue
-        for obj in _key_objects(ctx.view.read(f.offset, f.length), f.encoding):
+        for obj in key_objects(ctx.view.read(f.offset, f.length), f.encoding):
             public = obj.public_key() if hasattr(obj, "private_numbers") else obj
             add(public, f"finding {f.id}")
     return {name: list(by_kid.values()) for name, by_kid in found.items()}
@@ -92,7 +92,7 @@ def _header_hits(ctx: PostScanContext, regex: bytes) -> Iterator[int]:
             compiled = None
     pattern = re.compile(regex, re.DOTALL)
     for start in range(0, size, CHUNK):
-        if ctx.state is not None and getattr(ctx.state, "is_cancelled", False):
+        if ctx.state is not None and ctx.state.is_cancelled:
             return
         data = ctx.view.read(start, min(CHUNK + HEADER, size - start))
         hits: list[int] = []
@@ -164,10 +164,10 @@ class EcBignumDetector:
             size = (CURVES[name][0].key_size + 7) // 8
             forms = [("le64", d.to_bytes(8 * CURVES[name][1], "little")), ("be", d.to_bytes(size, "big"))]
             needles = [blob.rstrip(b"\0") if layout == "le64" else blob.lstrip(b"\0") for layout, blob in forms]
-            for (layout, _blob), needle, offsets in zip(forms, needles, _find_all(ctx, needles), strict=True):
+            for (layout, _blob), needle, offsets in zip(forms, needles, find_all(ctx.dump, needles, ctx.state, self.name, ctx.view), strict=True):
                 for off in offsets[:MAX_COPIES]:
                     yield Finding(
-                        kind="ec-private-key",
+                        kind=kinds.EC_PRIVATE_KEY,
                         encoding="raw-bignum",
                         offset=off,
                         length=len(needle),
@@ -181,4 +181,5 @@ class EcBignumDetector:
                     )
 
 
+ORDER = 100  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [EcBignumDetector()]

@@ -70,7 +70,7 @@ from typing import Any
 
 import numpy as np
 
-from viewer.scan import keys
+from viewer.scan import keys, kinds
 from viewer.scan.detector import PostScanContext
 from viewer.scan.finding import Confidence, Finding
 
@@ -212,7 +212,7 @@ class _Reader:
 def _tokens(ctx: PostScanContext, reader: _Reader) -> list[_Token]:
     by_content: dict[tuple[str, bytes, bytes], _Token] = {}
     for f in ctx.findings:
-        if f.kind != "jwt":
+        if f.kind != kinds.JWT:
             continue
         alg = f.details.get("alg")
         if alg not in _HASHES:
@@ -604,7 +604,7 @@ class HmacSecretDetector:
             for off, (length, encoding) in sorted(places.items()):
                 out.append(
                     Finding(
-                        kind="hmac-secret",
+                        kind=kinds.HMAC_SECRET,
                         encoding=encoding,
                         offset=off,
                         length=length,
@@ -641,4 +641,5 @@ def _forms(secret: bytes) -> list[tuple[str, bytes, int]]:
     return out
 
 
+ORDER = 110  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [HmacSecretDetector()]

@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.scan import kinds
 from viewer.scan.detector import PostScanContext
 from viewer.scan.finding import Confidence, Finding
 
@@ -228,7 +229,7 @@ class IslandsDetector:
             n = end - start
             out.append(
                 Finding(
-                    kind="high-entropy",
+                    kind=kinds.HIGH_ENTROPY,
                     encoding="raw",
                     offset=start,
                     length=n,
@@ -296,4 +297,5 @@ class _Kit:
             self.fd = None
 
 
+ORDER = 140  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [IslandsDetector()]

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 
-from viewer.scan import keys
+from viewer.scan import keys, kinds
 from viewer.scan.detector import Hit, Pattern, View
 from viewer.scan.detectors.pem import utf16_pattern, utf16_to_ascii
 from viewer.scan.finding import Confidence, Finding
@@ -192,10 +192,8 @@ def _check_private(jwk: dict[str, Any], public: Any) -> keys.Check:
 
 def _kind(jwk: dict[str, Any], private: bool) -> str:
     kty = jwk.get("kty")
-    base = {"RSA": "rsa", "EC": "ec"}.get(kty)  # type: ignore[arg-type]
-    if base is None:
-        base = _OKP[jwk["crv"]][2]
-    return f"{base}-{'private' if private else 'public'}-key"
+    algorithm = kty if kty in ("RSA", "EC") else jwk["crv"]
+    return kinds.private_key_kind(algorithm) if private else kinds.public_key_kind(algorithm)
 
 
 class JwkDetector:
@@ -224,7 +222,7 @@ class JwkDetector:
             reasons = ["JWK (kty oct) parsed", f"{len(k)}-byte key"]
             confidence = Confidence.HIGH if len(k) >= 16 else Confidence.MEDIUM
             return Finding(
-                kind="symmetric-key",
+                kind=kinds.SYMMETRIC_KEY,
                 encoding="jwk",
                 offset=offset,
                 length=length,
@@ -365,7 +363,7 @@ class JwtDetector:
                 confidence = Confidence.MEDIUM
                 reasons.append(f"signature present ({alg}); not verified without the signing key")
         return Finding(
-            kind="jwt",
+            kind=kinds.JWT,
             encoding="jws-compact-utf16le" if wide else "jws-compact",
             offset=offset,
             length=len(token) * (2 if wide else 1),
@@ -375,4 +373,5 @@ class JwtDetector:
         )
 
 
+ORDER = 50  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [JwkDetector(), JwtDetector()]

@@ -22,17 +22,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
-
-from viewer.scan import keys
+from viewer.scan import kinds
 from viewer.scan.detector import Hit, Pattern, View
 from viewer.scan.detectors.der import (
     PBE_NAMES,
@@ -45,18 +40,20 @@ from viewer.scan.detectors.der import (
     public_context,
 )
 from viewer.scan.finding import Confidence, Finding
+from viewer.scan.openssh_key import MAGIC as OPENSSH_MAGIC
+from viewer.scan.openssh_key import parse_openssh_key
 
 MAX_PEM = 64 * 1024  # characters looked at from the BEGIN line: the END line must be within reach
 MIN_BASE64 = 64  # fewer base64 characters after a BEGIN line: a string constant, not key material
 
 # label -> (kind before decoding, DER format for .der, encoding)
 PRIVATE_LABELS: dict[str, tuple[str, str | None, str]] = {
-    "RSA PRIVATE KEY": ("rsa-private-key", "pkcs1", "pem-pkcs1"),
-    "PRIVATE KEY": ("private-key", "pkcs8", "pem-pkcs8"),
-    "EC PRIVATE KEY": ("ec-private-key", "sec1", "pem-sec1"),
-    "DSA PRIVATE KEY": ("dsa-private-key", "pkcs1", "pem-dsa"),
-    "ENCRYPTED PRIVATE KEY": ("private-key", None, "pem-pkcs8-encrypted"),
-    "OPENSSH PRIVATE KEY": ("private-key", None, "pem-openssh"),
+    "RSA PRIVATE KEY": (kinds.RSA_PRIVATE_KEY, "pkcs1", "pem-pkcs1"),
+    "PRIVATE KEY": (kinds.PRIVATE_KEY, "pkcs8", "pem-pkcs8"),
+    "EC PRIVATE KEY": (kinds.EC_PRIVATE_KEY, "sec1", "pem-sec1"),
+    "DSA PRIVATE KEY": (kinds.DSA_PRIVATE_KEY, "pkcs1", "pem-dsa"),
+    "ENCRYPTED PRIVATE KEY": (kinds.PRIVATE_KEY, None, "pem-pkcs8-encrypted"),
+    "OPENSSH PRIVATE KEY": (kinds.PRIVATE_KEY, None, "pem-openssh"),
 }
 # label -> (DER format for der.public_context, encoding)
 PUBLIC_LABELS: dict[str, tuple[str, str]] = {
@@ -148,118 +145,14 @@ def _prefix(b64: bytes) -> bytes:
 
 # --- OpenSSH ----------------------------------------------------------------------------------------
 
-OPENSSH_MAGIC = b"openssh-key-v1\x00"
-SSH_KINDS = {
-    "ssh-rsa": "rsa-private-key",
-    "ssh-ed25519": "ed25519-private-key",
-    "ssh-dss": "dsa-private-key",
-    "ecdsa-sha2-nistp256": "ec-private-key",
-    "ecdsa-sha2-nistp384": "ec-private-key",
-    "ecdsa-sha2-nistp521": "ec-private-key",
-}
-
-
-def _ssh_string(blob: bytes, pos: int) -> tuple[bytes, int]:
-    if pos + 4 > len(blob):
-        raise DerError("truncated OpenSSH container")
-    size = int.from_bytes(blob[pos : pos + 4], "big")
-    if pos + 4 + size > len(blob):
-        raise DerError("truncated OpenSSH container")
-    return blob[pos + 4 : pos + 4 + size], pos + 4 + size
-
-
-def _shared_openssh_parser() -> Any:
-    """``viewer.scan.detectors.openssh.parse_openssh_key`` once that module provides it, else None."""
-    try:
-        module = importlib.import_module(f"{__package__}.openssh")
-    except ImportError:
-        return None
-    return getattr(module, "parse_openssh_key", None)
-
-
-def _from_shared(info: Any) -> KeyResult | None:
-    """Adapt one item returned by the shared OpenSSH parser (a Finding, a dict or an object with the
-    same names) to a KeyResult."""
-    def get(name: str, default: Any = None) -> Any:
-        return info.get(name, default) if isinstance(info, dict) else getattr(info, name, default)
-
-    confidence = get("confidence")
-    if isinstance(confidence, str):
-        confidence = Confidence.parse(confidence)
-    if not isinstance(confidence, Confidence):
-        return None
-    return KeyResult(get("kind", "private-key"), confidence, list(get("reasons", []) or []), get("key_id"),
-                     dict(get("details", {}) or {}))
-
 
 def openssh_key_result(blob: bytes) -> KeyResult:
-    """Analyse a decoded ``openssh-key-v1`` container: through the shared ``parse_openssh_key`` of the
-    openssh detector (one object, a list of them, or None for "not a key"); with ``cryptography`` here
-    only if that module does not provide it."""
-    parser = _shared_openssh_parser()
-    if parser is None:
-        return _openssh_local(blob)
-    try:
-        found = parser(blob)
-    except Exception as exc:  # noqa: BLE001 - a bug there must not lose the PEM finding here
-        return KeyResult("private-key", None, [f"OpenSSH parser failed: {type(exc).__name__}"])
-    items = found if isinstance(found, list | tuple) else [found] if found is not None else []
-    results = [r for r in (_from_shared(i) for i in items) if r is not None]
-    if not results:
-        return KeyResult("private-key", None, ["not a well-formed openssh-key-v1 container"])
-    return max(results, key=lambda r: r.confidence or 0)
-
-
-def _openssh_local(blob: bytes) -> KeyResult:
-    if not blob.startswith(OPENSSH_MAGIC):
-        return KeyResult("private-key", None, ["no openssh-key-v1 magic"])
-    try:
-        pos = len(OPENSSH_MAGIC)
-        cipher, pos = _ssh_string(blob, pos)
-        kdf, pos = _ssh_string(blob, pos)
-        _, pos = _ssh_string(blob, pos)
-        if pos + 4 > len(blob):
-            raise DerError("truncated OpenSSH container")
-        count = int.from_bytes(blob[pos : pos + 4], "big")
-        pubblob, pos = _ssh_string(blob, pos + 4)
-        keytype, _ = _ssh_string(pubblob, 0)
-        if count < 1:
-            raise DerError("no keys in the OpenSSH container")
-    except DerError as exc:
-        return KeyResult("private-key", None, [str(exc)])
-    typename = keytype.decode("ascii", "replace")
-    kind = SSH_KINDS.get(typename, "private-key")
-    details: dict[str, Any] = {"ssh_key_type": typename}
-    key_id = None
-    try:
-        public = serialization.load_ssh_public_key(keytype + b" " + base64.b64encode(pubblob))
-        key_id = keys.key_id(public)
-        details.update(keys.describe_public(public))
-    except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
-        public = None
-    reasons = ["openssh-key-v1 container well-formed"]
-    if cipher != b"none":
-        details.update({"cipher": cipher.decode("ascii", "replace"), "kdf": kdf.decode("ascii", "replace")})
-        return KeyResult(kind, Confidence.HIGH,
-                         reasons + ["encrypted OpenSSH key: key not recoverable without the passphrase"], key_id, details)
-    armoured = b"-----BEGIN OPENSSH PRIVATE KEY-----\n" + base64.encodebytes(blob) + b"-----END OPENSSH PRIVATE KEY-----\n"
-    try:
-        private = serialization.load_ssh_private_key(armoured, password=None)
-    except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
-        return KeyResult(kind, Confidence.LOW, reasons + ["private section does not load"])
-    if isinstance(private, rsa.RSAPrivateKey):
-        nums = private.private_numbers()
-        check = keys.check_rsa(nums.public_numbers.n, nums.public_numbers.e, nums.d, nums.p, nums.q,
-                               nums.dmp1, nums.dmq1, nums.iqmp)
-        if not check.ok:
-            return KeyResult(kind, Confidence.LOW, reasons + check.reasons)
-        reasons += check.reasons
-    elif not isinstance(private, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | dsa.DSAPrivateKey):
-        return KeyResult(kind, Confidence.HIGH, reasons, key_id, details)
-    if public is None or keys.key_id(private.public_key()) != key_id:
-        return KeyResult(kind, Confidence.LOW, reasons + ["private key does not match the stored public key"])
-    reasons.append("private key derives the stored public key")
-    return KeyResult(kind, Confidence.CONFIRMED, reasons, key_id, details)
+    """Analyse a decoded ``openssh-key-v1`` container with the shared parser
+    (:func:`viewer.scan.openssh_key.parse_openssh_key`); confidence None when it is not a key."""
+    found = parse_openssh_key(blob)
+    if found is None:
+        return KeyResult(kinds.PRIVATE_KEY, None, ["not a well-formed openssh-key-v1 container"])
+    return KeyResult(found.kind, found.confidence, list(found.reasons), found.key_id, dict(found.details))
 
 
 # --- encrypted forms --------------------------------------------------------------------------------
@@ -316,7 +209,7 @@ def analyse_armour(arm: Armour) -> tuple[str, str, Confidence, list[str], str | 
         if context is None:
             return None
         kind, key_id, details = context
-        what = "X.509 certificate" if kind == "certificate" else "public key"
+        what = "X.509 certificate" if kind == kinds.CERTIFICATE else "public key"
         return kind, encoding, Confidence.HIGH, [f"PEM {what} parsed (public context)"], key_id, details, False
     kind, fmt, encoding = PRIVATE_LABELS[arm.label]
     if not arm.complete:
@@ -395,4 +288,5 @@ class PemDetector:
         )
 
 
+ORDER = 10  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [PemDetector()]

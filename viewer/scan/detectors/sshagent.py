@@ -57,9 +57,8 @@ import numpy as np
 from construct import ConstructError, Pass, Struct, Switch, Tell, this
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from viewer.scan import keys
+from viewer.scan import keys, kinds, openssh_key
 from viewer.scan.detector import Hit, Pattern, View
-from viewer.scan.detectors import openssh
 from viewer.scan.finding import Confidence, Finding
 
 PREKEY_LEN = 16 * 1024  # SSHKEY_SHIELD_PREKEY_LEN
@@ -75,7 +74,7 @@ AES_BLOCK = 16
 CHUNK_HEADER = 8  # glibc: the size field sits in the 8 bytes before the user data
 
 ENCODING = "ssh-agent-shielded"
-PREKEY_KIND = "ssh-agent-prekey"
+PREKEY_KIND = kinds.SSH_AGENT_PREKEY
 
 # glibc chunk size field of malloc(16384) on 64-bit: 0x4010 | PREV_INUSE (usual), or 0x4010 when the chunk
 # before is free. Two literals, not one class: Python's re (the fallback engine) searches a literal prefix
@@ -85,11 +84,11 @@ PREKEY_HEADERS = (
     ("glibc-chunk-16k-prev-free", rb"\x10\x40\x00\x00\x00\x00\x00\x00"),
 )
 
-# What sshkey_private_serialize_opt writes: the key type, its fields (openssh.PRIVATE_FIELDS, the same
+# What sshkey_private_serialize_opt writes: the key type, its fields (openssh_key.PRIVATE_FIELDS, the same
 # per-type layout as in an openssh-key-v1 private section), then the padding.
 SHIELDED_PLAINTEXT = Struct(
-    "keytype" / openssh.SSHName,
-    "key" / Switch(this.keytype, openssh.PRIVATE_FIELDS, default=Pass),
+    "keytype" / openssh_key.SSHName,
+    "key" / Switch(this.keytype, openssh_key.PRIVATE_FIELDS, default=Pass),
     "end" / Tell,
 )
 _KEYTYPE_NAME = re.compile(rb"[a-z][a-z0-9@.\-]{2,63}\Z")
@@ -174,13 +173,13 @@ def examine(plain: bytes) -> Unshielded | None:
     keytype = _plausible_keytype(plain)
     if keytype is None:
         return None
-    if keytype not in openssh.PRIVATE_FIELDS:
+    if keytype not in openssh_key.PRIVATE_FIELDS:
         # a certificate, a FIDO key, XMSS: well-formed (a type name does not come out of a wrong
         # decryption), but its fields are not parsed here
         base = keytype.split("-cert-v01@")[0]
         return Unshielded(
             keytype,
-            openssh.KINDS.get(base, "ssh-private-key"),
+            openssh_key.KINDS.get(base, kinds.SSH_PRIVATE_KEY),
             Confidence.HIGH,
             [f"key type {keytype}: its private fields are not checked"],
             None,
@@ -190,10 +189,10 @@ def examine(plain: bytes) -> Unshielded | None:
         parsed = SHIELDED_PLAINTEXT.parse(plain)
         if not _padding_ok(plain[parsed.end :]):
             return None
-        check = openssh._check_private(keytype, parsed.key)
+        check = openssh_key.check_private(keytype, parsed.key)
         if not check.ok:
             return None
-        public = openssh._public_key(keytype, parsed.key)
+        public = openssh_key.public_key(keytype, parsed.key)
     except (ConstructError, ValueError, OverflowError, TypeError, IndexError, KeyError, AttributeError):
         return None
     if public is None:
@@ -202,7 +201,7 @@ def examine(plain: bytes) -> Unshielded | None:
     details.update(keys.describe_public(public))
     return Unshielded(
         keytype,
-        openssh.KINDS[keytype],
+        openssh_key.KINDS[keytype],
         Confidence.CONFIRMED,
         ["private half matches its public key", *check.reasons],
         keys.key_id(public),
@@ -293,4 +292,5 @@ class SSHAgentDetector:
         return [key, pre]
 
 
+ORDER = 80  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [SSHAgentDetector()]

@@ -28,7 +28,7 @@ from construct import (
 )
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from viewer.scan import keys
+from viewer.scan import keys, kinds
 from viewer.scan.detector import Hit, Pattern, View
 from viewer.scan.finding import Confidence, Finding
 
@@ -211,7 +211,7 @@ def _rsa_finding(
     details: dict[str, Any] = keys.describe_public(public) if public is not None else {"algorithm": "RSA"}
     details["declared_bits"] = bits
     return Finding(
-        kind="rsa-private-key",
+        kind=kinds.RSA_PRIVATE_KEY,
         encoding=encoding,
         offset=offset,
         length=length,
@@ -230,7 +230,7 @@ def _rsa_public_finding(encoding: str, offset: int, length: int, n: int, e: int,
     if public is None:
         return None
     return Finding(
-        kind="rsa-public-key",
+        kind=kinds.RSA_PUBLIC_KEY,
         encoding=encoding,
         offset=offset,
         length=length,
@@ -403,7 +403,7 @@ class WinBlobDetector:
                     details = keys.describe_public(public)
                     details["bcrypt_algorithm"] = algorithm
                     yield Finding(
-                        kind="ec-private-key",
+                        kind=kinds.EC_PRIVATE_KEY,
                         encoding="bcrypt-eccprivate",
                         offset=start,
                         length=size,
@@ -416,7 +416,7 @@ class WinBlobDetector:
             public = self._ec_public(candidates, point)
             if public is not None:  # the point is on the curve but d does not produce it
                 yield Finding(
-                    kind="ec-private-key",
+                    kind=kinds.EC_PRIVATE_KEY,
                     encoding="bcrypt-eccprivate",
                     offset=start,
                     length=size,
@@ -433,7 +433,7 @@ class WinBlobDetector:
         public = self._ec_public(candidates, point)
         if public is not None:
             yield Finding(
-                kind="ec-public-key",
+                kind=kinds.EC_PUBLIC_KEY,
                 encoding="bcrypt-eccpublic",
                 offset=start,
                 length=size,
@@ -474,7 +474,7 @@ class WinBlobDetector:
             confidence = Confidence.LOW
             reasons.append("key bytes have little variety: probably not a live key")
         yield Finding(
-            kind="aes-key" if aes else "symmetric-key",
+            kind=kinds.AES_KEY if aes else kinds.SYMMETRIC_KEY,
             encoding="bcrypt-key-data-blob",
             offset=start,
             length=len(data),
@@ -485,4 +485,5 @@ class WinBlobDetector:
         )
 
 
+ORDER = 30  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [WinBlobDetector()]

@@ -31,7 +31,7 @@ How:
    is exact but a raw AES key has nothing to check it against (no schedule, no public half).
 3. *Every other copy*: the key bytes are searched for in the whole file (``MAX_KEYS`` keys, ``MAX_COPIES``
    copies each); each occurrence is a ``raw`` finding of the same key, ``high`` as the key it equals.
-   Progress goes to ``ScanState.step_progress`` (step ``wine-cng``); cancel is honoured between chunks.
+   Progress goes to ``TaskState.step_progress`` (step ``wine-cng``); cancel is honoured between chunks.
 
 Not covered: Windows' own CNG key objects (``MSSK`` inside ``UUUR`` handles, whose layout changes
 between Windows builds and for which no dump with ground truth exists here), Wine's asymmetric keys
@@ -42,19 +42,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from construct import Const, ConstructError, Enum, Int32ul, Int64ul, Padding, Struct
 
-from viewer.scan import keys
+from viewer.scan import keys, kinds
 from viewer.scan.detector import Hit, Pattern, PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.progress import is_cancelled, report_step
 from viewer.scan.search import iter_matches
 
 NAME = "wine-cng"
 MAGIC = b"0YEK"  # MAGIC_KEY as the little-endian ULONG Wine writes
-OBJECT_KIND = "cng-key-object"
+OBJECT_KIND = kinds.CNG_KEY_OBJECT
 OBJECT_ENCODING = "wine-bcrypt-key-object"
 KEY_ENCODING = "wine-bcrypt-key"
 RAW = "raw"
@@ -136,20 +134,6 @@ def degenerate(data: bytes) -> bool:
     return any(data[p:] == data[:-p] for p in range(1, len(data) // 2 + 1))
 
 
-class _Step:
-    """The engine's ScanState seen as this step's progress (``step_progress``) and cancel."""
-
-    def __init__(self, state: Any):
-        self._state = state
-
-    @property
-    def is_cancelled(self) -> bool:
-        return is_cancelled(self._state)
-
-    def progress(self, done: int, total: int) -> None:
-        report_step(self._state, NAME, done, total)
-
-
 class WineCngDetector:
     name = NAME
     patterns = (Pattern("wine-bcrypt-key", rb"0YEK[\x00-\x02]\x00\x00\x00", 8),)
@@ -210,7 +194,7 @@ class WineCngDetector:
             return None
         aes = algorithm == "AES"
         finding = Finding(
-            "aes-key" if aes else "symmetric-key",
+            kinds.AES_KEY if aes else kinds.SYMMETRIC_KEY,
             KEY_ENCODING,
             offset,
             length,
@@ -225,7 +209,7 @@ class WineCngDetector:
 
     @staticmethod
     def _copies(ctx: PostScanContext, held: dict[bytes, Finding]) -> Iterator[Finding]:
-        step = _Step(ctx.state)
+        step = ctx.state.phase(NAME) if ctx.state is not None else None  # bytes searched, as this step
         for data, key in held.items():
             count = 0
             for off, n in iter_matches(ctx.view, data, state=step):
@@ -250,4 +234,5 @@ class WineCngDetector:
                 break
 
 
+ORDER = 130  # where these run among the detectors (see viewer.scan.detectors)
 DETECTORS = [WineCngDetector()]

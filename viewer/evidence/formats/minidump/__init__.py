@@ -6,8 +6,12 @@ rust-minidump: a corrupt stream is kept raw with a warning and the others still 
 RVA is checked against the file before it is used; big lists are read in one call and expanded in the
 structure tree only on demand.
 
-Modules: ``structs`` (construct declarations), ``context`` (parse state and bounded readers),
-``streams`` (Microsoft streams), ``vendor`` (Breakpad, Crashpad, Mozilla), ``memory`` (regions).
+A stream type that the directory lists more than once is decoded once, at its first entry; the repeats
+are kept raw and listed in one warning (a 2 MiB file could otherwise list one 2 MiB stream 4,096 times).
+
+Modules: ``structs`` (construct declarations), ``state`` (what a parse collects, on the shared parse
+context of ``formats.base``, and the string readers), ``streams`` (Microsoft streams), ``vendor``
+(Breakpad, Crashpad, Mozilla), ``memory`` (regions).
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from viewer.evidence.formats.base import Warnings, bounded_count
+from viewer.evidence.formats.base import Warnings, without_gc
 from viewer.evidence.formats.minidump import structs as S
-from viewer.evidence.formats.minidump.context import Context, StreamEntry, basename, field_nodes, struct_node
 from viewer.evidence.formats.minidump.memory import memory_regions
+from viewer.evidence.formats.minidump.state import MinidumpState, StreamEntry, basename
 from viewer.evidence.formats.minidump.streams import DECODERS, raw_node
 from viewer.evidence.formats.minidump.vendor import VENDOR_DECODERS
 from viewer.evidence.model import Node, ParseResult, Region
@@ -26,7 +30,6 @@ from viewer.evidence.source import ByteSource
 
 FORMAT = "minidump"
 MAX_STREAMS = 4096  # real dumps have a few dozen; more means the count is lying
-SINGLETON_STREAMS = {3, 4, 5, 6, 7, 8, 9, 14, 15, 16, 17, 24}
 TEXT_STREAMS = {0x4D7A0003, 0x4D7A0004}
 
 
@@ -34,10 +37,11 @@ def probe(head: bytes) -> bool:
     return head[:4] == S.MINIDUMP_SIGNATURE
 
 
+@without_gc
 def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     """Parse a minidump; whatever is corrupt becomes a warning and the rest is still returned."""
     warnings = warnings if warnings is not None else Warnings()
-    ctx = Context(src, warnings)
+    ctx = MinidumpState(src, warnings)
     root = Node("minidump", 0, src.size, f"{src.size} bytes")
     hdr = ctx.parse(S.MINIDUMP_HEADER, 0, "MINIDUMP_HEADER")
     if hdr is None:
@@ -46,7 +50,7 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     ctx.header = hdr
     if hdr.Version & 0xFFFF != S.MINIDUMP_VERSION:
         ctx.warn(f"MINIDUMP_HEADER: version {hdr.Version & 0xFFFF:#x} is not {S.MINIDUMP_VERSION:#x}")
-    root.add(Node("header", 0, 32, "MINIDUMP_HEADER", field_nodes(S.MINIDUMP_HEADER, hdr, 0)))
+    root.add(Node("header", 0, 32, "MINIDUMP_HEADER", ctx.fields(S.MINIDUMP_HEADER, hdr, 0)))
     root.add(read_directory(ctx, hdr))
     for s in ctx.streams:
         root.add(decode_stream(ctx, s))
@@ -59,47 +63,51 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     return ParseResult(FORMAT, build_meta(ctx), regions, root, warnings, build_details(ctx, rows))
 
 
-def read_directory(ctx: Context, hdr: Any) -> Node:
+def read_directory(ctx: MinidumpState, hdr: Any) -> Node:
     """The stream directory; each entry becomes a StreamEntry with its location clipped to the file."""
     rva = hdr.StreamDirectoryRva
-    n = bounded_count(ctx.src, rva, hdr.NumberOfStreams, 12, "stream directory", ctx.warnings)
-    if n > MAX_STREAMS:
-        ctx.warn(
-            f"stream directory: {hdr.NumberOfStreams} streams is implausible; the first {MAX_STREAMS} read"
-        )
-        n = MAX_STREAMS
-    data = ctx.src.read(rva, n * 12)
-    entries = []
-    seen: set[int] = set()
-    for i in range(n):
-        d = S.MINIDUMP_DIRECTORY.parse(data[i * 12 : i * 12 + 12])
+    n = ctx.count(rva, hdr.NumberOfStreams, 12, "stream directory")
+    n = ctx.cap(n, MAX_STREAMS, "stream directory: number of streams")
+    first: dict[int, int] = {}
+    repeats: dict[int, list[int]] = {}
+    entries = ctx.records(S.MINIDUMP_DIRECTORY, rva, n)
+    for i, (off, d) in enumerate(entries):
         stype, loc = d.StreamType, d.Location
         name = S.stream_name(stype)
-        if stype == 0:
-            length = 0  # unused entries: whatever their location says, there is nothing to read
-        else:
-            length = ctx.clip(loc.Rva, loc.DataSize, f"stream {i} ({name})")
-            if stype in SINGLETON_STREAMS and stype in seen:
-                ctx.warn(f"stream {i} ({name}): a second stream of this type; both are read")
-            seen.add(stype)
-        entries.append((d, rva + 12 * i))
-        ctx.streams.append(StreamEntry(i, stype, name, loc.Rva, loc.DataSize, length, rva + 12 * i))
+        entry = StreamEntry(i, stype, name, loc.Rva, loc.DataSize, 0, off)
+        if stype != 0:  # unused entries: whatever their location says, there is nothing to read
+            entry.length = ctx.clip(loc.Rva, loc.DataSize, f"stream {i} ({name})")
+            if stype in first:
+                entry.first = first[stype]
+                repeats.setdefault(stype, []).append(i)
+            else:
+                first[stype] = i
+        ctx.streams.append(entry)
+    if repeats:
+        listed = "; ".join(
+            f"{S.stream_name(t)} at {first[t]}, repeated at " + ", ".join(map(str, idx[:8]))
+            + (f" (+{len(idx) - 8} more)" if len(idx) > 8 else "")
+            for t, idx in list(repeats.items())[:8]
+        )
+        more = f"; and {len(repeats) - 8} more types" if len(repeats) > 8 else ""
+        ctx.warn(f"stream directory: {sum(map(len, repeats.values()))} entries repeat a stream type; only the "
+                 f"first of each type is decoded, the repeats are kept raw: {listed}{more}")
 
     def children() -> list[Node]:
         return [
-            struct_node(
-                f"[{s.index}] {s.name}", S.MINIDUMP_DIRECTORY, d, off, f"{s.size:#x} bytes at {s.rva:#x}"
-            )
-            for s, (d, off) in zip(ctx.streams, entries, strict=True)
+            ctx.struct_node(f"[{s.index}] {s.name}", S.MINIDUMP_DIRECTORY, d, off, f"{s.size:#x} bytes at {s.rva:#x}")
+            for s, (off, d) in zip(ctx.streams, entries, strict=True)
         ]
 
-    return Node("stream directory", rva if n else min(rva, ctx.size), n * 12, f"{n} entries", children)
+    return Node("stream directory", rva if n else min(rva, ctx.size), n * 12, f"{n} entries", ctx.lazy(children))
 
 
-def decode_stream(ctx: Context, s: StreamEntry) -> Node:
+def decode_stream(ctx: MinidumpState, s: StreamEntry) -> Node:
     """One stream's node; a decoder that fails leaves the stream raw and a warning, never an exception."""
     if s.type == 0:
         return Node(s.name, min(s.rva, ctx.size), 0, "unused directory entry")
+    if s.first is not None:
+        return raw_node(ctx, s, value=f"{s.size} bytes; a repeat of stream {s.first}'s type, not decoded")
     decoder = DECODERS.get(s.type) or VENDOR_DECODERS.get(s.type)
     if decoder is None or s.length == 0:
         return raw_node(ctx, s)
@@ -110,7 +118,7 @@ def decode_stream(ctx: Context, s: StreamEntry) -> Node:
         return raw_node(ctx, s)
 
 
-def layout_regions(ctx: Context) -> list[Region]:
+def layout_regions(ctx: MinidumpState) -> list[Region]:
     """Non-memory regions for the hex view: the header, the directory and each stream's bytes."""
     out = [Region(0, 32, None, "header", "MINIDUMP_HEADER")]
     hdr = ctx.header
@@ -139,7 +147,7 @@ def os_version(si: dict[str, Any]) -> str:
     return f"{nums} {csd}" if csd else nums
 
 
-def build_meta(ctx: Context) -> dict[str, Any]:
+def build_meta(ctx: MinidumpState) -> dict[str, Any]:
     hdr = ctx.header
     meta: dict[str, Any] = {"flags": f"{hdr.Flags:#x}"}
     if hdr.TimeDateStamp:
@@ -160,7 +168,7 @@ def build_meta(ctx: Context) -> dict[str, Any]:
     return meta
 
 
-def process_meta(ctx: Context) -> dict[str, Any]:
+def process_meta(ctx: MinidumpState) -> dict[str, Any]:
     """pid from MiscInfo (or Breakpad's /proc status); name = the main (first) module's basename."""
     out: dict[str, Any] = {}
     pid = (ctx.misc_info or {}).get("process_id")
@@ -187,7 +195,7 @@ def main_module(modules: list[dict[str, Any]]) -> str | None:
 
 
 # -- details ----------------------------------------------------------------------------------------
-def build_details(ctx: Context, memory_rows: list[dict[str, int]]) -> dict[str, Any]:
+def build_details(ctx: MinidumpState, memory_rows: list[dict[str, int]]) -> dict[str, Any]:
     hdr = ctx.header
     details: dict[str, Any] = {
         "header": {

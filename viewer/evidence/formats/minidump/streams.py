@@ -7,7 +7,6 @@ stream's bytes present in the file before anything is read; long lists get lazil
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from itertools import accumulate
 from typing import Any
@@ -15,17 +14,15 @@ from typing import Any
 import construct as cs
 import numpy as np
 
-from viewer.evidence.formats.base import Warnings
+from viewer.evidence.formats.base import MAX_REGIONS, sizeof
 from viewer.evidence.formats.minidump import structs as S
-from viewer.evidence.formats.minidump.context import (
-    Context,
+from viewer.evidence.formats.minidump.state import (
+    MinidumpState,
     StreamEntry,
     basename,
     decode_utf16,
-    field_nodes,
     guid_text,
     plain,
-    struct_node,
     wide_cstring,
 )
 from viewer.evidence.model import Node
@@ -33,18 +30,13 @@ from viewer.evidence.model import Node
 MAX_CV_RECORD = 64 * 1024
 
 
-def quiet(ctx: Context) -> Context:
-    """The context for lazily built children: reads then must not add warnings after the parse."""
-    return dataclasses.replace(ctx, warnings=Warnings())
-
-
-def located(ctx: Context, name: str, rva: int, size: int, what: str, value: Any = None) -> Node:
+def located(ctx: MinidumpState, name: str, rva: int, size: int, what: str, value: Any = None) -> Node:
     """A node for data a descriptor points at, clipped to the file (with a warning if it was not)."""
     present = ctx.clip(rva, size, what)
     return Node(name, min(rva, ctx.size), present, value if value is not None else f"{size} bytes")
 
 
-def list_start(ctx: Context, s: StreamEntry, count: int, entry_size: int) -> int:
+def list_start(ctx: MinidumpState, s: StreamEntry, count: int, entry_size: int) -> int:
     """Where the entries of a count-prefixed list begin.
 
     Some writers pad the 4-byte count to 8 so the 64-bit entries are aligned; the stream size tells.
@@ -55,19 +47,12 @@ def list_start(ctx: Context, s: StreamEntry, count: int, entry_size: int) -> int
 
 
 def parse_entries(
-    ctx: Context, s: StreamEntry, struct_: cs.Struct, start: int, count: int, what: str, stride: int = 0
+    ctx: MinidumpState, s: StreamEntry, struct_: cs.Struct, start: int, count: int, what: str, stride: int = 0
 ) -> list[tuple[int, Any]]:
-    """``count`` structs from ``start`` (bounded by the stream): [(file offset, parsed)]."""
-    stride = stride or struct_.sizeof()
-    size = struct_.sizeof()
-    avail = s.rva + s.length - start
-    n = ctx.fit(count, avail, stride, what)
-    data = ctx.src.read(start, n * stride)
-    out = []
-    for i in range(n):
-        chunk = data[i * stride : i * stride + size]
-        out.append((start + i * stride, struct_.parse(chunk)))
-    return out
+    """``count`` structs from ``start``, bounded by the stream and the parse's budget: [(file offset, parsed)]."""
+    stride = stride or sizeof(struct_)
+    n = ctx.fit(count, s.rva + s.length - start, stride, what)
+    return ctx.records(struct_, start, ctx.take(n, what), stride)
 
 
 def count_node(name: str, offset: int, size: int, value: int) -> Node:
@@ -79,14 +64,14 @@ def memory_desc(desc: Any) -> dict[str, int]:
     return {"vaddr": desc.StartOfMemoryRange, "size": desc.Memory.DataSize, "file_offset": desc.Memory.Rva}
 
 
-def decode_thread_list(ctx: Context, s: StreamEntry, ex: bool = False) -> Node:
+def decode_thread_list(ctx: MinidumpState, s: StreamEntry, ex: bool = False) -> Node:
     """ThreadListStream / ThreadExListStream: MINIDUMP_THREAD(_EX) entries after a count."""
     struct_ = S.MINIDUMP_THREAD_EX if ex else S.MINIDUMP_THREAD
     count = ctx.u32(s.rva) if s.length >= 4 else None
     if count is None:
         ctx.warn(f"{s.name}: too short for its count")
         return raw_node(ctx, s)
-    start = list_start(ctx, s, count, struct_.sizeof())
+    start = list_start(ctx, s, count, sizeof(struct_))
     kids = [count_node("NumberOfThreads", s.rva, 4, count)]
     for off, t in parse_entries(ctx, s, struct_, start, count, s.name):
         rec: dict[str, Any] = {
@@ -106,16 +91,18 @@ def decode_thread_list(ctx: Context, s: StreamEntry, ex: bool = False) -> Node:
     return Node(s.name, s.rva, s.length, f"{len(kids) - 1} threads", kids)
 
 
-def thread_node(ctx: Context, struct_: cs.Struct, t: Any, off: int) -> Node:
+def thread_node(ctx: MinidumpState, struct_: cs.Struct, t: Any, off: int) -> Node:
     tid = t.ThreadId
     what = f"thread {tid:#x}"
     # the pointed-at data is checked now, so that the warnings are part of the parse
     ctx.clip(t.ThreadContext.Rva, t.ThreadContext.DataSize, f"{what} context")
     ctx.clip(t.Stack.Memory.Rva, t.Stack.Memory.DataSize, f"{what} stack")
-    q = quiet(ctx)
+    q = ctx.quiet()
+
+    fields = ctx.lazy_fields(struct_, t, off)
 
     def children() -> list[Node]:
-        return field_nodes(struct_, t, off) + [
+        return fields() + [
             located(q, "context", t.ThreadContext.Rva, t.ThreadContext.DataSize, what),
             located(
                 q,
@@ -127,10 +114,10 @@ def thread_node(ctx: Context, struct_: cs.Struct, t: Any, off: int) -> Node:
             ),
         ]
 
-    return Node(f"thread {tid:#x}", off, struct_.sizeof(), f"teb {t.Teb:#x}", children)
+    return Node(f"thread {tid:#x}", off, sizeof(struct_), f"teb {t.Teb:#x}", children)
 
 
-def decode_thread_names(ctx: Context, s: StreamEntry) -> Node:
+def decode_thread_names(ctx: MinidumpState, s: StreamEntry) -> Node:
     """ThreadNamesStream: (ThreadId, RVA64 of a MINIDUMP_STRING) pairs."""
     count = ctx.u32(s.rva) if s.length >= 4 else None
     if count is None:
@@ -141,25 +128,25 @@ def decode_thread_names(ctx: Context, s: StreamEntry) -> Node:
         name_node, text = ctx.string_node("name", e.RvaOfThreadName, f"{s.name} thread {e.ThreadId:#x}")
         if text is not None:
             ctx.thread_names[e.ThreadId] = text
-        fields = field_nodes(S.MINIDUMP_THREAD_NAME, e, off)
+        fields = ctx.fields(S.MINIDUMP_THREAD_NAME, e, off)
         kids.append(Node(f"thread {e.ThreadId:#x}", off, 12, text, [*fields, name_node]))
     return Node(s.name, s.rva, s.length, f"{len(kids) - 1} names", kids)
 
 
-def decode_thread_info_list(ctx: Context, s: StreamEntry) -> Node:
+def decode_thread_info_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     """ThreadInfoListStream: a sized header, then MINIDUMP_THREAD_INFO entries of SizeOfEntry each."""
     hdr = ctx.parse(S.MINIDUMP_THREAD_INFO_LIST_HEADER, s.rva, s.name)
     if hdr is None:
         return raw_node(ctx, s)
     entry = S.MINIDUMP_THREAD_INFO
-    if hdr.SizeOfEntry < entry.sizeof():
+    if hdr.SizeOfEntry < sizeof(entry):
         ctx.warn(f"{s.name}: entry size {hdr.SizeOfEntry} is smaller than MINIDUMP_THREAD_INFO")
-        return raw_node(ctx, s, field_nodes(S.MINIDUMP_THREAD_INFO_LIST_HEADER, hdr, s.rva))
+        return raw_node(ctx, s, ctx.fields(S.MINIDUMP_THREAD_INFO_LIST_HEADER, hdr, s.rva))
     start = s.rva + max(hdr.SizeOfHeader, 12)
     entries = parse_entries(ctx, s, entry, start, hdr.NumberOfEntries, s.name, hdr.SizeOfEntry)
     ctx.thread_info_count = len(entries)
-    kids = field_nodes(S.MINIDUMP_THREAD_INFO_LIST_HEADER, hdr, s.rva)
-    kids += [struct_node(f"thread {e.ThreadId:#x}", entry, e, off) for off, e in entries]
+    kids = ctx.fields(S.MINIDUMP_THREAD_INFO_LIST_HEADER, hdr, s.rva)
+    kids += [ctx.struct_node(f"thread {e.ThreadId:#x}", entry, e, off) for off, e in entries]
     return Node(s.name, s.rva, s.length, f"{len(entries)} entries", kids)
 
 
@@ -172,12 +159,12 @@ def file_version(vi: Any) -> str | None:
     return f"{ms >> 16}.{ms & 0xFFFF}.{ls >> 16}.{ls & 0xFFFF}"
 
 
-def codeview(ctx: Context, rva: int, size: int, what: str) -> tuple[dict[str, Any] | None, Node | None]:
+def codeview(ctx: MinidumpState, rva: int, size: int, what: str) -> tuple[dict[str, Any] | None, Node | None]:
     """The CodeView record of a module: PDB 7.0 (RSDS), PDB 2.0 (NB10) or Breakpad's ELF build id."""
     if size == 0:
         return None, None
     present = ctx.clip(rva, min(size, MAX_CV_RECORD), f"{what} CodeView record")
-    data = ctx.src.read(rva, present)
+    data = ctx.read_copy(rva, present, f"{what} CodeView record")
     if len(data) < 4:
         return None, Node("CvRecord data", min(rva, ctx.size), len(data), None)
     sig = data[:4]
@@ -188,14 +175,14 @@ def codeview(ctx: Context, rva: int, size: int, what: str) -> tuple[dict[str, An
             cv = S.CV_INFO_PDB70.parse(data)
             name = data[24:].split(b"\0", 1)[0].decode("utf-8", errors="replace")
             info = {"format": "RSDS", "name": name, "guid": guid_text(cv.Signature), "age": cv.Age}
-            kids = field_nodes(S.CV_INFO_PDB70, cv, rva) + [
+            kids = ctx.fields(S.CV_INFO_PDB70, cv, rva) + [
                 Node("PdbFileName", rva + 24, len(data) - 24, name)
             ]
         elif sig == b"NB10" and len(data) >= 16:
             cv = S.CV_INFO_PDB20.parse(data)
             name = data[16:].split(b"\0", 1)[0].decode("utf-8", errors="replace")
             info = {"format": "NB10", "name": name, "signature": cv.Signature, "age": cv.Age}
-            kids = field_nodes(S.CV_INFO_PDB20, cv, rva) + [
+            kids = ctx.fields(S.CV_INFO_PDB20, cv, rva) + [
                 Node("PdbFileName", rva + 16, len(data) - 16, name)
             ]
         elif sig == b"BpEL":
@@ -213,14 +200,14 @@ def codeview(ctx: Context, rva: int, size: int, what: str) -> tuple[dict[str, An
     return info, Node("CvRecord data", rva, len(data), info.get("name") or info.get("build_id"), kids)
 
 
-def decode_module_list(ctx: Context, s: StreamEntry) -> Node:
+def decode_module_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     """ModuleListStream: MINIDUMP_MODULE entries, each naming its path, version and PDB."""
     count = ctx.u32(s.rva) if s.length >= 4 else None
     if count is None:
         ctx.warn(f"{s.name}: too short for its count")
         return raw_node(ctx, s)
     struct_ = S.MINIDUMP_MODULE
-    start = list_start(ctx, s, count, struct_.sizeof())
+    start = list_start(ctx, s, count, sizeof(struct_))
     kids = [count_node("NumberOfModules", s.rva, 4, count)]
     for i, (off, m) in enumerate(parse_entries(ctx, s, struct_, start, count, s.name)):
         what = f"{s.name} module {i}"
@@ -237,24 +224,23 @@ def decode_module_list(ctx: Context, s: StreamEntry) -> Node:
         }
         ctx.modules.append(rec)
         extra = [name_node] + ([cv_node] if cv_node is not None else [])
-        kids.append(module_node(struct_, m, off, basename(name or f"module {i}"), extra))
+        kids.append(module_node(ctx, struct_, m, off, basename(name or f"module {i}"), extra))
     return Node(s.name, s.rva, s.length, f"{len(kids) - 1} modules", kids)
 
 
-def module_node(struct_: cs.Struct, m: Any, off: int, label: str, extra: list[Node]) -> Node:
-    return Node(
-        label, off, struct_.sizeof(), f"{m.BaseOfImage:#x}", lambda: field_nodes(struct_, m, off) + extra
-    )
+def module_node(ctx: MinidumpState, struct_: cs.Struct, m: Any, off: int, label: str, extra: list[Node]) -> Node:
+    fields = ctx.lazy_fields(struct_, m, off)
+    return Node(label, off, sizeof(struct_), f"{m.BaseOfImage:#x}", lambda: fields() + extra)
 
 
-def decode_unloaded_module_list(ctx: Context, s: StreamEntry) -> Node:
+def decode_unloaded_module_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     """UnloadedModuleListStream: the 'extended' sized header, then MINIDUMP_UNLOADED_MODULE entries."""
     hdr = ctx.parse(S.MINIDUMP_UNLOADED_MODULE_LIST, s.rva, s.name)
     if hdr is None:
         return raw_node(ctx, s)
-    kids = field_nodes(S.MINIDUMP_UNLOADED_MODULE_LIST, hdr, s.rva)
+    kids = ctx.fields(S.MINIDUMP_UNLOADED_MODULE_LIST, hdr, s.rva)
     entry = S.MINIDUMP_UNLOADED_MODULE
-    if hdr.SizeOfEntry < entry.sizeof():
+    if hdr.SizeOfEntry < sizeof(entry):
         ctx.warn(f"{s.name}: entry size {hdr.SizeOfEntry} is smaller than MINIDUMP_UNLOADED_MODULE")
         return raw_node(ctx, s, kids)
     start = s.rva + max(hdr.SizeOfHeader, 12)
@@ -269,38 +255,39 @@ def decode_unloaded_module_list(ctx: Context, s: StreamEntry) -> Node:
                 "timestamp": m.TimeDateStamp,
             }
         )
-        kids.append(module_node(entry, m, off, basename(name or "?"), [name_node]))
+        kids.append(module_node(ctx, entry, m, off, basename(name or "?"), [name_node]))
     return Node(s.name, s.rva, s.length, f"{len(ctx.unloaded_modules)} unloaded modules", kids)
 
 
 # -- memory -----------------------------------------------------------------------------------------
-def decode_memory_list(ctx: Context, s: StreamEntry) -> Node:
+def decode_memory_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     """MemoryListStream: MINIDUMP_MEMORY_DESCRIPTOR entries, each with its own RVA."""
     count = ctx.u32(s.rva) if s.length >= 4 else None
     if count is None:
         ctx.warn(f"{s.name}: too short for its count")
         return raw_node(ctx, s)
     start = list_start(ctx, s, count, 16)
-    n = ctx.fit(count, s.rva + s.length - start, 16, s.name)
+    n = ctx.take_regions(ctx.fit(count, s.rva + s.length - start, 16, s.name), s.name)
     arr = np.frombuffer(ctx.src.read(start, n * 16), dtype=S.MEMORY_DESCRIPTOR_DTYPE)
     starts, sizes, rvas = arr["start"].tolist(), arr["size"].tolist(), arr["rva"].tolist()
     ctx.memory_lists.append({"stream": s.index, "starts": starts, "sizes": sizes, "offsets": rvas})
 
     def children() -> list[Node]:
         return [count_node("NumberOfMemoryRanges", s.rva, 4, count)] + [
-            descriptor_node(S.MINIDUMP_MEMORY_DESCRIPTOR, arr[i], start + 16 * i, rvas[i]) for i in range(n)
+            descriptor_node(ctx, S.MINIDUMP_MEMORY_DESCRIPTOR, starts[i], sizes[i], start + 16 * i, rvas[i])
+            for i in range(n)
         ]
 
-    return Node(s.name, s.rva, s.length, f"{n} ranges", children)
+    return Node(s.name, s.rva, s.length, f"{n} ranges", ctx.lazy(children))
 
 
-def decode_memory64_list(ctx: Context, s: StreamEntry) -> Node:
+def decode_memory64_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     """Memory64ListStream: descriptors without RVAs; the data follows BaseRva, range after range."""
     hdr = ctx.parse(S.MINIDUMP_MEMORY64_LIST_HEADER, s.rva, s.name)
     if hdr is None:
         return raw_node(ctx, s)
     start = s.rva + 16
-    n = ctx.fit(hdr.NumberOfMemoryRanges, s.rva + s.length - start, 16, s.name)
+    n = ctx.take_regions(ctx.fit(hdr.NumberOfMemoryRanges, s.rva + s.length - start, 16, s.name), s.name)
     arr = np.frombuffer(ctx.src.read(start, n * 16), dtype=S.MEMORY_DESCRIPTOR64_DTYPE)
     starts, sizes = arr["start"].tolist(), arr["size"].tolist()
     # exact (Python int) running offsets: lying sizes must not wrap around as uint64 sums would
@@ -308,40 +295,36 @@ def decode_memory64_list(ctx: Context, s: StreamEntry) -> Node:
     ctx.memory_lists.append({"stream": s.index, "starts": starts, "sizes": sizes, "offsets": offsets})
 
     def children() -> list[Node]:
-        head = field_nodes(S.MINIDUMP_MEMORY64_LIST_HEADER, hdr, s.rva)
+        head = ctx.fields(S.MINIDUMP_MEMORY64_LIST_HEADER, hdr, s.rva)
         return head + [
-            descriptor_node(S.MINIDUMP_MEMORY_DESCRIPTOR64, arr[i], start + 16 * i, offsets[i])
+            descriptor_node(ctx, S.MINIDUMP_MEMORY_DESCRIPTOR64, starts[i], sizes[i], start + 16 * i, offsets[i])
             for i in range(n)
         ]
 
-    return Node(s.name, s.rva, s.length, f"{n} ranges from {hdr.BaseRva:#x}", children)
+    return Node(s.name, s.rva, s.length, f"{n} ranges from {hdr.BaseRva:#x}", ctx.lazy(children))
 
 
-def descriptor_node(struct_: cs.Struct, row: Any, off: int, data_offset: int) -> Node:
+def descriptor_node(
+    ctx: MinidumpState, struct_: cs.Struct, start: int, size: int, off: int, data_offset: int
+) -> Node:
     """One memory descriptor; its fields are parsed with the construct declaration on expansion."""
-    start, size = int(row["start"]), int(row["size"])
     label = f"{start:#x}..{start + size:#x}"
-    return Node(
-        label,
-        off,
-        16,
-        f"{size:#x} bytes at file {data_offset:#x}",
-        lambda: field_nodes(struct_, struct_.parse(row.tobytes()), off),
-    )
+    fields = ctx.lazy_fields(struct_, None, off)
+    return Node(label, off, 16, f"{size:#x} bytes at file {data_offset:#x}", fields)
 
 
-def decode_memory_info_list(ctx: Context, s: StreamEntry) -> Node:
+def decode_memory_info_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     """MemoryInfoListStream: one MINIDUMP_MEMORY_INFO per region of the address space."""
     hdr = ctx.parse(S.MINIDUMP_MEMORY_INFO_LIST, s.rva, s.name)
     if hdr is None:
         return raw_node(ctx, s)
-    head = field_nodes(S.MINIDUMP_MEMORY_INFO_LIST, hdr, s.rva)
+    head = ctx.fields(S.MINIDUMP_MEMORY_INFO_LIST, hdr, s.rva)
     es = hdr.SizeOfEntry
     if es < S.MEMORY_INFO_DTYPE.itemsize:
         ctx.warn(f"{s.name}: entry size {es} is smaller than MINIDUMP_MEMORY_INFO")
         return raw_node(ctx, s, head)
     start = s.rva + max(hdr.SizeOfHeader, 16)
-    n = ctx.fit(hdr.NumberOfEntries, s.rva + s.length - start, es, s.name)
+    n = ctx.cap(ctx.fit(hdr.NumberOfEntries, s.rva + s.length - start, es, s.name), MAX_REGIONS, s.name)
     dtype = S.MEMORY_INFO_DTYPE
     if es != dtype.itemsize:  # a newer, longer entry: read the known prefix of each
         dtype = np.dtype(
@@ -369,18 +352,18 @@ def decode_memory_info_list(ctx: Context, s: StreamEntry) -> Node:
                 Node(
                     label,
                     off,
-                    entry.sizeof(),
+                    sizeof(entry),
                     summary,
-                    lambda off=off: field_nodes(entry, entry.parse(ctx.src.read(off, 48)), off),
+                    ctx.lazy_fields(entry, None, off),
                 )
             )
         return out
 
-    return Node(s.name, s.rva, s.length, f"{n} regions", children)
+    return Node(s.name, s.rva, s.length, f"{n} regions", ctx.lazy(children))
 
 
 # -- exception, system info, misc info --------------------------------------------------------------
-def decode_exception(ctx: Context, s: StreamEntry) -> Node:
+def decode_exception(ctx: MinidumpState, s: StreamEntry) -> Node:
     """ExceptionStream: the faulting thread, its MINIDUMP_EXCEPTION record and context."""
     st = S.MINIDUMP_EXCEPTION_STREAM
     e = ctx.parse(st, s.rva, s.name)
@@ -405,20 +388,20 @@ def decode_exception(ctx: Context, s: StreamEntry) -> Node:
         }
     )
     ctx.clip(e.ThreadContext.Rva, e.ThreadContext.DataSize, f"{s.name} context")
-    q = quiet(ctx)
-    kids = field_nodes(st, e, s.rva) + [
+    q = ctx.quiet()
+    kids = ctx.fields(st, e, s.rva) + [
         located(q, "context", e.ThreadContext.Rva, e.ThreadContext.DataSize, s.name)
     ]
     return Node(s.name, s.rva, s.length, f"code {r.ExceptionCode:#x} at {r.ExceptionAddress:#x}", kids)
 
 
-def decode_system_info(ctx: Context, s: StreamEntry) -> Node:
+def decode_system_info(ctx: MinidumpState, s: StreamEntry) -> Node:
     """SystemInfoStream: CPU and OS; the CSD version (service pack, or a kernel string) by RVA."""
     st = S.MINIDUMP_SYSTEM_INFO
     si = ctx.parse(st, s.rva, s.name)
     if si is None:
         return raw_node(ctx, s)
-    kids = field_nodes(st, si, s.rva)
+    kids = ctx.fields(st, si, s.rva)
     csd = ""
     if si.CSDVersionRva:
         node, text = ctx.string_node("CSDVersion", si.CSDVersionRva, f"{s.name} CSD version")
@@ -426,7 +409,7 @@ def decode_system_info(ctx: Context, s: StreamEntry) -> Node:
         csd = text or ""
     arch = si.ProcessorArchitecture
     cpu: dict[str, Any]
-    cpu_off = s.rva + st.sizeof() - 24
+    cpu_off = s.rva + sizeof(st) - 24
     if arch in (0, 9, 10):  # x86 and amd64 carry CPUID data
         x = S.X86_CPU_INFO.parse(si.Cpu)
         cpu = {
@@ -436,13 +419,13 @@ def decode_system_info(ctx: Context, s: StreamEntry) -> Node:
             "amd_extended_features": x.AMDExtendedCpuFeatures,
         }
         kids.append(
-            Node("Cpu (X86_CPU_INFO)", cpu_off, 24, cpu["vendor"], field_nodes(S.X86_CPU_INFO, x, cpu_off))
+            Node("Cpu (X86_CPU_INFO)", cpu_off, 24, cpu["vendor"], ctx.fields(S.X86_CPU_INFO, x, cpu_off))
         )
     else:
         o = S.OTHER_CPU_INFO.parse(si.Cpu)
         cpu = {"processor_features": list(o.ProcessorFeatures)}
         kids.append(
-            Node("Cpu (OTHER_CPU_INFO)", cpu_off, 24, None, field_nodes(S.OTHER_CPU_INFO, o, cpu_off))
+            Node("Cpu (OTHER_CPU_INFO)", cpu_off, 24, None, ctx.fields(S.OTHER_CPU_INFO, o, cpu_off))
         )
     ctx.system_info = {
         "processor_architecture": arch,
@@ -465,13 +448,13 @@ def decode_system_info(ctx: Context, s: StreamEntry) -> Node:
     )
 
 
-def decode_misc_info(ctx: Context, s: StreamEntry) -> Node:
+def decode_misc_info(ctx: MinidumpState, s: StreamEntry) -> Node:
     """MiscInfoStream: MINIDUMP_MISC_INFO .. _5; the newest generation the stream's size holds."""
     size = s.length
     declared = ctx.u32(s.rva) if s.length >= 4 else None
     if declared is not None and 24 <= declared < size:
         size = declared
-    chosen = next(((st, name) for st, name in S.MISC_INFO_VERSIONS if st.sizeof() <= size), None)
+    chosen = next(((st, name) for st, name in S.MISC_INFO_VERSIONS if sizeof(st) <= size), None)
     if chosen is None:
         ctx.warn(f"{s.name}: {s.length} bytes is too short for MINIDUMP_MISC_INFO")
         return raw_node(ctx, s)
@@ -486,7 +469,7 @@ def decode_misc_info(ctx: Context, s: StreamEntry) -> Node:
         s.rva,
         s.length,
         f"{version}" + (f", pid {pid}" if pid is not None else ""),
-        field_nodes(st, mi, s.rva),
+        ctx.fields(st, mi, s.rva),
     )
 
 
@@ -542,12 +525,12 @@ def misc_info_details(st: cs.Struct, mi: Any, version: str) -> dict[str, Any]:
 
 
 # -- handles, token, comments, function table -------------------------------------------------------
-def decode_handle_data(ctx: Context, s: StreamEntry) -> Node:
+def decode_handle_data(ctx: MinidumpState, s: StreamEntry) -> Node:
     """HandleDataStream: MINIDUMP_HANDLE_DESCRIPTOR(_2) entries; names are read when expanded."""
     hdr = ctx.parse(S.MINIDUMP_HANDLE_DATA_STREAM, s.rva, s.name)
     if hdr is None:
         return raw_node(ctx, s)
-    head = field_nodes(S.MINIDUMP_HANDLE_DATA_STREAM, hdr, s.rva)
+    head = ctx.fields(S.MINIDUMP_HANDLE_DATA_STREAM, hdr, s.rva)
     es = hdr.SizeOfDescriptor
     entry = S.MINIDUMP_HANDLE_DESCRIPTOR_2 if es >= 40 else S.MINIDUMP_HANDLE_DESCRIPTOR
     if es < 32:
@@ -556,35 +539,37 @@ def decode_handle_data(ctx: Context, s: StreamEntry) -> Node:
     start = s.rva + max(hdr.SizeOfHeader, 16)
     n = ctx.fit(hdr.NumberOfDescriptors, s.rva + s.length - start, es, s.name)
     ctx.handle_count = n
-    q = quiet(ctx)
+    q = ctx.quiet()
 
     def handle(off: int) -> Node:
-        h = entry.parse(ctx.src.read(off, entry.sizeof()))
+        h = entry.parse(ctx.src.read(off, sizeof(entry)))
+        fields = q.lazy_fields(entry, h, off)
 
         def kids() -> list[Node]:
-            out = field_nodes(entry, h, off)
+            out = fields()
             for label, rva in (("TypeName", h.TypeNameRva), ("ObjectName", h.ObjectNameRva)):
                 if rva:
                     out.append(q.string_node(label, rva, s.name)[0])
             return out
 
-        return Node(f"handle {h.Handle:#x}", off, entry.sizeof(), None, kids)
+        return Node(f"handle {h.Handle:#x}", off, sizeof(entry), None, kids)
 
-    return Node(
-        s.name, s.rva, s.length, f"{n} handles", lambda: head + [handle(start + i * es) for i in range(n)]
-    )
+    def handles() -> list[Node]:
+        return head + [handle(start + i * es) for i in range(q.take(n, s.name))]
+
+    return Node(s.name, s.rva, s.length, f"{n} handles", ctx.lazy(handles))
 
 
-def decode_token(ctx: Context, s: StreamEntry) -> Node:
+def decode_token(ctx: MinidumpState, s: StreamEntry) -> Node:
     """TokenStream: MINIDUMP_TOKEN_INFO_LIST, then entries each sized by their own TokenSize."""
     hdr = ctx.parse(S.MINIDUMP_TOKEN_INFO_LIST, s.rva, s.name)
     if hdr is None:
         return raw_node(ctx, s)
-    kids = field_nodes(S.MINIDUMP_TOKEN_INFO_LIST, hdr, s.rva)
+    kids = ctx.fields(S.MINIDUMP_TOKEN_INFO_LIST, hdr, s.rva)
     end = s.rva + s.length
     pos = s.rva + max(hdr.ListHeaderSize, 16)
     count = 0
-    for i in range(hdr.TokenListEntries):
+    for i in range(ctx.take(hdr.TokenListEntries, s.name)):
         e = ctx.parse(S.MINIDUMP_TOKEN_INFO_HEADER, pos, f"{s.name} entry {i}") if pos + 16 <= end else None
         if e is None or e.TokenSize < 16 or pos + e.TokenSize > end:
             ctx.warn(f"{s.name}: entry {i} at {pos:#x} does not fit the stream; {count} entries read")
@@ -594,7 +579,7 @@ def decode_token(ctx: Context, s: StreamEntry) -> Node:
             pos,
             e.TokenSize,
             f"handle {e.TokenHandle:#x}",
-            field_nodes(S.MINIDUMP_TOKEN_INFO_HEADER, e, pos)
+            ctx.fields(S.MINIDUMP_TOKEN_INFO_HEADER, e, pos)
             + [Node("token data", pos + 16, e.TokenSize - 16, f"{e.TokenSize - 16} bytes")],
         )
         kids.append(node)
@@ -604,7 +589,7 @@ def decode_token(ctx: Context, s: StreamEntry) -> Node:
     return Node(s.name, s.rva, s.length, f"{count} tokens", kids)
 
 
-def decode_comment(ctx: Context, s: StreamEntry, wide: bool) -> Node:
+def decode_comment(ctx: MinidumpState, s: StreamEntry, wide: bool) -> Node:
     """CommentStreamA/W: free text the dump writer was given, NUL-terminated."""
     data = ctx.src.read(s.rva, s.length)
     text = decode_utf16(data) if wide else data.decode("latin-1")
@@ -613,7 +598,7 @@ def decode_comment(ctx: Context, s: StreamEntry, wide: bool) -> Node:
     return Node(s.name, s.rva, s.length, text)
 
 
-def decode_function_table(ctx: Context, s: StreamEntry) -> Node:
+def decode_function_table(ctx: MinidumpState, s: StreamEntry) -> Node:
     """FunctionTableStream: the header is decoded; descriptors and native tables stay raw."""
     hdr = ctx.parse(S.MINIDUMP_FUNCTION_TABLE_STREAM, s.rva, s.name)
     if hdr is None:
@@ -621,17 +606,17 @@ def decode_function_table(ctx: Context, s: StreamEntry) -> Node:
     return raw_node(
         ctx,
         s,
-        field_nodes(S.MINIDUMP_FUNCTION_TABLE_STREAM, hdr, s.rva),
+        ctx.fields(S.MINIDUMP_FUNCTION_TABLE_STREAM, hdr, s.rva),
         f"{hdr.NumberOfDescriptors} descriptors (raw)",
     )
 
 
-def raw_node(ctx: Context, s: StreamEntry, kids: list[Node] | None = None, value: Any = None) -> Node:
+def raw_node(ctx: MinidumpState, s: StreamEntry, kids: list[Node] | None = None, value: Any = None) -> Node:
     """A stream kept as bytes: unknown types, streams left raw on purpose, and corrupt ones."""
     return Node(s.name, min(s.rva, ctx.size), s.length, value or f"{s.size} bytes (raw)", kids or [])
 
 
-Decoder = Callable[[Context, StreamEntry], Node]
+Decoder = Callable[[MinidumpState, StreamEntry], Node]
 
 DECODERS: dict[int, Decoder] = {
     3: decode_thread_list,
