@@ -62,6 +62,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Scan every dump before it leaves production: on a local process pool or a Dask cluster, "
         "results in an SQLite database (no secret bytes), verdicts and exit codes for a pipeline.",
     )
+    p.set_defaults(func=run)
     fsub = p.add_subparsers(dest="fleet_command", required=True, metavar="{scan,report,export}")
 
     s = fsub.add_parser("scan", help="scan dumps; exit 0 clean, 1 secrets, 3 a dump could not be scanned",
