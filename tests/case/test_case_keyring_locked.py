@@ -34,10 +34,10 @@ CHILD = textwrap.dedent('''
 
     import secretstorage
 
-    from viewer.case import TEST_KDF, create_case, crypto, open_case
+    from viewer.case import TEST_KDF, create_case, open_case, oskeyring
     from viewer.case.errors import KeyringUnavailable
 
-    crypto.KEYRING_TIMEOUT = float(sys.argv[2])
+    oskeyring.KEYRING_TIMEOUT = float(sys.argv[2])
     folder = Path(sys.argv[1])
     out = {}
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_CORE
+from tests.conftest import CORPUS, DEMO_CORE
 from tests.fleet.conftest import copy_tree
 from viewer.cli.main import main
 from viewer.fleet import ResultsDB
 
 PUBLIC = str(DEMO_CORE.with_suffix(".public.pem"))
-CLEAN = "/work/shared/corpus/bp_minidump2.dmp"
+CLEAN = str(CORPUS / "bp_minidump2.dmp")
 CLI = [sys.executable, "-m", "viewer.cli"]
 REPO = Path(__file__).resolve().parents[2]
 

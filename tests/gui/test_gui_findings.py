@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence, Finding
+from viewer.workspace.findings_view import confidence_label
 
 WINE = "wine-keyholder-full.dmp"
 GCORE = "gcore-python-rsa-ec.core"
@@ -128,7 +129,6 @@ def test_models_pass_the_qt_model_tester(qtmodeltester, request: pytest.FixtureR
 
 def test_model_rows_show_each_finding(qapp, wine_findings: list[Finding]) -> None:
     from viewer.gui.findings import FINDING_ROLE, HEADERS, FindingsModel, short_key_id
-    from viewer.workspace.findings_view import confidence_label
 
     model = FindingsModel(wine_findings)
     assert model.rowCount() == len(wine_findings) and model.columnCount() == len(HEADERS) == 9  # + Id (issue 17)
@@ -207,7 +207,7 @@ def test_tree_groups_by_key_id(qapp, wine_findings) -> None:
         parent = tree.index(r, 0)
         group = parent.data(FINDING_ROLE)
         assert isinstance(group, FindingGroup)
-        assert tree.index(r, 2).data() == str(max(f.confidence for f in group.findings))
+        assert tree.index(r, 2).data() == confidence_label(max(f.confidence for f in group.findings))
         assert tree.rowCount(parent) == len(group.findings)
         for c in range(tree.rowCount(parent)):
             f = tree.index(c, 0, parent).data(FINDING_ROLE)

@@ -49,7 +49,6 @@ import hmac
 import json
 import os
 import re
-import threading
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -66,19 +65,15 @@ from viewer.case.errors import (
     CaseTampered,
     KdfOutOfBounds,
     KeyringEntryMissing,
-    KeyringUnavailable,
     NewerFormatVersion,
     NotACaseFile,
     WrongPassphrase,
 )
+from viewer.case.oskeyring import bounded, os_keyring
 
 MAGIC = b"\x89EVCASE\n"
 FORMAT_VERSION = 1
 KEYRING_SERVICE = "evidence-viewer"
-#: Seconds an OS keyring call may take. A locked gnome-keyring waits for an unlock prompt that never comes
-#: on a headless machine; past this the call is abandoned (its daemon thread left behind) and
-#: KeyringUnavailable raised.
-KEYRING_TIMEOUT = 10.0
 
 #: OWASP Password Storage Cheat Sheet, Argon2id option 1: 19 MiB, 2 iterations, 1 lane.
 DEFAULT_KDF: dict[str, Any] = {"name": "argon2id", "memory_cost": 19456, "iterations": 2, "lanes": 1}
@@ -343,58 +338,6 @@ def unlock_with_passphrase(slots: list[dict[str, Any]], passphrase: str) -> byte
     raise WrongPassphrase("wrong passphrase: no passphrase slot of this case opens with it")
 
 
-def _keyring():
-    import keyring
-    import keyring.backends.fail
-
-    try:
-        backend = keyring.get_keyring()  # a forced backend (PYTHON_KEYRING_BACKEND) may fail right here
-    except Exception as exc:  # noqa: BLE001 - no D-Bus, backend import errors alike
-        raise _unavailable(exc) from exc
-    if isinstance(backend, keyring.backends.fail.Keyring):
-        raise KeyringUnavailable("no OS keyring is available (no Secret Service / D-Bus session): use a passphrase")
-    return keyring
-
-
-def _unavailable(exc: Exception) -> KeyringUnavailable:
-    from keyring.errors import KeyringLocked
-
-    if isinstance(exc, KeyringLocked):
-        return KeyringUnavailable("the OS keyring is locked (unlock it, or use a passphrase)")
-    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return KeyringUnavailable(f"the OS keyring cannot be used ({detail}): use a passphrase")
-
-
-def _bounded(call: Any, *args: Any) -> Any:
-    """``call(*args)`` in a daemon thread, at most :data:`KEYRING_TIMEOUT` seconds.
-
-    Any exception of the call, and a call that does not return in time (a locked keyring waiting for an
-    unlock prompt), becomes KeyringUnavailable. A timed-out call keeps running in its daemon thread; it
-    cannot be cancelled, but it no longer blocks the caller nor the interpreter's exit.
-    """
-    timeout = KEYRING_TIMEOUT
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = call(*args)
-        except BaseException as exc:  # noqa: BLE001 - handed over to the caller
-            result["error"] = exc
-
-    worker = threading.Thread(target=run, name="evidence-viewer-keyring", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise KeyringUnavailable(
-            f"the OS keyring did not answer within {timeout:g} s (locked?) — use a passphrase")
-    if "error" in result:
-        exc = result["error"]
-        if not isinstance(exc, Exception):
-            raise exc
-        raise _unavailable(exc) from exc
-    return result.get("value")
-
-
 def keyring_origin(data_key: bytes, path: str | os.PathLike[str]) -> str:
     """Which file created a keyring slot: HMAC-SHA256 of its resolved path under the data key (32 hex).
     Public in the header, meaningless without the data key, unforgeable without it."""
@@ -405,11 +348,11 @@ def keyring_origin(data_key: bytes, path: str | os.PathLike[str]) -> str:
 def keyring_slot(data_key: bytes, origin_path: str | os.PathLike[str]) -> dict[str, Any]:
     """Store a fresh random KEK in the OS keyring under a fresh random name and return the slot wrapping
     the data key with it. A new name every time: no existing entry is ever overwritten."""
-    keyring = _keyring()
+    keyring = os_keyring()
     kek = os.urandom(32)
     user = f"slot-{uuid.uuid4().hex}"
     # locked keyring (KeyringLocked, or no answer in time), D-Bus errors, backend errors alike
-    _bounded(keyring.set_password, KEYRING_SERVICE, user, b64e(kek))
+    bounded(keyring.set_password, KEYRING_SERVICE, user, b64e(kek))
     return {"kind": "keyring", "created": utc_now(), "service": KEYRING_SERVICE, "user": user,
             "origin": keyring_origin(data_key, origin_path), "wrapped": b64e(aes_key_wrap(kek, data_key))}
 
@@ -429,8 +372,8 @@ def _entry_name(slot: dict[str, Any], case_id: str) -> str:
 def unlock_with_keyring(slots: list[dict[str, Any]], case_id: str) -> bytes:
     slot = next(s for s in slots if s.get("kind") == "keyring")
     user = _entry_name(slot, case_id)
-    keyring = _keyring()
-    secret = _bounded(keyring.get_password, KEYRING_SERVICE, user)
+    keyring = os_keyring()
+    secret = bounded(keyring.get_password, KEYRING_SERVICE, user)
     if secret is None:
         raise KeyringEntryMissing(
             f"the OS keyring has no entry for case {case_id} (deleted, or another user/machine): use a passphrase")
@@ -457,8 +400,8 @@ def delete_keyring_entry(slot: dict[str, Any], case_id: str, data_key: bytes,
     except KeyringEntryMissing:
         return "a removed keyring slot named an entry outside evidence-viewer's own: not touched"
     try:
-        keyring = _keyring()
-        secret = _bounded(keyring.get_password, KEYRING_SERVICE, user)
+        keyring = os_keyring()
+        secret = bounded(keyring.get_password, KEYRING_SERVICE, user)
         if secret is None:
             return None
         try:
@@ -471,7 +414,7 @@ def delete_keyring_entry(slot: dict[str, Any], case_id: str, data_key: bytes,
         if origin is not None and not hmac.compare_digest(str(origin), keyring_origin(data_key, path)):
             return ("the keyring entry of the removed slot was created by another copy (or an earlier "
                     "location) of this case: not touched, that copy may still need it")
-        _bounded(keyring.delete_password, KEYRING_SERVICE, user)
+        bounded(keyring.delete_password, KEYRING_SERVICE, user)
     except Exception as exc:  # noqa: BLE001 - the slot is gone from the file either way
         return f"the keyring entry of the removed slot could not be deleted ({type(exc).__name__})"
     return None

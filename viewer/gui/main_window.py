@@ -84,6 +84,7 @@ from viewer.gui.features.export import ExportController
 from viewer.gui.features.handover import HandoverController
 from viewer.gui.features.scan import ScanController
 from viewer.gui.findings import FindingsPanel
+from viewer.gui.fleet_results import open_fleet_results
 from viewer.gui.inspector import Inspector
 from viewer.gui.palette import dark_palette
 from viewer.gui.regions_model import RegionsModel
@@ -400,6 +401,9 @@ class MainWindow(QMainWindow):
                                            "Open a dump read-only")
         self.recent_menu = self._menus["recent"] = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.action_fleet_results = self.add_action(file_menu, "Open &Fleet Results…", lambda: open_fleet_results(self),
+                                                    QKeySequence("Ctrl+Alt+F"),
+                                                    tip="Open a fleet scan's results database read-only")
         self.action_close_tab = self.add_action(file_menu, "&Close", self._close_current, QKeySequence.StandardKey.Close)
         file_menu.addSeparator()
         self.action_quit = self.add_action(file_menu, "&Quit", self.close, QKeySequence("Ctrl+Q"))

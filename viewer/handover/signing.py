@@ -55,6 +55,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from viewer.case.audit import utc_now
 from viewer.case.errors import CaseError, KeyringUnavailable
+from viewer.case.oskeyring import bounded, os_keyring
 
 SIGNATURE = "signature.json"
 SIGNATURE_FORMAT = "evidence-viewer-bundle-signature"
@@ -182,14 +183,8 @@ def load_signing_key(name: str, *, use_keyring: bool = True, path: str | os.Path
     return _file_key(file, name, passphrase, create)
 
 
-def _os_keyring() -> tuple[Any, Callable[..., Any]]:
-    from viewer.case.crypto import _bounded, _keyring  # noqa: PLC2701 - until viewer.case.oskeyring exists
-
-    return _keyring(), _bounded
-
-
 def _keyring_key(name: str, create: bool) -> SigningKey:
-    keyring, bounded = _os_keyring()
+    keyring = os_keyring()
     value = bounded(keyring.get_password, KEYRING_SERVICE, KEYRING_USER)
     if value is not None:
         try:
