@@ -19,14 +19,7 @@ from tests.hostile.marks import known
 #: meets these limits long before it meets the machine's.
 CPU, WALL = 10, 8.0
 #: Known still broken at the time of writing, with the owner who is fixing it (see tests/hostile/marks.py).
-BROKEN: dict[str, str] = {
-    "kdf-name-a-list": "H (KDF bounds): crypto.check_kdf raises TypeError (unhashable type: 'list') for a "
-                       "kdf name that is a JSON list, instead of KdfOutOfBounds",
-    "symlink-to-fifo": "H (symlinks): store._read reads a FIFO (here through a link) with Path.read_bytes and "
-                       "blocks for ever; refuse what is not a regular file before reading",
-    "symlink-to-zero": "H (symlinks): store._read reads /dev/zero (through a link) without end: MemoryError; "
-                       "refuse what is not a regular file, read at most a bounded size",
-}
+BROKEN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", sorted(hostile_case.GENERATORS), ids=str)

@@ -254,8 +254,8 @@ def check_kdf(kdf: Any) -> int:
     """Check a slot's KDF parameters against :data:`KDF_BOUNDS`; returns the slot's work (see
     :data:`MAX_SLOT_WORK`). Raises :class:`KdfOutOfBounds` naming the parameter. The one home of the rule:
     :func:`derive_kek` calls it, and so does everything that builds or opens a slot."""
-    if not isinstance(kdf, dict) or kdf.get("name") not in KDF_BOUNDS:
-        name = kdf.get("name") if isinstance(kdf, dict) else None
+    name = kdf.get("name") if isinstance(kdf, dict) else None
+    if not isinstance(name, str) or name not in KDF_BOUNDS:  # a JSON list or object is unhashable
         raise KdfOutOfBounds(f"a passphrase slot uses an unknown key-derivation {_short(name)}: refused")
     values = {k: _bounded_int(kdf, k, lo, hi) for k, (lo, hi) in KDF_BOUNDS[kdf["name"]].items()}
     try:

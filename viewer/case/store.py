@@ -59,6 +59,7 @@ import contextlib
 import gc
 import hashlib
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -183,16 +184,47 @@ def _digest(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
+#: The largest case or recovery file read (a case of 100,000 findings is tens of MB).
+MAX_CASE_BYTES = 1 << 30
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of the regular file at ``path``, at most :data:`MAX_CASE_BYTES`.
+
+    A received path may be a link to a FIFO (a read that never returns), to ``/dev/zero`` (one that never
+    ends) or to a device: it is opened without blocking, must be a regular file, and is read to the size
+    it had when opened — never more."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotACaseFile(f"{path}: not a regular file (a FIFO, device or socket): refused")
+        if st.st_size > MAX_CASE_BYTES:
+            raise NotACaseFile(f"{path}: {st.st_size} bytes, larger than any case file ({MAX_CASE_BYTES}): refused")
+        chunks, left = [], st.st_size
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _read_if_any(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return _read_regular(path)
     except FileNotFoundError:
         return None
 
 
 def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        return _read_regular(path)
     except IsADirectoryError:
         raise NotACaseFile(f"{path}: is a folder, not a case file") from None
     except FileNotFoundError:
