@@ -25,10 +25,7 @@ CPU, WALL = 15, 30.0
 HEAVY = {"bomb-listed", "bomb-evidence", "manifest-repeated-member", "manifest-evidence-by-members",
          "many-members", "overlapping-entries", "signature-bomb"}
 #: Known still broken at the time of writing, with the owner who is fixing it.
-BROKEN: dict[str, str] = {
-    "manifest-evidence-by-members": "P2 (bundles): verify_bundle checks every evidence entry against every "
-                                    "member entry (n*m): 60,000 of each exceed 15 s of CPU; index members by name",
-}
+BROKEN: dict[str, str] = {}
 BROKEN_EXTRACT: dict[str, str] = {}
 
 NAMES = [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in sorted(hostile_bundle.GENERATORS)]

@@ -567,6 +567,7 @@ def verify_bundle(path: str | os.PathLike[str], state: TaskState | None = None,
         if res.signature.status == "invalid":
             res.problems.append(f"{SIGNATURE}: {res.signature.reason}")
         evidence_sizes = _evidence_sizes(manifest)
+        entries_by_member = _evidence_by_member(manifest)
         entries: list[tuple[str, int, str, zipfile.ZipInfo]] = []
         listed: set[str] = set()
         for m in members:
@@ -613,7 +614,7 @@ def verify_bundle(path: str | os.PathLike[str], state: TaskState | None = None,
                 if name == AUDIT and info.file_size <= cap.limit:  # still name the events that differ
                     audit_bytes = _hash_member(zf, info, info.file_size, keep_content=True)[2]
                 continue
-            if name in evidence_sizes and added is not None and not _added(manifest, name, added):
+            if name in evidence_sizes and added is not None and not _added(entries_by_member, name, added):
                 res.problems.append(f"{shown_name(name)}: evidence the audit trail never added (no evidence-added "
                                     "event with its SHA-256 and size); refused unread")
                 continue
@@ -636,11 +637,15 @@ def verify_bundle(path: str | os.PathLike[str], state: TaskState | None = None,
         for name in infos:
             if name not in (MANIFEST, SIGNATURE) and name not in listed:
                 res.problems.append(f"{shown_name(name)}: in the archive but not in the manifest (added)")
+        by_name: dict[Any, dict[str, Any]] = {}  # one index, not a search per entry (60,000 x 60,000)
+        for m in members:
+            if isinstance(m, dict) and isinstance(m.get("name"), str):
+                by_name.setdefault(m["name"], m)
         for e in manifest.get("evidence", []) or []:
             member = e.get("member") if isinstance(e, dict) else None
             if not member:
                 continue
-            entry = next((m for m in members if isinstance(m, dict) and m.get("name") == member), None)
+            entry = by_name.get(member) if isinstance(member, str) else None
             if entry is None or entry.get("sha256") != e.get("sha256"):
                 res.problems.append(f"{shown_name(str(member))}: the manifest's evidence SHA-256 is not that of the member")
             elif entry.get("size") != e.get("size"):
@@ -663,9 +668,18 @@ def _evidence_added(audit: bytes) -> set[tuple[str, int]]:
     return out
 
 
-def _added(manifest: dict[str, Any], member: str, added: set[tuple[str, int]]) -> bool:
+def _evidence_by_member(manifest: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The manifest's evidence entries by member name, built once per verification."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for e in manifest.get("evidence", []) or []:
+        if isinstance(e, dict) and isinstance(e.get("member"), str):
+            out.setdefault(e["member"], []).append(e)
+    return out
+
+
+def _added(entries_by_member: dict[str, list[dict[str, Any]]], member: str, added: set[tuple[str, int]]) -> bool:
     """Whether the evidence entries naming ``member`` are evidence the audit trail records as added."""
-    entries = [e for e in manifest.get("evidence", []) or [] if isinstance(e, dict) and e.get("member") == member]
+    entries = entries_by_member.get(member, [])
     return bool(entries) and all((str(e.get("sha256")), e.get("size")) in added for e in entries)
 
 
