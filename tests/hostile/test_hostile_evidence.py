@@ -28,12 +28,7 @@ HEAVY_SCAN = {"elf-pn-xnum-one-spot", "elf-garbage-notes", "elf-many-notes", "ke
               "kernel-lying-triage", "lime-many-ranges"}
 LIGHT_REDACT = {"kernel-full-many-runs", "minidump-nested-crashpad", "lime-huge-range"}
 #: Known still broken at the time of writing, with the owner who is fixing it.
-BROKEN: dict[str, str] = {
-    "scan shrinking": "H (evidence changing on disk): no SIGBUS any more, but scan_dump of a dump truncated "
-                      "after its first chunk returns 0 findings and no warning (the key is missed silently)",
-    "redact shrinking": "H/P1: redact_file of an input truncated during its first scan reports clean, 0 ranges, "
-                        "no warning: a copy is called clean although the evidence changed under it",
-}
+BROKEN: dict[str, str] = {}
 
 
 def _params(light: set[str] | None = None, heavy: set[str] | None = None) -> list:

@@ -642,6 +642,8 @@ def redact_file(
             findings, kept = merge(findings, selection)
         plan = plan_redaction(dump, findings, threshold, state.phase(STEP_PLAN))
         state.check(RedactCancelled, CANCELLED)
+        # A file that changed under the scan was scanned in part: its copy would be called clean wrongly.
+        dump.source.check()  # raises EvidenceChanged (an EvidenceError): nothing is written
         ranges, notes, wanted = plan.ranges, plan.notes, plan.wanted
         if selection is not None:
             notes = [*selection.notes, *notes]
@@ -649,6 +651,7 @@ def redact_file(
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out_p.name}.", suffix=".part", dir=out_p.parent)
         try:
             _copy(str(src_p), fd, size, state)
+            dump.source.check()  # the bytes copied are the bytes scanned, or nothing is written
             apply_ranges(fd, ranges, size)
             os.fsync(fd)
             rounds, remaining = _verify(tmp_name, fd, size, public_keys, threshold, selection, wanted, ranges,

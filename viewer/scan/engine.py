@@ -448,6 +448,10 @@ def _finish(dump: Dump, detectors: Sequence[Detector], results: list[ChunkResult
     if not cancelled:
         findings = _run_post_detectors(dump, detectors, findings, keys, deep, state, stats, warnings)
         cancelled = state.is_cancelled
+    changed = _evidence_changed(dump)
+    if changed is not None:
+        warnings.append(f"{changed}: the scan read only what was there while it ran — its findings are "
+                        "incomplete; re-check the hash and re-open the evidence")
     for f in findings:
         _attribute(dump, f)
     supplied = _match_public_keys(findings, keys)
@@ -664,6 +668,15 @@ def secret_groups(findings: Iterable[Finding]) -> list[SecretGroup]:
         out.append(SecretGroup(key, best.key_id, best.kind, best.confidence, members, matches))
     out.sort(key=lambda g: (-g.confidence, g.findings[0].offset))
     return out
+
+
+def _evidence_changed(dump: Dump) -> str | None:
+    """The one-line warning when the evidence changed on disk since it was opened (a short read inside the
+    scan reads what is there, silently: this is where it is said), else None."""
+    try:
+        return dump.source.changed()
+    except OSError as exc:  # the descriptor itself failed: that is a change too
+        return f"{dump.path}: the evidence file cannot be checked any more ({exc.strerror})"
 
 
 def group_secrets(findings: Iterable[Finding]) -> list[Secret]:
