@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from viewer.evidence import ByteSource  # noqa: E402
-from viewer.scan.entropy import EntropyState, compute_entropy, high_entropy_regions  # noqa: E402
+from viewer.scan.entropy import compute_entropy, high_entropy_regions  # noqa: E402
+from viewer.tasks import TaskState  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -100,7 +101,7 @@ def main() -> int:
         before = rss_breakdown()
         for attempt in ("first", "second"):
             with ByteSource(path) as src:
-                state = EntropyState()
+                state = TaskState()
                 t = time.perf_counter()
                 pyr = compute_entropy(src, opts.block, state)
                 dt = time.perf_counter() - t

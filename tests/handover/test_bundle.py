@@ -468,14 +468,14 @@ def test_export_cancelled_at_any_step_writes_no_bundle(tmp_path: Path, at_step: 
     """The examiner cancels during a step: ExportCancelled, no bundle and no partial archive; once the
     export event was saved (after verifying), the trail also says the export was cancelled."""
     from viewer.handover.bundle import ExportCancelled, export_bundle
-    from viewer.scan.engine import ScanState
+    from viewer.tasks import TaskState
 
     dump = Path(shutil.copy(SAMPLE, tmp_path / SAMPLE.name))
     case_path, _pwfile, _ = _build_case(tmp_path, [dump], scan_once)
     cf = open_case(case_path, passphrase=PASSPHRASE, use_keyring=False)
     events_before = len(cf.case.audit)
     seen: list[tuple[str, int, int]] = []
-    state = ScanState()
+    state = TaskState()
 
     def step(name: str, done: int, total: int) -> None:
         seen.append((name, done, total))
@@ -497,7 +497,7 @@ def test_export_cancelled_at_any_step_writes_no_bundle(tmp_path: Path, at_step: 
                                                                                     ("export", True)]
     # and without a cancel the same state reports every step to its end
     seen.clear()
-    export_bundle(cf, out, include_evidence=True, state=ScanState(step_progress=lambda *a: seen.append(a)))
+    export_bundle(cf, out, include_evidence=True, state=TaskState(on_step=lambda *a: seen.append(a)))
     assert verify_bundle(out).ok
     for name in ("verifying the evidence", "entropy", "writing the archive"):
         ends = [(d, t) for n, d, t in seen if n == name]

@@ -11,10 +11,7 @@ from pathlib import Path
 from viewer.evidence import open_dump
 from viewer.handover import documents
 from viewer.handover.bundle import export_bundle
-from viewer.handover.taskstate import as_task_state
-from viewer.scan.engine import ScanState
 from viewer.scan.finding import Confidence, Finding
-from viewer.tasks import TaskState
 
 
 def test_scan_and_bundle_sarif_describe_a_finding_the_same_way(demo_scan, case_factory, sample_case,
@@ -66,18 +63,3 @@ def test_reveal_cap_and_masks_are_one_rule_for_both_excerpts(tmp_path: Path) -> 
         # inside the secret: every byte masked; the structure-like context after it shown
         assert head["hex"] == "00" * documents.CONTEXT + documents.MASK * documents.HEAD
         assert tail["hex"] == documents.MASK * documents.TAIL + raw[6024:6040].hex()
-
-
-def test_a_scan_state_is_seen_as_a_task_state_sharing_its_cancel() -> None:
-    """Transitional (viewer.handover.taskstate): remove with ScanState."""
-    seen: list[tuple] = []
-    old = ScanState(progress=lambda d, t: seen.append(("bytes", d, t)),
-                    step_progress=lambda s, d, t: seen.append((s, d, t)))
-    state = as_task_state(old)
-    state.progress(1, 2)
-    state.phase("copying").progress(3, 4)
-    assert seen == [("bytes", 1, 2), ("copying", 3, 4)]
-    old.cancel()
-    assert state.is_cancelled
-    fresh = TaskState()
-    assert as_task_state(fresh) is fresh and not as_task_state(None).is_cancelled

@@ -289,12 +289,12 @@ def test_cancel_at_any_step_writes_nothing(tmp_path: Path, at_step: str) -> None
     """A redaction cancelled in the middle of a step (the examiner's Cancel) raises RedactCancelled and
     leaves no copy, no log and no partial file; the steps before it reported their progress."""
     from viewer.handover.redact import RedactCancelled, redact_file
-    from viewer.scan.engine import ScanState
+    from viewer.tasks import TaskState
 
     src = Path(__file__).resolve().parents[2] / "resources" / "sample" / "demo-keyholder.core"
     before = sha256(src)
     seen: list[str] = []
-    state = ScanState()
+    state = TaskState()
 
     def step(name: str, done: int, total: int) -> None:
         seen.append(name)

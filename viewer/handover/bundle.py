@@ -108,8 +108,8 @@ from viewer.handover.signing import (
     check_signature,
     unsigned_block,
 )
-from viewer.handover.taskstate import as_task_state
 from viewer.tasks import TaskState
+from viewer.tasks import ensure as ensure_state
 
 FORMAT = "evidence-viewer-case-bundle"
 FORMAT_VERSION = 1
@@ -223,7 +223,7 @@ def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: s
     The caller records the export in the audit trail first, so that the head the report names covers it.
     ``evidence_paths``, ``state``: as for :func:`export_bundle`.
     """
-    state = as_task_state(state)
+    state = ensure_state(state)
     case = cf.case
     evidence = _open_evidence(cf, evidence_paths, state)
     try:
@@ -256,11 +256,11 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
 
     ``evidence_paths`` (by SHA-256): where an evidence file is when not at the case's path — the window
     passes the files it extracted from a received bundle; each is still verified against its SHA-256.
-    ``state`` (a :class:`~viewer.tasks.TaskState`; a ScanState still works): progress of each step through
+    ``state`` (a :class:`~viewer.tasks.TaskState`): progress of each step through
     ``step_progress`` (``STEP_*``: verifying, entropy, writing the archive) and cancel, which raises
     :class:`ExportCancelled` with no bundle written; a cancel after the export event was saved adds a
     second ``export`` event marked ``cancelled`` (the trail says the export began and did not finish)."""
-    state = as_task_state(state)
+    state = ensure_state(state)
     out = Path(out)
     if not out.parent.is_dir():
         raise BundleError(f"{out.parent}: no such folder")

@@ -60,8 +60,8 @@ from viewer.handover.bundle import (
     shown_name,
     verify_bundle,
 )
-from viewer.handover.taskstate import as_task_state
 from viewer.tasks import TaskState
+from viewer.tasks import ensure as ensure_state
 
 STEP_EXTRACT = "extracting"
 COPY_BUF = 1024 * 1024
@@ -275,7 +275,7 @@ def extract_bundle(bundle: str | Path, out_dir: str | Path, state: TaskState | N
     when a file exists or a member changed since the verification,
     :class:`~viewer.handover.bundle.BundleCancelled` on cancel, OSError when the folder cannot be written.
     """
-    st = as_task_state(state)
+    st = ensure_state(state)
     res = verified if verified is not None else verify_bundle(bundle, st, trusted)
     if not res.ok or res.manifest is None:
         raise BundleNotVerified(bundle, res)

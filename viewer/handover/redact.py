@@ -68,7 +68,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 from viewer.case.store import fsync_dir, write_atomic
 from viewer.evidence import Dump, EvidenceError, open_dump
 from viewer.evidence.source import HashCancelled
-from viewer.handover.taskstate import as_task_state
 from viewer.scan import keys
 from viewer.scan.finding import Confidence, Finding
 from viewer.scan.keymaterial import (
@@ -83,6 +82,7 @@ from viewer.scan.keymaterial import (
 )
 from viewer.scan.kinds import kind_info
 from viewer.tasks import TaskState
+from viewer.tasks import ensure as ensure_state
 
 FILLER = b"REDACTED"
 MAX_ROUNDS = 3
@@ -605,7 +605,7 @@ def redact_file(
     ``findings``: what to redact (default: a fresh scan). ``case`` (a :class:`~viewer.case.model.Case`
     holding ``src`` as evidence) or ``selection`` (its :class:`~viewer.handover.redact_case.CaseSelection`
     for ``src``, made by the caller): the case's findings and reviews are added
-    (:mod:`viewer.handover.redact_case`). ``state`` (a :class:`~viewer.tasks.TaskState`; a ScanState still works): the first
+    (:mod:`viewer.handover.redact_case`). ``state`` (a :class:`~viewer.tasks.TaskState`): the first
     scan's progress in bytes, every later step through ``step_progress`` (``STEP_*``), and cancel — which
     raises :class:`RedactCancelled` with nothing written. Raises :class:`EvidenceError` when the input
     cannot be read, :class:`RedactError` for bad paths or evidence the case does not hold.
@@ -614,7 +614,7 @@ def redact_file(
     src_p, out_p = Path(src), Path(out)
     log_p = Path(log_path) if log_path is not None else default_log_path(out_p)
     check_paths(src_p, out_p, log_p, force)
-    state = as_task_state(state)
+    state = ensure_state(state)
     dump = open_dump(src_p)
     tmp_name = ""
     try:

@@ -65,22 +65,6 @@ class SuppliedKey(Protocol):
     key_id: str
 
 
-def ScanState(  # noqa: N802 - the old class's name, kept for callers not yet switched
-    progress: Callable[[int, int], Any] | None = None,
-    step_progress: Callable[[str, int, int], Any] | None = None,
-    cancelled: threading.Event | None = None,
-) -> TaskState:
-    """Deprecated: use :class:`viewer.tasks.TaskState` (``on_progress``, ``on_step``).
-
-    Not a plain alias (``ScanState = TaskState``): the old keywords ``progress`` and ``step_progress``
-    are TaskState's method names, so the callers still written ``ScanState(progress=cb)`` get the same
-    state through this function. Delete it when ``grep -rn ScanState viewer tests`` finds no caller."""
-    state = TaskState(on_progress=progress, on_step=step_progress)
-    if cancelled is not None:
-        state.cancelled = cancelled
-    return state
-
-
 @dataclass
 class DetectorStats:
     hits: int = 0

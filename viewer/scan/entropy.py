@@ -57,9 +57,6 @@ HIGH_ENTROPY = 7.2  # bits per byte; random and encrypted data sit above 7.9 at 
 _TABLE_LIMIT = 1 << 16  # c*log2(c) from a table up to this block size; computed directly above it
 
 
-# Deprecated: the entropy pass's own state before viewer.tasks.TaskState; kept for tests/bench until it
-# is switched. Delete when ``grep -rn EntropyState viewer tests`` finds no user.
-EntropyState = TaskState
 
 
 class Series(NamedTuple):
