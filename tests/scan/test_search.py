@@ -273,3 +273,41 @@ def test_findbar_bad_query_and_limit(bar, qtbot) -> None:
     assert "limit of 3" in widget.status.text()
     widget.set_dump(None)
     assert widget.results_list.count() == 0 and widget.find() is False
+
+
+SHRINKING_SEARCH = r"""
+import os, re, sys
+from viewer.evidence import ByteSource
+from viewer.evidence.source import EvidenceChanged
+from viewer.scan.search import iter_matches
+
+path, mode = sys.argv[1], sys.argv[2]
+pattern = re.compile(rb"MARK[0-9]{4}", re.S) if mode == "regex" else b"MARK"
+src = ByteSource(path)
+found = 0
+try:
+    for _off, _len in iter_matches(src, pattern, chunk_size=1 << 20):
+        found += 1
+        if found == 1:
+            os.truncate(path, 4096)  # the evidence shrinks under the search
+except EvidenceChanged as exc:
+    print("changed", found, str(exc).splitlines()[0][:80])
+else:
+    print("finished", found)
+"""
+
+
+@pytest.mark.parametrize("mode", ["regex", "literal"])
+def test_a_search_of_a_file_that_shrinks_says_so_instead_of_dying(tmp_path, mode):
+    """Regex searches used to hold a view of the whole mapping: truncating the file under them was SIGBUS."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "shrinking.bin"
+    with open(path, "wb") as f:
+        for i in range(64):
+            f.write(b"\0" * 100_000 + f"MARK{i:04d}".encode() + b"\0" * (1 << 20))
+    proc = subprocess.run([sys.executable, "-c", SHRINKING_SEARCH, str(path), mode], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-500:])
+    assert proc.stdout.startswith("changed 1 "), proc.stdout

@@ -179,33 +179,41 @@ def _iter_exact(
             state.progress(chunk_end - lo, hi - lo)
 
 
+#: Bytes before each window that a regex may look behind at (``(?<=...)``, ``\b``).
+REGEX_LEAD = 256
+
+
 def _iter_regex(
     src: Any, pattern: re.Pattern[bytes], lo: int, hi: int, state: TaskState | None, chunk: int, bound: int
 ) -> Iterator[tuple[int, int]]:
-    whole = src.view(0, hi)  # zero-copy; the regex engine reads the mapping directly
-    try:
-        pos = lo
-        for chunk_start in range(lo, hi, chunk):
-            if state is not None and state.is_cancelled:
-                return
-            chunk_end = min(hi, chunk_start + chunk)
-            window_end = min(hi, chunk_end + bound)
-            p = max(pos, chunk_start)
-            while p < chunk_end:
-                m = pattern.search(whole, p, window_end)
-                if m is None or m.start() >= chunk_end:
-                    break
-                s, e = m.span()
-                if e == s:  # an empty match: step over it, report nothing
-                    p = s + 1
-                    continue
-                yield s, e - s
-                p = pos = e
-            if state is not None:
-                state.progress(chunk_end - lo, hi - lo)
-    finally:
-        if isinstance(whole, memoryview):
-            whole.release()
+    """Matches starting in ``[lo, hi)``, each at most ``bound`` long, read window by window.
+
+    Each window is read (a copy, through ``src.read``), never the mapping: a file that shrinks under the
+    search raises the source's EvidenceChanged instead of killing the process with SIGBUS. A window holds
+    its chunk, ``bound`` bytes after it (a match may run past the chunk) and :data:`REGEX_LEAD` before it
+    (look-behind sees the bytes it would see in the whole file)."""
+    pos = lo
+    for chunk_start in range(lo, hi, chunk):
+        if state is not None and state.is_cancelled:
+            return
+        chunk_end = min(hi, chunk_start + chunk)
+        window_end = min(hi, chunk_end + bound)
+        base = max(0, chunk_start - REGEX_LEAD)
+        data = src.read(base, window_end - base)
+        limit = base + len(data)
+        p = max(pos, chunk_start)
+        while p < min(chunk_end, limit):
+            m = pattern.search(data, p - base, limit - base)
+            if m is None or base + m.start() >= chunk_end:
+                break
+            s, e = base + m.start(), base + m.end()
+            if e == s:  # an empty match: step over it, report nothing
+                p = s + 1
+                continue
+            yield s, e - s
+            p = pos = e
+        if state is not None:
+            state.progress(chunk_end - lo, hi - lo)
 
 
 def find_all(
