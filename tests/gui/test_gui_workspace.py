@@ -154,12 +154,16 @@ def test_scan_cancelled_midway(window, qtbot, tmp_path, shots):
 
     def on_progress(done, total, rate, eta):
         seen.append(done)
-        if len(seen) == 2:
+        if len(seen) == 1:
             window.grab().save(str(shots / "04-scan-running.png"))
             window.scans.cancel_scan()
 
     assert window.scans.start_scan()
-    window.scans.worker.signals.sig_progress.connect(on_progress)
+    worker = window.scans.worker
+    # The cancel itself is made on the scanning thread at its first report (a direct connection): a queued
+    # one could reach the GUI thread after a fast machine had scanned the whole file.
+    worker.signals.sig_progress.connect(lambda *_a: worker.cancel(), Qt.ConnectionType.DirectConnection)
+    worker.signals.sig_progress.connect(on_progress)
     wait_scan(qtbot, window)
     assert window.scans.label.text() == "scan cancelled"
     assert window.session.current.scan_result is not None and window.session.current.scan_result.cancelled
