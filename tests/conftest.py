@@ -162,3 +162,17 @@ def sample_case(case_factory: CaseFactory, demo_scan: ScannedSample,
     it takes ``case_factory.copy(sample_case, tmp_path)``."""
     return case_factory.prepare(tmp_path_factory.mktemp("sample-case"), [(DEMO_CORE, demo_scan.findings_json)],
                                 name="Sample case", number="CASE-1")
+
+
+@pytest.fixture
+def fail_keyring():
+    """No OS keyring for this test (keyring's fail backend), as on a machine without a Secret Service."""
+    import keyring
+    import keyring.backends.fail
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(before)

@@ -53,14 +53,6 @@ def sample_findings(demo_scan) -> list[dict]:
     return demo_scan.findings_json  # the demo core's default scan, done once per session
 
 
-@pytest.fixture
-def fail_keyring():
-    before = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    try:
-        yield
-    finally:
-        keyring.set_keyring(before)
 
 
 def full_case(tmp_path: Path, findings: list[dict], **kw):

@@ -47,14 +47,6 @@ def passphrase_case(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def fail_keyring():
-    before = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    try:
-        yield
-    finally:
-        keyring.set_keyring(before)
 
 
 def test_a_given_passphrase_opens_and_nothing_is_asked(passphrase_case):

@@ -14,8 +14,9 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLineEdit, QMessageBox
 
+from tests.builders.window import ini_settings, make_window
 from tests.conftest import REPO
-from viewer.case import TEST_KDF, open_case
+from viewer.case import open_case
 
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 PASS = "correct horse battery staple"
@@ -30,21 +31,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
-    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    s.setValue("examiner/name", "Dana Examiner")
-    return s
-
-
-def make_window(qtbot, settings):
-    from viewer.gui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.cases.case_kdf = TEST_KDF
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+    return ini_settings(tmp_path, "Dana Examiner")
 
 
 @pytest.fixture
@@ -254,17 +241,6 @@ def test_case_models(qtmodeltester, qtbot, window, tmp_path, evidence):
         qtmodeltester.check(model)
 
 
-@pytest.fixture
-def fail_keyring():
-    import keyring
-    import keyring.backends.fail
-
-    before = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    try:
-        yield
-    finally:
-        keyring.set_keyring(before)
 
 
 def answer_passphrase(typed: list[str]) -> list[tuple[str, object, str]]:

@@ -17,6 +17,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
+from tests.builders.window import ini_settings, make_window
 from tests.conftest import REPO
 from viewer.case import TEST_KDF, create_case
 from viewer.gui.findings import COL_SEVERITY, COL_STATUS, HEADERS
@@ -38,21 +39,12 @@ def sample_findings(demo_scan) -> list[dict]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
-    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    s.setValue("examiner/name", "Robin Reviewer")
-    return s
+    return ini_settings(tmp_path, "Robin Reviewer")
 
 
 @pytest.fixture
 def window(qtbot, settings):
-    from viewer.gui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.cases.case_kdf = TEST_KDF
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = make_window(qtbot, settings)
     yield win
     win.close()
 

@@ -15,8 +15,10 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QHeaderView
 
+from tests.builders.window import ini_settings
+from tests.builders.window import make_window as build_window
 from tests.conftest import CORPUS, REPO
-from viewer.case import TEST_KDF, open_case
+from viewer.case import open_case
 from viewer.scan.finding import Confidence
 
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
@@ -33,19 +35,11 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    return ini_settings(tmp_path)
 
 
 def make_window(qtbot, settings):
-    from viewer.gui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    win.cases.case_kdf = TEST_KDF
-    qtbot.addWidget(win)
-    win.resize(1280, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+    return build_window(qtbot, settings, size=(1280, 900))
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
+from tests.builders.window import ini_settings, make_window
 from tests.conftest import CORPUS, REPO
 from viewer.evidence import open_dump
 
@@ -33,18 +34,12 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    return ini_settings(tmp_path)
 
 
 @pytest.fixture
 def window(qtbot, settings):
-    from viewer.gui.main_window import MainWindow
-
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = make_window(qtbot, settings)
     yield win
     win.close()
 

@@ -56,7 +56,6 @@ not while the case is open, so that a reviewer can open a case the examiner has 
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import os
 import stat
@@ -76,6 +75,7 @@ from viewer.case.errors import (
     PassphraseRequired,
 )
 from viewer.case.merge import MergeConflict, merge_case, merge_slots
+from viewer.tasks import gc_paused
 
 try:
     import fcntl
@@ -86,20 +86,6 @@ SUFFIX = ".evcase"
 RECOVERY_SUFFIX = ".recovery"
 #: Seconds a save waits for another process's save of the same case to finish.
 LOCK_TIMEOUT = 30.0
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a case's ~10 objects per finding are built or serialised: the
-    collector's passes over the growing heap doubled the time to open a 100,000-finding case. Nothing
-    built here forms reference cycles; reference counting frees it as usual."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def recovery_path(path: str | os.PathLike[str]) -> Path:

@@ -23,7 +23,6 @@ from PySide6.QtCore import (
     QItemSelection,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -44,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
 from viewer.gui.palette import VERDICT_MEANING, confidence_colours, role_color, verdict_colour
 from viewer.scan.finding import Confidence, Finding
 from viewer.workspace.findings_view import (
@@ -92,8 +92,6 @@ REVIEW_HEADERS = ("Status", "Severity")
 REVIEW_TIPS = ("The case's review status of this finding (Review panel)",
                "The severity the examiner gave this finding (Review panel)")
 ReviewLookup = Callable[[Finding], "tuple[str, str] | None"]
-_NO_PARENT = QModelIndex()
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 def _fixed_font() -> Any:
@@ -101,13 +99,7 @@ def _fixed_font() -> Any:
 
 
 def _header(section: int, orientation: Qt.Orientation, role: int, headers: Sequence[str]) -> Any:
-    if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(headers):
-        return None
-    if role == Qt.ItemDataRole.DisplayRole:
-        return headers[section]
-    if role == Qt.ItemDataRole.ToolTipRole:
-        return HEADER_TIPS[section]
-    return None
+    return header_data(section, orientation, role, headers, HEADER_TIPS)
 
 
 class _Style:
@@ -218,7 +210,7 @@ class FindingsModel(QAbstractTableModel):
         if not batch:
             return
         first = len(self._findings)
-        self.beginInsertRows(_NO_PARENT, first, first + len(batch) - 1)
+        self.beginInsertRows(NO_PARENT, first, first + len(batch) - 1)
         self._findings.extend(batch)
         self.endInsertRows()
 
@@ -228,10 +220,10 @@ class FindingsModel(QAbstractTableModel):
     def finding_at(self, row: int) -> Finding:
         return self._findings[row]
 
-    def rowCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._findings)
 
-    def columnCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
         if parent.isValid():
             return 0
         return len(HEADERS) + (len(REVIEW_HEADERS) if self._review is not None else 0)
@@ -339,7 +331,7 @@ class FindingsTreeModel(QAbstractItemModel):
             return self._groups[index.row()]
         return self._groups[gid - 1].findings[index.row()]
 
-    def index(self, row: int, column: int, parent: AnyIndex = _NO_PARENT) -> QModelIndex:
+    def index(self, row: int, column: int, parent: AnyIndex = NO_PARENT) -> QModelIndex:
         if not self.hasIndex(row, column, parent):
             return QModelIndex()
         if not parent.isValid():
@@ -348,7 +340,7 @@ class FindingsTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(row, column, parent.row() + 1)
 
-    def parent(self, index: AnyIndex = _NO_PARENT) -> QModelIndex:  # type: ignore[override]
+    def parent(self, index: AnyIndex = NO_PARENT) -> QModelIndex:  # type: ignore[override]
         if not index.isValid():
             return QModelIndex()
         gid = index.internalId()
@@ -356,14 +348,14 @@ class FindingsTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(gid - 1, 0, _GROUP)
 
-    def rowCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
         if not parent.isValid():
             return len(self._groups)
         if parent.column() != 0 or parent.internalId() != _GROUP:
             return 0
         return len(self._groups[parent.row()].findings)
 
-    def columnCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
         return len(TREE_HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

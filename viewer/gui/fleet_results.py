@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.fleet.db import ResultsDB, ResultsError
+from viewer.gui.item_models import NO_PARENT, header_data
 from viewer.units import human_size
 
 COLUMNS = ("Verdict", "Secrets", "Path", "Host", "Format", "Size", "SHA-256", "Quarantined / redacted")
 Index = QModelIndex | QPersistentModelIndex
 
 
-_NO_PARENT = QModelIndex()  # one shared default: an invalid index (B008)
 
 class FleetResultsModel(QAbstractTableModel):
     """One row per dump of the database (``dumps()`` rows), read-only."""
@@ -41,16 +41,14 @@ class FleetResultsModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows = rows
 
-    def rowCount(self, parent: Index = _NO_PARENT) -> int:  # noqa: N802 - Qt's name
+    def rowCount(self, parent: Index = NO_PARENT) -> int:  # noqa: N802 - Qt's name
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent: Index = _NO_PARENT) -> int:  # noqa: N802
+    def columnCount(self, parent: Index = NO_PARENT) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(COLUMNS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
+        return header_data(section, orientation, role, COLUMNS)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QObject, Qt
 from PySide6.QtGui import QFontDatabase
 
 from viewer.evidence.model import Region
+from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
 from viewer.units import human_size
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -29,8 +30,6 @@ HEADER_TIPS = (
     "Protection where the format records it",
 )
 _NUMERIC = (COL_OFFSET, COL_SIZE, COL_VADDR)
-_NO_PARENT = QModelIndex()
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 class RegionsModel(QAbstractTableModel):
@@ -49,20 +48,14 @@ class RegionsModel(QAbstractTableModel):
     def region(self, row: int) -> Region:
         return self._regions[row]
 
-    def rowCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
         return 0 if parent.isValid() else len(self._regions)
 
-    def columnCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
         return 0 if parent.isValid() else len(HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(HEADERS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return HEADER_TIPS[section]
-        return None
+        return header_data(section, orientation, role, HEADERS, HEADER_TIPS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._regions):

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, Qt
 from PySide6.QtGui import QFontDatabase
 
 from viewer.evidence.model import Node
+from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
 from viewer.units import human_size
 from viewer.workspace.structure_view import decoded_time
 
@@ -40,8 +41,6 @@ HEADER_TIPS = (
     "Number of bytes it covers in the dump file",
 )
 
-_NO_PARENT = QModelIndex()
-AnyIndex = QModelIndex | QPersistentModelIndex
 
 
 def _one_line(text: str) -> str:
@@ -198,12 +197,12 @@ class StructureModel(QAbstractItemModel):
     def _item(self, index: AnyIndex) -> _Item:
         return index.internalPointer() if index.isValid() else self._root
 
-    def index(self, row: int, column: int, parent: AnyIndex = _NO_PARENT) -> QModelIndex:
+    def index(self, row: int, column: int, parent: AnyIndex = NO_PARENT) -> QModelIndex:
         if not self.hasIndex(row, column, parent):
             return QModelIndex()
         return self.createIndex(row, column, self._item(parent).loaded[row])
 
-    def parent(self, index: AnyIndex = _NO_PARENT) -> QModelIndex:  # type: ignore[override]
+    def parent(self, index: AnyIndex = NO_PARENT) -> QModelIndex:  # type: ignore[override]
         if not index.isValid():
             return QModelIndex()
         item: _Item = index.internalPointer()
@@ -212,15 +211,15 @@ class StructureModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(up.row, 0, up)
 
-    def rowCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
         if parent.isValid() and parent.column() != 0:
             return 0
         return len(self._item(parent).loaded)
 
-    def columnCount(self, parent: AnyIndex = _NO_PARENT) -> int:
+    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
         return len(HEADERS)
 
-    def hasChildren(self, parent: AnyIndex = _NO_PARENT) -> bool:
+    def hasChildren(self, parent: AnyIndex = NO_PARENT) -> bool:
         if parent.isValid() and parent.column() != 0:
             return False
         return self._item(parent).has_children()
@@ -248,15 +247,10 @@ class StructureModel(QAbstractItemModel):
         self.endInsertRows()
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(HEADERS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return HEADER_TIPS[section]
-        if role == Qt.ItemDataRole.TextAlignmentRole and section in (COL_OFFSET, COL_LENGTH):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole \
+                and section in (COL_OFFSET, COL_LENGTH):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)  # over right-aligned numbers
-        return None
+        return header_data(section, orientation, role, HEADERS, HEADER_TIPS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import gc
 import struct as _struct
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +29,7 @@ import construct as cs
 
 from viewer.evidence.model import Node
 from viewer.evidence.source import ByteSource
+from viewer.tasks import gc_paused
 
 #: Regions per dump, and entries of one list read in bulk (numpy) — above the 100,000 ranges of a large
 #: full-memory minidump; each costs a Python object of a few hundred bytes and a tree node.
@@ -462,18 +461,6 @@ def unpack_flat(struct_: cs.Struct, data: bytes | memoryview, at: int = 0) -> An
     return _container(shape, fmt.unpack_from(data, at), 0)[0]
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic GC while a parse makes its objects: with 100,000 regions and nodes alive the collector
-    rescans them again and again and doubles the cost (measured: 0.35 s against 0.65 s). A parse makes
-    no cycles worth collecting; GC resumes after."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def without_gc(parse: Callable[..., Any]) -> Callable[..., Any]:

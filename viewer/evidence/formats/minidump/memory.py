@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from viewer.evidence.formats.base import gc_paused
 from viewer.evidence.formats.minidump import structs as S
 from viewer.evidence.formats.minidump.state import MinidumpState, basename
 from viewer.evidence.model import Region
+from viewer.tasks import gc_paused
 
 MAX_EXAMPLES = 3
 
