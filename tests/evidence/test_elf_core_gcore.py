@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders.live import gcore
 from viewer.evidence.formats import elf
 from viewer.evidence.formats.base import Warnings
 from viewer.evidence.model import Dump
 from viewer.evidence.source import ByteSource
 
-GDB = shutil.which("gdb")
 GCC = shutil.which("gcc") or shutil.which("cc")
 PR_SET_PTRACER, PR_SET_PTRACER_ANY = 0x59616D61, -1
 
@@ -57,18 +57,6 @@ int main(int argc, char **argv) {
 def parse_core(path: Path) -> Dump:
     src = ByteSource(path)
     return Dump(src, elf.parse(src, Warnings()))
-
-
-def gcore(pid: int, out: Path) -> Path:
-    """Dump a live process with gdb (installed by `make test`); a failure to dump fails the test."""
-    assert GDB is not None, "gdb is not installed: `make deps` installs it"
-    proc = subprocess.run(
-        [GDB, "-batch", "-nx", "-p", str(pid), "-ex", f"gcore {out}"],
-        capture_output=True, text=True, timeout=180,
-    )
-    if not out.exists():
-        pytest.fail(f"gdb could not dump pid {pid} (ptrace not permitted?): {proc.stderr.strip()[-300:]}")
-    return out
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ import hmac
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.builders.live import gcore
 from tests.handover.leftovers import aes_forms, number_encodings, runs_left, text_encodings, with_utf16
 from viewer.evidence import open_dump
 from viewer.handover.redact import FILLER, fragments_left, known_forms, redact_file, select
@@ -27,7 +27,6 @@ from viewer.scan.keys import symmetric_key_id
 
 pytestmark = pytest.mark.slow  # scans and redactions of real files: seconds each
 
-GDB = shutil.which("gdb")
 
 HOLDER = r"""
 import base64, ctypes, hashlib, hmac, json, os, sys
@@ -78,16 +77,13 @@ sys.stdin.read()
 
 
 def _gcore(work: Path) -> tuple[Path, dict]:
-    assert GDB is not None, "gdb is not installed: `make deps` installs it"
     truth_path = work / "truth.json"
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(truth_path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         core = work / "holder.core"
-        out = subprocess.run([GDB, "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
-                             capture_output=True, text=True, timeout=180)
-        assert core.exists(), f"gdb could not dump the holder (ptrace not permitted?): {out.stderr[-300:]}"
+        gcore(proc.pid, core)
     finally:
         proc.kill()
         proc.wait()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from tests.builders.live import gcore
 from tests.conftest import corpus_files
 from viewer.evidence import open_dump
 from viewer.scan.detectors import default_detectors
@@ -341,13 +342,7 @@ def live_core(tmp_path_factory: pytest.TempPathFactory):
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         core = work / "aes.core"
-        out = subprocess.run(
-            ["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert core.exists(), out.stderr[-500:]
+        gcore(proc.pid, core)
     finally:
         proc.kill()
         proc.wait()

@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.builders.live import gcore
 from viewer.evidence import open_dump
 from viewer.scan.detector import PostScanContext
 from viewer.scan.detectors import default_detectors
@@ -127,9 +128,7 @@ def live_openssl_core(tmp_path_factory):
     try:
         assert proc.stdout is not None and proc.stdin is not None
         assert proc.stdout.readline().strip() == "ready"
-        out = subprocess.run(["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
-                             capture_output=True, text=True, timeout=180)
-        assert core.exists(), out.stderr[-500:]
+        gcore(proc.pid, core)
         proc.stdin.write("go\n")
         proc.stdin.flush()
         p_hex, q_hex = proc.stdout.readline().split()

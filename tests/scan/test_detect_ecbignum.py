@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.builders.live import gcore
 from viewer.evidence import open_dump
 from viewer.scan.detectors import default_detectors
 from viewer.scan.engine import scan_dump
@@ -56,9 +57,7 @@ def test_live_process_p384_scalar_is_found(tmp_path):
         assert proc.stdout is not None
         public_pem = proc.stdout.readline().strip().replace("|", "\n").encode()
         core = tmp_path / "ec.core"
-        out = subprocess.run(["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
-                             capture_output=True, text=True, timeout=180)
-        assert core.exists(), out.stderr[-300:]
+        gcore(proc.pid, core)
         d = int(proc.communicate("\n", timeout=30)[0].strip())  # the scalar, told only after the dump
     finally:
         proc.kill()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders.live import gcore
 from viewer.evidence import open_dump
 from viewer.scan.detector import PostScanContext
 from viewer.scan.detectors.hmac import DEFAULT_BUDGET, HmacSecretDetector
@@ -249,11 +250,7 @@ def test_live_process_secret_is_found(tmp_path):
     core = tmp_path / "holder.core"
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        out = subprocess.run(
-            ["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
-            capture_output=True, text=True, timeout=180,
-        )
-        assert core.exists(), out.stderr[-500:]
+        gcore(proc.pid, core)
     finally:
         proc.kill()
         proc.wait()

@@ -26,6 +26,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from tests.builders.live import gcore
 from viewer.evidence import open_dump
 from viewer.scan import keys
 from viewer.scan.detectors import default_detectors, sshagent
@@ -86,14 +87,7 @@ def agent_core(tmp_path_factory) -> dict:
             capture_output=True,
             timeout=60,
         )
-        gdb = subprocess.run(
-            ["gdb", "-batch", "-nx", "-p", str(agent.pid), "-ex", f"gcore {core}"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if not core.exists() or core.stat().st_size == 0:
-            pytest.fail(f"gdb could not dump ssh-agent (ptrace refused?): rc={gdb.returncode}")
+        gcore(agent.pid, core, timeout=120)
     finally:
         agent.send_signal(signal.SIGTERM)
         try:

@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from tests.builders.live import gcore
 from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
@@ -66,11 +67,7 @@ def live_core(tmp_path_factory: pytest.TempPathFactory):
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         core = work / "holder.core"
-        out = subprocess.run(
-            ["gdb", "-batch", "-nx", "-p", str(proc.pid), "-ex", f"gcore {core}"],
-            capture_output=True, text=True, timeout=180,
-        )
-        assert core.exists(), out.stderr[-500:]
+        gcore(proc.pid, core)
     finally:
         proc.kill()
         proc.wait()

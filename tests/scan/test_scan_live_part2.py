@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from tests.builders.live import gcore
 from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
@@ -24,13 +24,6 @@ from viewer.scan.keys import key_id
 from viewer.scan.publickeys import load_public_keys
 
 pytestmark = pytest.mark.slow  # gcore of live processes
-
-
-def gcore(pid: int, out: Path) -> Path:
-    proc = subprocess.run(["gdb", "-batch", "-nx", "-p", str(pid), "-ex", f"gcore {out}"],
-                          capture_output=True, text=True, timeout=180)
-    assert out.exists(), proc.stderr[-500:]
-    return out
 
 
 def self_signed(key, name: str) -> x509.Certificate:
