@@ -28,3 +28,16 @@ def run_detectors(path: Path, detectors: Iterable[Detector]) -> list[Finding]:
                     for f in det.validate(src, Hit(pat.name, m.start(), m.end())):
                         found.setdefault(f.id, f)
     return sorted(found.values(), key=lambda f: f.offset)
+
+
+def assert_patterns_compile(detectors: Iterable[Detector]) -> None:
+    """Every pattern of ``detectors`` compiles for Python ``re`` and for hyperscan (block mode, DOTALL,
+    leftmost start — the engine's flags), and holds no NUL (hyperscan takes NUL-terminated strings)."""
+    hyperscan = __import__("hyperscan")
+    for det in detectors:
+        for pat in det.patterns:
+            assert b"\x00" not in pat.regex, pat.name
+            re.compile(pat.regex)
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            db.compile(expressions=[pat.regex], ids=[0], elements=1,
+                       flags=[hyperscan.HS_FLAG_DOTALL | hyperscan.HS_FLAG_SOM_LEFTMOST])

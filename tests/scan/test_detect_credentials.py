@@ -15,7 +15,6 @@ import binascii
 import inspect
 import json
 import random
-import re
 import string
 from pathlib import Path
 from urllib.parse import quote
@@ -24,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.builders.scan import assert_patterns_compile
 from tests.builders.scan import run_detectors as _run_detectors
 from tests.conftest import corpus_files
 from viewer.evidence import ByteSource, open_dump
@@ -477,14 +477,7 @@ def test_checksum_helper_matches_independent_implementation():
 
 
 def test_patterns_compile_for_hyperscan_and_re():
-    for det in DETECTORS:
-        for pat in det.patterns:
-            re.compile(pat.regex)
-    hyperscan = __import__("hyperscan")
-    for det in DETECTORS:
-        for pat in det.patterns:
-            db = hyperscan.Database()
-            db.compile(expressions=[pat.regex], ids=[0], elements=1, flags=[hyperscan.HS_FLAG_SOM_LEFTMOST])
+    assert_patterns_compile(DETECTORS)
 
 
 def test_detectors_never_raise_on_garbage(tmp_path):

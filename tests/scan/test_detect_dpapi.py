@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
 import uuid
 from pathlib import Path
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from tests.builders.scan import assert_patterns_compile
 from tests.builders.scan import run_detectors as _run_detectors
 from tests.conftest import corpus_files
 from viewer.scan import keys
@@ -196,15 +196,7 @@ def test_pkcs12_truncated_rejected(tmp_path: Path):
 
 
 def test_patterns_compile_for_hyperscan_and_re():
-    for det in DETECTORS:
-        for pat in det.patterns:
-            re.compile(pat.regex)
-    hyperscan = __import__("hyperscan")
-    for det in DETECTORS:
-        for pat in det.patterns:
-            hyperscan.Database().compile(
-                expressions=[pat.regex], ids=[0], elements=1, flags=[hyperscan.HS_FLAG_SOM_LEFTMOST]
-            )
+    assert_patterns_compile(DETECTORS)
 
 
 @pytest.mark.slow
