@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.builders.terminal import read_terminal
 from tests.case.test_case_store import needs_secret_service
 from viewer.case import TEST_KDF, create_case
 from viewer.cli import common
@@ -91,23 +90,14 @@ def on_a_terminal(args: list[str], answer: str | None, env: dict[str, str] | Non
     if pid == 0:  # the child: the terminal is its stdin, stdout, stderr and /dev/tty
         os.chdir(REPO)
         os.execve(sys.executable, [sys.executable, "-m", "viewer.cli", *args], {**base, **(env or {})})
-    seen = b""
-    typed = answer is None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-        if not typed and b"Passphrase for" in seen:
+    typed = [answer is None]
+
+    def type_at_the_prompt(seen: bytes) -> None:
+        if not typed[0] and b"Passphrase for" in seen:
             os.write(fd, answer.encode() + b"\n")
-            typed = True
+            typed[0] = True
+
+    seen = read_terminal(fd, on_output=type_at_the_prompt)
     os.close(fd)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")

@@ -14,8 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
 import unicodedata
@@ -26,6 +24,7 @@ import orjson
 import pytest
 
 from tests.builders.case import CaseFactory
+from tests.builders.terminal import stderr_on_a_terminal
 from tests.cli.hostile_text import (
     FRIENDLY,
     HOSTILE,
@@ -205,25 +204,8 @@ def test_argparse_quoting_a_hostile_argument_is_escaped(hostile):
 @pytest.mark.slow
 def test_the_progress_line_on_a_terminal_shows_the_name_escaped(hostile):
     """stderr a real pseudo-terminal: the progress line is drawn; only its own carriage returns are raw."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([*EXE, "scan", "--json", str(hostile["dump"])], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=slave, cwd=REPO)
-    os.close(slave)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed its end
-            break
-        if not chunk:
-            break
-        seen += chunk
-    proc.communicate(timeout=120)
-    os.close(master)
-    assert proc.returncode == 1
+    returncode, _out, seen = stderr_on_a_terminal([*EXE, "scan", "--json", str(hostile["dump"])], REPO)
+    assert returncode == 1
     text = assert_no_raw_controls(seen, allow_cr=True)
     assert "scanning dump \\x1b]0;pwned\\x07" in text
 

@@ -6,15 +6,12 @@ on a terminal's progress line.
 from __future__ import annotations
 
 import os
-import pty
-import select
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.builders.terminal import stderr_on_a_terminal
 from tests.conftest import REPO
 from viewer.evidence import open_dump
 from viewer.scan.detectors import default_detectors
@@ -75,27 +72,9 @@ def test_window_shows_the_step_after_the_byte_scan(qtbot, tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_command_line_progress_names_the_step_on_a_terminal() -> None:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "viewer.cli.main", "scan", str(SAMPLE)], stdout=subprocess.PIPE,
-                            stderr=slave, stdin=subprocess.DEVNULL, cwd=REPO)
-    os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the child closed its end
-                break
-            if not chunk:
-                break
-            seen += chunk
-        elif proc.poll() is not None:
-            break
-    out, _ = proc.communicate(timeout=60)
-    os.close(master)
-    assert proc.returncode == 1  # the demo core holds a key
+    returncode, out, seen = stderr_on_a_terminal([sys.executable, "-m", "viewer.cli.main", "scan", str(SAMPLE)],
+                                                 REPO)
+    assert returncode == 1  # the demo core holds a key
     text = seen.decode("utf-8", "replace")
     assert "scanning demo-keyholder.core:" in text and "bignum" in text, text[-500:]
     assert text.split("\r")[-1].strip() == ""  # the progress line is erased before the report
