@@ -23,3 +23,18 @@ def gcore(pid: int, out: Path, timeout: float = 180) -> Path:
     if not out.exists() or out.stat().st_size == 0:
         pytest.fail(f"gdb could not dump pid {pid} (ptrace not permitted?): {proc.stderr.strip()[-300:]}")
     return out
+
+
+def dump_holder(script: str, args: list[str], core: Path) -> Path:
+    """Run the Python ``script`` (it prints ``ready`` once its secrets are in memory, then waits), dump it
+    to ``core`` with gcore, and stop it."""
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        return gcore(proc.pid, core)
+    finally:
+        proc.kill()
+        proc.wait()

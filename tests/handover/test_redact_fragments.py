@@ -11,13 +11,11 @@ import hmac
 import json
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.builders.live import gcore
+from tests.builders.live import dump_holder
 from tests.handover.leftovers import aes_forms, number_encodings, runs_left, text_encodings, with_utf16
 from viewer.evidence import open_dump
 from viewer.handover.redact import FILLER, fragments_left, known_forms, redact_file, select
@@ -78,15 +76,7 @@ sys.stdin.read()
 
 def _gcore(work: Path) -> tuple[Path, dict]:
     truth_path = work / "truth.json"
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(truth_path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        core = work / "holder.core"
-        gcore(proc.pid, core)
-    finally:
-        proc.kill()
-        proc.wait()
+    core = dump_holder(HOLDER, [str(truth_path)], work / "holder.core")
     core.chmod(0o444)
     return core, json.loads(truth_path.read_text())
 

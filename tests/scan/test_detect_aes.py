@@ -10,14 +10,12 @@ from __future__ import annotations
 import os
 import random
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from tests.builders.live import gcore
+from tests.builders.live import dump_holder
 from tests.conftest import corpus_files
 from viewer.evidence import open_dump
 from viewer.scan.detectors import default_detectors
@@ -333,19 +331,7 @@ sys.stdin.read()
 def live_core(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("aes-live")
     k256, k128 = os.urandom(32), os.urandom(16)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, k256.hex(), k128.hex()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        core = work / "aes.core"
-        gcore(proc.pid, core)
-    finally:
-        proc.kill()
-        proc.wait()
+    core = dump_holder(HOLDER, [k256.hex(), k128.hex()], work / "aes.core")
     return core, k256, k128
 
 

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from tests.builders.live import gcore
+from tests.builders.live import dump_holder
 from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
@@ -61,16 +61,7 @@ def live_core(tmp_path_factory: pytest.TempPathFactory):
         path = work / name
         path.write_bytes(blob)
         files.append(str(path))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, *files], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        core = work / "holder.core"
-        gcore(proc.pid, core)
-    finally:
-        proc.kill()
-        proc.wait()
+    core = dump_holder(HOLDER, files, work / "holder.core")
     pub = work / "public.pem"
     pub.write_bytes(
         b"".join(
