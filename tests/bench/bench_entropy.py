@@ -28,6 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from tests.bench.bench_info import run as run_child  # noqa: E402 - the one way the benchmarks time a child
 from viewer.evidence import ByteSource  # noqa: E402
 from viewer.scan.entropy import compute_entropy, high_entropy_regions  # noqa: E402
 from viewer.tasks import TaskState  # noqa: E402
@@ -60,17 +61,6 @@ def make_mixed(path: Path, size: int) -> None:
                 fh.seek(n, os.SEEK_CUR)  # sparse hole: reads as zeros
                 fh.truncate(fh.tell())
             i += 1
-
-
-def child(cmd: list[str]) -> tuple[float, float, int]:
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.execv(cmd[0], cmd)
-    _, status, usage = os.wait4(pid, 0)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
 def rss_breakdown() -> dict[str, int]:
@@ -124,7 +114,7 @@ def main() -> int:
             str(opts.block),
         ]
         for extra in ([], ["--json"]):
-            wall, rss, code = child(cmd + extra)
+            wall, rss, code = run_child(cmd + extra)
             print(
                 f"command {' '.join(['entropy', *extra])}: exit {code}, {wall:.2f} s, peak RSS {rss:.0f} MB"
             )

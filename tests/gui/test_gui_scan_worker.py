@@ -63,6 +63,16 @@ def _start(worker) -> None:
     QThreadPool.globalInstance().start(worker)
 
 
+def _failure(qtbot, worker) -> str:
+    """Run ``worker``; the one line of its sig_failed, which must come before its sig_finished."""
+    got: list = []
+    worker.signals.sig_failed.connect(got.append)
+    with qtbot.waitSignals([worker.signals.sig_failed, worker.signals.sig_finished], timeout=60_000,
+                           order="strict"):
+        _start(worker)
+    return got[0]
+
+
 @pytest.mark.slow
 def test_progress_batches_and_result_equal_a_direct_scan(qtbot, big: Planted, record_property) -> None:
     from viewer.gui.findings import FindingsPanel
@@ -145,13 +155,7 @@ def test_an_exception_is_one_line_in_sig_failed(qtbot, big: Planted) -> None:
 
     det = default_detectors()[0]
     with open_dump(big.path) as dump:
-        worker = scan_task(dump, detectors=[det, det])  # the engine refuses duplicate detector names
-        got: list = []
-        worker.signals.sig_failed.connect(got.append)
-        with qtbot.waitSignals([worker.signals.sig_failed, worker.signals.sig_finished], timeout=60_000,
-                               order="strict"):
-            _start(worker)
-    message = got[0]
+        message = _failure(qtbot, scan_task(dump, detectors=[det, det]))  # names must be unique
     assert message == "scan failed: ValueError: detector names must be unique"
     assert "\n" not in message and "Traceback" not in message
 
@@ -163,11 +167,5 @@ def test_a_missing_file_is_a_failure_not_a_crash(qtbot, tmp_path: Path) -> None:
     path.write_bytes(b"\0" * 100_000)
     with open_dump(path) as dump:
         path.unlink()  # the engine re-opens the file by path for its reads
-        worker = scan_task(dump)
-        got: list = []
-        worker.signals.sig_failed.connect(got.append)
-        with qtbot.waitSignals([worker.signals.sig_failed, worker.signals.sig_finished], timeout=60_000,
-                               order="strict"):
-            _start(worker)
-    message = got[0]
+        message = _failure(qtbot, scan_task(dump))
     assert message.startswith("scan failed: FileNotFoundError") and "\n" not in message

@@ -46,6 +46,18 @@ class HashCancelled(Exception):
     """The examiner cancelled hashing (progress callback returned False)."""
 
 
+
+def open_read_only(path: str | os.PathLike[str] | None) -> int | None:
+    """A read-only descriptor of ``path`` for a worker's own ``pread`` loop (not inherited by children);
+    None when there is no path or it cannot be opened — the caller then reads through its view."""
+    if path is None:
+        return None
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+
+
 class EvidenceChanged(EvidenceError):
     """The evidence file changed on disk while it was open (shrank, grew or was rewritten).
 

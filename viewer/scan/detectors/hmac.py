@@ -70,6 +70,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.evidence.source import open_read_only
 from viewer.scan import keys, kinds
 from viewer.scan.detector import PostScanContext
 from viewer.scan.finding import Confidence, Finding
@@ -152,12 +153,7 @@ class _Reader:
         self.view = ctx.view
         self.size = int(getattr(ctx.view, "size", 0) or getattr(ctx.dump, "size", 0))
         path = getattr(ctx.dump, "path", None) or getattr(ctx.view, "path", None)
-        self.fd: int | None = None
-        if path is not None:
-            try:
-                self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            except OSError:
-                self.fd = None
+        self.fd = open_read_only(path)
 
     def read(self, offset: int, length: int) -> bytes:
         length = min(length, self.size - offset)

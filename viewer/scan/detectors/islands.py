@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.evidence.source import open_read_only
 from viewer.scan import kinds
 from viewer.scan.detector import PostScanContext
 from viewer.scan.finding import Confidence, Finding
@@ -270,12 +271,7 @@ class _Kit:
     """One worker's reusable resources: a read-only descriptor, a chunk buffer, numpy scratch."""
 
     def __init__(self, path: Any):
-        self.fd: int | None = None
-        if path is not None:
-            try:
-                self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            except OSError:
-                self.fd = None
+        self.fd = open_read_only(path)
         self.buf = bytearray(CHUNK + 2 * LEAD)
         self.scratch = _Scratch((CHUNK + 2 * LEAD) // 8)
 
