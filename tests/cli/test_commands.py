@@ -103,6 +103,13 @@ def on_a_terminal(args: list[str], answer: str | None, env: dict[str, str] | Non
     return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")
 
 
+def keyring_case(folder: Path) -> Path:
+    """A case with a keyring slot (and a passphrase slot) in ``folder``."""
+    case = folder / "kr.evcase"
+    create_case(case, "Keyring case", "Ann Quill", passphrase=PW, kdf=TEST_KDF)
+    return case
+
+
 @pytest.fixture(scope="module")
 def pw_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("unlock") / "pw.evcase"
@@ -142,8 +149,7 @@ def test_no_terminal_names_the_ways_to_give_a_passphrase(pw_case):
 
 @needs_secret_service
 def test_keyring_on_and_off(tmp_path):
-    case = tmp_path / "kr.evcase"
-    create_case(case, "Keyring case", "Ann Quill", passphrase=PW, kdf=TEST_KDF)
+    case = keyring_case(tmp_path)
     assert cli("case", "show", case).returncode == 0  # the keyring, no passphrase anywhere
     proc = cli("case", "show", case, "--no-keyring")
     assert proc.returncode == 2 and "keyring not used" in proc.stderr and "--passphrase-file" in proc.stderr
@@ -154,8 +160,7 @@ def test_keyring_on_and_off(tmp_path):
 def test_an_unusable_keyring_without_a_terminal_says_how_to_give_a_passphrase(tmp_path):
     """The case the old copies disagreed on: `case` printed the keyring's failure alone, `export` added
     how to give a passphrase. Now every command does the latter."""
-    case = tmp_path / "kr.evcase"
-    create_case(case, "Keyring case", "Ann Quill", passphrase=PW, kdf=TEST_KDF)
+    case = keyring_case(tmp_path)
     env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     for command in (["case", "show", case], ["export", case, "--out", tmp_path / "b.zip"]):
         proc = cli(*command, env=env)
@@ -165,8 +170,7 @@ def test_an_unusable_keyring_without_a_terminal_says_how_to_give_a_passphrase(tm
 
 @needs_secret_service
 def test_an_unusable_keyring_on_a_terminal_says_why_then_asks(tmp_path):
-    case = tmp_path / "kr.evcase"
-    create_case(case, "Keyring case", "Ann Quill", passphrase=PW, kdf=TEST_KDF)
+    case = keyring_case(tmp_path)
     code, shown = on_a_terminal(["case", "show", str(case)], PW,
                                 env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     assert code == 0, shown

@@ -1,7 +1,7 @@
 """The case in the window: new, add the open dump, scan, review, save, reopen, audit, key slots, evidence
 verification — through the real widgets, on real files (passphrase slots with the cheap test KDF, no keyring).
 
-Screenshots of the main case states go to ``EV_CASE_SHOTS`` (default: a temporary folder) as case-*.png.
+Screenshots of the main case states go to ``EV_SCREENSHOTS`` (default: a temporary folder) as case-*.png.
 """
 
 from __future__ import annotations
@@ -20,13 +20,6 @@ from viewer.case import open_case
 
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 PASS = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("EV_CASE_SHOTS") or tmp_path_factory.mktemp("case-shots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ from tests.gui.test_gui_case import (
     new_case_with_scan,
     select_first_finding,
     settings,
-    shots,
 )
 from viewer.case import open_case
 
-__all__ = ["evidence", "settings", "shots"]  # fixtures used here by name
+__all__ = ["evidence", "settings"]  # fixtures used here by name
 
 
 def test_edit_own_comment_keeps_the_old_text_in_the_audit_trail(qtbot, settings, tmp_path, evidence, shots):

@@ -2,7 +2,7 @@
 demo core as evidence, its scan merged), the real bundle and PDF checked with the real tools (verify_bundle,
 poppler's pdftotext, pdfimages and pdftoppm).
 
-Screenshots go to ``EV_HANDOVER_SHOTS`` (default /tmp): case-export-dialog.png (the dialog),
+Screenshots go to ``EV_SCREENSHOTS`` (default /tmp): case-export-dialog.png (the dialog),
 case-export-report-page1.png (the PDF's first page) and case-export-report-plot.png (the PDF page with the
 entropy plot).
 """
@@ -23,8 +23,8 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from tests.builders.window import make_window
 from tests.conftest import REPO
-from tests.gui.test_gui_case import make_window
 from tests.gui.test_gui_handover import observe_steps, sample_findings, settings
 from viewer.case import TEST_KDF, create_case, has_recovery, open_case
 from viewer.evidence import open_dump
@@ -35,13 +35,6 @@ __all__ = ["sample_findings", "settings"]  # fixtures used here by name: the rev
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 PASS = "correct horse battery staple"
 CASE_NAME = "Operation Demo"
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    folder = Path(os.environ.get("EV_HANDOVER_SHOTS") or "/tmp")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
@@ -397,7 +390,7 @@ def test_export_shows_its_steps_and_a_cancel_writes_nothing(window, qtbot, tmp_p
     cf.add_evidence(big)
     cf.save()
     open_in_window(window, qtbot, cf.path)
-    shot = Path(os.environ.get("EV_HANDOVER_SHOTS") or tmp_path) / "case-export-progress.png"
+    shot = Path(os.environ.get("EV_SCREENSHOTS") or tmp_path) / "case-export-progress.png"
     seen = observe_steps(window, window.exports, "_on_step", window.exports.label, shot,
                          "exporting the bundle: entropy")
     out = tmp_path / "out.zip"

@@ -8,22 +8,12 @@ colours-entropy.png (the entropy plot with its markers)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from viewer.evidence import open_dump
 from viewer.scan.finding import Confidence, Finding
 from viewer.scan.kinds import COLOUR_ROLES
 from viewer.workspace.highlights import finding_role
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("EV_SCREENSHOTS") or tmp_path_factory.mktemp("colour-shots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

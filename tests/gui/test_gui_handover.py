@@ -1,7 +1,7 @@
 """Handing a case over, in the window: open a received bundle (verified first), redact the current dump,
 and the review's Status and Severity columns in the findings table — real widgets, real files.
 
-A screenshot of the findings table with the review columns goes to ``EV_HANDOVER_SHOTS`` (default /tmp)
+A screenshot of the findings table with the review columns goes to ``EV_SCREENSHOTS`` (default /tmp)
 as handover-findings.png.
 """
 
@@ -194,7 +194,7 @@ def test_an_untrusted_signer_is_shown_and_asked_about_before_opening(window, qtb
     box = _signer_box(window, qtbot)
     text = box.text()
     assert signing_key.name in text and signing_key.fingerprint in text and "Trusted: NO" in text
-    box.grab().save(os.path.join(os.environ.get("EV_HANDOVER_SHOTS", "/tmp"), "handover-signer.png"))
+    box.grab().save(os.path.join(os.environ.get("EV_SCREENSHOTS", "/tmp"), "handover-signer.png"))
     assert not window.handover.idle() and not target.exists()  # asked before anything is extracted
     box.button(QMessageBox.StandardButton.Cancel).click()
     wait_bundle(window, qtbot)
@@ -295,7 +295,7 @@ def test_redact_with_the_case_open_uses_its_reviews_and_records_the_event(window
     box = window.findChild(QMessageBox, "redact-outcome")
     assert box is not None and box.isVisible()
     qtbot.wait(200)
-    shots = Path(os.environ.get("EV_HANDOVER_SHOTS") or "/tmp")
+    shots = Path(os.environ.get("EV_SCREENSHOTS") or "/tmp")
     assert box.grab().save(str(shots / "handover-redact-case.png"))
     box.close()
     window.cases.dock.raise_()
@@ -335,7 +335,7 @@ def test_review_columns_follow_the_review_panel(window, qtbot, tmp_path, sample_
     assert others <= {"unreviewed"}
     window.findings_dock.raise_()
     qtbot.wait(200)
-    shots = Path(os.environ.get("EV_HANDOVER_SHOTS") or "/tmp")
+    shots = Path(os.environ.get("EV_SCREENSHOTS") or "/tmp")
     window.grab().save(str(shots / "handover-window.png"))
     assert window.findings_dock.grab().save(str(shots / "handover-findings.png"))
     # closing the case removes the columns
@@ -357,7 +357,7 @@ def test_review_columns_pass_the_model_tester(qtmodeltester, sample_findings):
 def test_redaction_shows_its_steps_and_a_cancel_leaves_nothing(window, qtbot, tmp_path):
     evidence = Path(shutil.copy(SAMPLE, tmp_path / SAMPLE.name))
     assert window.load(evidence) is None
-    shot = Path(os.environ.get("EV_HANDOVER_SHOTS") or tmp_path) / "handover-redact-progress.png"
+    shot = Path(os.environ.get("EV_SCREENSHOTS") or tmp_path) / "handover-redact-progress.png"
     seen = observe_steps(window, window.handover, "_on_redact_step", window.handover.label, shot, "redacting: copying")
     out = tmp_path / "stepped.core"
     assert window.handover.redact_current(out)

@@ -6,7 +6,6 @@ Screenshots of the new views, light and dark, go into ``EV_SCREENSHOTS`` (or a t
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -24,13 +23,6 @@ from viewer.scan.finding import Confidence
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 MINIDUMP = CORPUS / "bp_minidump2.dmp"
 PASS = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("EV_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture

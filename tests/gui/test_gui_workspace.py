@@ -24,14 +24,6 @@ SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 MINIDUMP = CORPUS / "bp_minidump2.dmp"
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = Path(os.environ.get("EV_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {folder}")
-    return folder
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
     return ini_settings(tmp_path)

@@ -46,7 +46,6 @@ class HashCancelled(Exception):
     """The examiner cancelled hashing (progress callback returned False)."""
 
 
-
 def open_read_only(path: str | os.PathLike[str] | None) -> int | None:
     """A read-only descriptor of ``path`` for a worker's own ``pread`` loop (not inherited by children);
     None when there is no path or it cannot be opened — the caller then reads through its view."""
