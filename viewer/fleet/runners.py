@@ -81,14 +81,24 @@ def _warm() -> int:
     return os.getpid()
 
 
-class LocalPool:
+class _InFlight:
+    """The tasks a runner has submitted and not yet reported, each with its caller's token."""
+
+    def __init__(self) -> None:
+        self._futures: dict[Any, Token] = {}
+
+    def in_flight(self) -> int:
+        return len(self._futures)
+
+
+class LocalPool(_InFlight):
     """A process pool on this machine (``workers`` processes, forkserver-started)."""
 
     def __init__(self, workers: int | None = None):
+        super().__init__()
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.description = f"local pool, {self.workers} process(es)"
         self._pool: cf.ProcessPoolExecutor | None = None
-        self._futures: dict[cf.Future[Any], Token] = {}
 
     def _executor(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
@@ -117,9 +127,6 @@ class LocalPool:
             self._reset()
             fut = self._executor().submit(fn, *args)
         self._futures[fut] = token
-
-    def in_flight(self) -> int:
-        return len(self._futures)
 
     def completed(self, timeout: float) -> list[tuple[Token, Outcome]]:
         if not self._futures:
@@ -154,11 +161,12 @@ class LocalPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-class DaskRunner:
+class DaskRunner(_InFlight):
     """Tasks on a Dask distributed cluster: ``address`` ``tcp://HOST:PORT`` of a running scheduler, or
     ``local`` for a LocalCluster of ``workers`` single-threaded processes on 127.0.0.1."""
 
     def __init__(self, address: str, workers: int | None = None, connect_timeout: float = 30.0):
+        super().__init__()
         try:
             import dask
             from distributed import Client, LocalCluster
@@ -177,16 +185,12 @@ class DaskRunner:
             self.description = f"dask {address}"
         self.workers = max(1, sum(int(w.get("nthreads", 1)) for w in
                                   self.client.scheduler_info().get("workers", {}).values()))
-        self._futures: dict[Any, Token] = {}
         self._seq = 0
 
     def submit(self, token: Token, fn: Callable[..., Any], *args: Any) -> None:
         self._seq += 1
         fut = self.client.submit(fn, *args, pure=False, key=f"fleet-{fn.__name__}-{self._seq}-{os.getpid()}")
         self._futures[fut] = token
-
-    def in_flight(self) -> int:
-        return len(self._futures)
 
     def completed(self, timeout: float) -> list[tuple[Token, Outcome]]:
         from distributed import wait
