@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from viewer.gui.hexview import HexView
 from viewer.gui.palette import role_color, role_label, swatch_css
+from viewer.gui.plain import rich_label
 from viewer.workspace.highlights import dump_highlights, legend
 from viewer.workspace.session import OpenDump
 from viewer.workspace.status import ModuleIndex
@@ -39,7 +40,7 @@ class DumpTab(QWidget):
         self.hex = HexView(self)
         self.hex.setObjectName("hex-view")
         self.hex.set_dump(self.dump)
-        self.legend = QLabel()
+        self.legend = rich_label()  # swatches: the role labels are the window's own words
         self.legend.setObjectName("hex-legend")
         self.legend.setContentsMargins(6, 2, 6, 2)
         self.legend.hide()

@@ -58,7 +58,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHeaderView,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QListView,
     QMainWindow,
@@ -73,20 +72,25 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.evidence import Dump, EvidenceError, open_dump
+from viewer.gui import context_menus
 from viewer.gui import regions_model as rm
 from viewer.gui import structure_model as sm
 from viewer.gui.details import DetailsPane
 from viewer.gui.dump_tab import DumpTab
 from viewer.gui.entropy_plot import EntropyPlot
 from viewer.gui.features.base import Failure, Feature
+from viewer.gui.features.bookmarks import BookmarksController
 from viewer.gui.features.case import CaseController
 from viewer.gui.features.export import ExportController
+from viewer.gui.features.finding_menu import FindingMenu
 from viewer.gui.features.handover import HandoverController
 from viewer.gui.features.scan import ScanController
 from viewer.gui.findings import FindingsPanel
 from viewer.gui.fleet_results import open_fleet_results
 from viewer.gui.inspector import Inspector
 from viewer.gui.palette import dark_palette
+from viewer.gui.plain import PlainLabel, message_box
+from viewer.gui.plain import tip as plain_tip
 from viewer.gui.regions_model import RegionsModel
 from viewer.gui.search import FindBar
 from viewer.gui.structure_model import StructureModel
@@ -168,7 +172,11 @@ class MainWindow(QMainWindow):
         self.cases = CaseController(self)
         self.handover = HandoverController(self, self.cases, self.scans)
         self.exports = ExportController(self, self.cases)
-        self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports]
+        self.bookmarks = BookmarksController(self)
+        self.finding_menu = FindingMenu(self, self.findings_panel)
+        self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports, self.bookmarks,
+                                        self.finding_menu]
+        self._install_context_menus()
         self._follow_session()
         self.update_title()
         self.resize(1400, 900)
@@ -230,8 +238,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def message(self, icon: QMessageBox.Icon, title: str, text: str, name: str) -> QMessageBox:
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
-        box.setObjectName(name)
+        box = message_box(icon, title, text, QMessageBox.StandardButton.Ok, self, name=name)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
@@ -260,7 +267,9 @@ class MainWindow(QMainWindow):
         self.find_bar.hide()
         self.find_bar.sig_result_activated.connect(self._on_search_result)
         self.find_bar.sig_search_done.connect(self._on_search_done)
-        self._placeholder = QLabel("Open a dump with File ▸ Open… (Ctrl+O), or drop it here")
+        self._placeholder = PlainLabel("Open a dump with File ▸ Open… (Ctrl+O), or drop it here;\n"
+                                       "then Scan ▸ Scan for secrets (Ctrl+R) looks for keys in it.\n"
+                                       "Help ▸ Keyboard shortcuts (F1) lists every shortcut.")
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setEnabled(False)  # drawn in the disabled (grey) text colour
         font = self._placeholder.font()
@@ -366,6 +375,24 @@ class MainWindow(QMainWindow):
 
         self._arranged = False
 
+    def _install_context_menus(self) -> None:
+        """Right-click on the window's own tables (the features install theirs): select, go to, copy."""
+        def structure(index: QModelIndex, menu: QMenu) -> None:
+            node = self.structure_model.node(index)
+            if node is not None:
+                menu.addAction("Select its bytes", lambda: self.select(node.offset, node.length))
+
+        def region(index: QModelIndex, menu: QMenu) -> None:
+            r = self.regions_model.region(self._regions_proxy.mapToSource(index).row())
+            menu.addAction("Select the region", lambda: self.select(r.file_offset, r.size))
+            menu.addAction("Go to its start", lambda: self.go_to_offset(r.file_offset))
+
+        context_menus.install(self.tree, structure)
+        context_menus.install(self.regions_view, region)
+        context_menus.install(self.warnings_view)
+        context_menus.install(self.find_bar.results_list)
+        context_menus.install(self.inspector.tree)
+
     def _arrange_docks(self) -> None:
         """The default layout: docks tabbed in pairs (a feature's dock with the one it names). Done on first
         show, not in __init__: tabifying before the window has a layout leaves stale, visible tab bars
@@ -457,8 +484,8 @@ class MainWindow(QMainWindow):
         """Where the cursor is, and the selection, at the left; the features' jobs and the dump's format,
         size and hash at the right (:meth:`_build_dump_labels`, after the scan's widgets)."""
         bar = self.statusBar()
-        self._selection_label = QLabel()
-        self.cursor_label = QLabel()
+        self._selection_label = PlainLabel()
+        self.cursor_label = PlainLabel()
         self.cursor_label.setObjectName("cursor-label")
         bar.addWidget(self.cursor_label, 1)
         bar.addWidget(self._selection_label)
@@ -467,9 +494,9 @@ class MainWindow(QMainWindow):
 
     def _build_dump_labels(self) -> None:
         bar = self.statusBar()
-        self.format_label = QLabel()
-        self.size_label = QLabel()
-        self.sha256_label = QLabel()
+        self.format_label = PlainLabel()
+        self.size_label = PlainLabel()
+        self.sha256_label = PlainLabel()
         self.sha256_label.setObjectName("sha256-label")
         self.sha256_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sha256_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -606,8 +633,7 @@ class MainWindow(QMainWindow):
         self._show_error(reason)
 
     def _show_error(self, text: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot open evidence", text, QMessageBox.StandardButton.Ok, self)
-        box.setObjectName("open-error")
+        box = message_box(QMessageBox.Icon.Warning, "Cannot open evidence", text, parent=self, name="open-error")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
@@ -638,7 +664,7 @@ class MainWindow(QMainWindow):
         self._remember(str(od.dump.path))
         title, tip = tab_title(self.session, od)
         index = self.tabs.addTab(tab, title)
-        self.tabs.setTabToolTip(index, tip)
+        self.tabs.setTabToolTip(index, plain_tip(tip))
         self.tabs.setCurrentIndex(index)  # _on_tab_changed makes it the session's current dump
         self.session.set_current(od)  # (already, unless the tab widget kept its current index)
         self._start_hash(od)

@@ -20,6 +20,7 @@ from PySide6.QtGui import QFontDatabase
 
 from viewer.evidence.model import Node
 from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui.plain import tip
 from viewer.units import human_size
 from viewer.workspace.structure_view import decoded_time
 
@@ -253,6 +254,10 @@ class StructureModel(QAbstractItemModel):
         return header_data(section, orientation, role, HEADERS, HEADER_TIPS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        value = self._cell(index, role)
+        return tip(value) if role == Qt.ItemDataRole.ToolTipRole else value  # dump text shown literally
+
+    def _cell(self, index: AnyIndex, role: int) -> Any:
         if not index.isValid():
             return None
         node: Node = index.internalPointer().node

@@ -41,6 +41,7 @@ from viewer.gui.case_export import (
 )
 from viewer.gui.features.base import Feature, Host
 from viewer.gui.features.case import CaseController
+from viewer.gui.plain import message_box
 from viewer.gui.task_worker import one_line
 from viewer.gui.workers import status_job_widgets
 from viewer.handover.bundle import BundleError, ExportCancelled
@@ -174,10 +175,9 @@ class ExportController(Feature):
 
     def confirm_include_secrets(self, parent: QWidget | None = None) -> bool:
         """Ask, defaulting to No, whether the bundle may carry live key material."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Include secret bytes?", SECRETS_WARNING,
+        box = message_box(QMessageBox.Icon.Warning, "Include secret bytes?", SECRETS_WARNING,
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                          parent or self.parent_widget)
-        box.setObjectName("export-secrets-confirm")
+                          parent or self.parent_widget, name="export-secrets-confirm")
         box.setDefaultButton(QMessageBox.StandardButton.No)
         return box.exec() == QMessageBox.StandardButton.Yes
 

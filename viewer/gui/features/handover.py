@@ -32,6 +32,7 @@ from viewer.gui.case_export import BUNDLE_FILTER
 from viewer.gui.features.base import Feature, Host
 from viewer.gui.features.case import CaseController
 from viewer.gui.features.scan import ScanController
+from viewer.gui.plain import message_box
 from viewer.gui.task_worker import one_line
 from viewer.gui.workers import status_job_widgets
 from viewer.handover.bundle import BundleError, VerifyResult, verify_bundle
@@ -169,11 +170,10 @@ class HandoverController(Feature):
         if not ask_signer or (check.valid and check.trusted):
             self._extract(path, target, res, passphrase)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Open bundle: who made it?",
+        box = message_box(QMessageBox.Icon.Warning, "Open bundle: who made it?",
                           f"{path.name} verifies: every member matches its manifest.\n\n{signer_text(check)}\n\n"
                           "Open it anyway?", QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
-                          self.parent_widget)
-        box.setObjectName("bundle-signer-confirm")
+                          self.parent_widget, name="bundle-signer-confirm")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setWindowModality(Qt.WindowModality.WindowModal)

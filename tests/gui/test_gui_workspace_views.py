@@ -1,0 +1,166 @@
+"""Issue 17, the new views of the examiner's workspace, driven through the real window on real dumps, a real
+case and real QSettings: the Bookmarks dock, Undo/Redo of review changes, context menus on every table,
+the Secrets overview, the minimap, the Help menu and the field under the cursor.
+
+Screenshots of each view, light and dark, go into ``EV_SCREENSHOTS`` (or a temporary folder).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QApplication
+
+from tests.builders.window import ini_settings
+from tests.builders.window import make_window as build_window
+from tests.conftest import REPO
+from viewer.gui import context_menus
+
+SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
+PASS = "correct horse battery staple"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    return ini_settings(tmp_path, examiner="Dana Examiner")
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    win = build_window(qtbot, settings, size=(1280, 900))
+    yield win
+    win.close()
+
+
+def scanned(qtbot, window, path: Path = SAMPLE) -> None:
+    assert window.load(path) is None
+    assert window.scans.start_scan()
+    qtbot.waitUntil(window.scans.idle, timeout=120_000)
+    qtbot.waitUntil(lambda: window.sha256 is not None, timeout=20_000)
+
+
+def in_case(qtbot, window, tmp_path: Path) -> None:
+    assert window.cases.new_case(tmp_path / "v.evcase", "Views", passphrase=PASS, use_keyring=False)
+    scanned(qtbot, window)
+    assert window.cases.add_current_dump()
+
+
+def both_themes(window, widget, shots: Path, name: str) -> None:
+    """``widget`` grabbed in the light and the dark theme."""
+    window._apply_theme("light")
+    QApplication.processEvents()
+    widget.grab().save(str(shots / f"{name}-light.png"))
+    window._apply_theme("dark")
+    try:
+        QApplication.processEvents()
+        widget.grab().save(str(shots / f"{name}-dark.png"))
+    finally:
+        window._apply_theme("light")
+
+
+# -- Bookmarks dock ------------------------------------------------------------------------------
+def test_the_bookmarks_dock_renames_recolours_notes_deletes_and_keeps_them(qtbot, settings, qtmodeltester, shots):
+    window = build_window(qtbot, settings, size=(1280, 900))
+    try:
+        assert window.load(SAMPLE) is None
+        qtbot.waitUntil(lambda: window.sha256 is not None, timeout=20_000)
+        window.add_bookmark("ELF header", 0, 64)
+        window.add_bookmark("program headers", 0x40, 0x38)
+        window.add_bookmark("spare", 0x200, 4)
+        marks = window.bookmarks
+        model = marks.model
+        assert model.rowCount() == 3 and marks.dock.windowTitle() == "Bookmarks (3)"
+        qtmodeltester.check(model, force_py=True)
+        # rename in place (the table's editor), a note, a colour
+        assert model.setData(model.index(1, 0), "PHDRs")
+        assert marks.set_note(1, "two PT_LOAD, one PT_NOTE")
+        assert marks.recolour(1, "#2bb673")
+        od = window.session.current
+        assert (od.bookmarks[1].name, od.bookmarks[1].note) == ("PHDRs", "two PT_LOAD, one PT_NOTE")
+        assert QColor(od.bookmarks[1].colour).name() == "#2bb673"
+        assert model.index(1, 3).data() == "two PT_LOAD, one PT_NOTE"
+        assert model.index(1, 0).data(Qt.ItemDataRole.DecorationRole).name() == "#2bb673"
+        assert model.flags(model.index(1, 1)) & Qt.ItemFlag.ItemIsEditable == Qt.ItemFlag.NoItemFlags
+        assert not model.setData(model.index(1, 0), "  ")  # a bookmark keeps a name
+        # go to, and delete from the context menu
+        assert marks.go_to(1) and window.hex.selection() == (0x40, 0x38)
+        menu = context_menus.menu_at(marks.view, model.index(2, 0))
+        texts = [a.text() for a in menu.actions() if a.text()]
+        assert texts[:5] == ["Go to", "Rename", "Colour…", "Note…", "Delete"] and "Copy row" in texts
+        next(a for a in menu.actions() if a.text() == "Delete").trigger()
+        assert [b.name for b in od.bookmarks] == ["ELF header", "PHDRs"] and model.rowCount() == 2
+        marks.view.selectRow(1)
+        marks.dock.show()
+        marks.dock.raise_()
+        marks.dock.resize(420, 220)
+        both_themes(window, marks.dock, shots, "s2-bookmarks-dock")
+    finally:
+        window.close()
+    again = build_window(qtbot, settings, size=(1280, 900))  # a restart: kept per evidence hash, edits too
+    try:
+        assert again.load(SAMPLE) is None
+        qtbot.waitUntil(lambda: again.bookmarks.model.rowCount() == 2, timeout=20_000)
+        kept = again.session.current.bookmarks[1]
+        assert (kept.name, kept.note, QColor(kept.colour).name()) == ("PHDRs", "two PT_LOAD, one PT_NOTE", "#2bb673")
+    finally:
+        again.close()
+
+
+def test_bookmark_edits_in_a_case_are_in_its_audit_trail(qtbot, window, tmp_path):
+    in_case(qtbot, window, tmp_path)
+    window.add_bookmark("key area", 0x1000, 32)
+    cf = window.session.case
+    assert [b.name for b in cf.case.bookmarks] == ["key area"]
+    assert window.bookmarks.rename(0, "key material") and window.bookmarks.set_note(0, "see finding")
+    assert [(b.name, b.note) for b in cf.case.bookmarks] == [("key material", "see finding")]
+    assert window.bookmarks.delete(0) and cf.case.bookmarks == []
+    kinds = [e["type"] for e in cf.case.audit.events]
+    assert kinds.count("bookmark") == 6  # added; renamed, annotated (each removed and added again); deleted
+    window.cases.close_case(save=False)
+
+
+# -- Undo / Redo of review changes ---------------------------------------------------------------
+def test_review_changes_undo_and_redo_from_the_edit_menu(qtbot, window, tmp_path):
+    in_case(qtbot, window, tmp_path)
+    od = window.session.current
+    f = next(f for f in od.findings if f.secret)
+    window.findings_panel.show_finding(f)
+    window._on_finding_selected(f)
+    review = window.cases.review
+    assert review.record is not None and not window.cases.action_undo.isEnabled()
+    review.status_combo.setCurrentText("confirmed")
+    review.severity_combo.setCurrentText("high")
+    sha = window.session.evidence_sha256(od)
+    rec = lambda: window.session.case.case.finding(f.id, sha).review  # noqa: E731
+    assert (rec().status, rec().severity) == ("confirmed", "high")
+    undo = window.cases.action_undo
+    assert undo.isEnabled() and "severity" in undo.text() and undo.shortcut().toString() == "Ctrl+Z"
+    undo.trigger()
+    assert (rec().status, rec().severity) == ("confirmed", "none")
+    assert review.severity_combo.currentText() == "none"  # the Review dock shows it at once
+    undo.trigger()
+    assert rec().status == "unreviewed" and not undo.isEnabled()
+    assert window.cases.action_redo.isEnabled()
+    window.cases.action_redo.trigger()
+    assert rec().status == "confirmed" and window.session.case_dirty
+    changes = [e for e in window.session.case.case.audit.events if e["type"] == "status-change"]
+    assert len(changes) >= 5  # every change, its undo and its redo: in the trail, attributed
+    window.cases.close_case(save=False)
+    assert not undo.isEnabled() and not window.cases.action_redo.isEnabled()
+
+
+# -- context menus on every table ----------------------------------------------------------------
+def test_every_table_and_tree_of_the_window_has_a_context_menu(qtbot, window, tmp_path):
+    in_case(qtbot, window, tmp_path)
+    views = [v for v in window.findChildren(QAbstractItemView)
+             if v.objectName() != "context-menu" and v.parent() is not None and v.model() is not None
+             and not type(v).__name__.startswith("Q_") and v.window() is window
+             and type(v).__name__ in ("QTableView", "QTreeView", "QListView")]
+    missing = [v.objectName() or type(v).__name__ for v in views if not v.property("ev_context_menu")]
+    assert missing == []
+    regions = window.regions_view
+    menu = context_menus.menu_at(regions, regions.model().index(0, 0))
+    assert "Copy row" in [a.text() for a in menu.actions()]
