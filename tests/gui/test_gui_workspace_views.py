@@ -164,3 +164,81 @@ def test_every_table_and_tree_of_the_window_has_a_context_menu(qtbot, window, tm
     regions = window.regions_view
     menu = context_menus.menu_at(regions, regions.model().index(0, 0))
     assert "Copy row" in [a.text() for a in menu.actions()]
+
+
+# -- finding context menu ------------------------------------------------------------------------
+def test_a_right_click_on_a_finding_copies_its_location_and_key_id_and_exports_it(qtbot, window, tmp_path):
+    import json
+
+    in_case(qtbot, window, tmp_path)
+    panel = window.findings_panel
+    f = next(f for f in window.session.current.findings if f.secret and f.key_id)
+    row = next(r for r in range(panel.proxy.rowCount()) if panel.proxy.finding_at(r) == f)
+    menu = context_menus.menu_at(panel.table, panel.proxy.index(row, 0))
+    actions = {a.text(): a for a in menu.actions() if a.text()}
+    assert {"Copy location", "Copy key id", "Copy finding id", "Export this finding…", "Copy row"} <= set(actions)
+    actions["Copy location"].trigger()
+    text = QApplication.clipboard().text()
+    assert text.startswith(f"{SAMPLE.name}") or f"file offset {f.offset:#x}" in text
+    assert f"{f.length} bytes" in text
+    actions["Copy key id"].trigger()
+    assert QApplication.clipboard().text() == f.key_id
+    out = tmp_path / "one.json"
+    assert window.finding_menu.export(f, out)
+    doc = json.loads(out.read_text())
+    assert doc["finding"]["id"] == f.id and doc["finding"]["excerpt_masked"] is True
+    assert doc["review"]["status"] == "unreviewed" and doc["dump"]["sha256"] == window.sha256
+    raw = window.dump.read(f.offset, min(f.length, 16)).hex()
+    assert raw not in out.read_text()  # the secret bytes never leave masked documents
+    window.cases.close_case(save=False)
+
+
+# -- Secrets overview ----------------------------------------------------------------------------
+def test_the_secrets_overview_has_one_row_per_key_its_copies_and_one_review_for_all(qtbot, window, tmp_path,
+                                                                                   qtmodeltester, shots):
+    from viewer.workspace import secrets_view as sv
+    from viewer.workspace.findings_view import secret_count, summary_text
+
+    in_case(qtbot, window, tmp_path)
+    secrets = window.secrets
+    secrets.dock.show()
+    secrets.dock.raise_()
+    qtbot.waitUntil(lambda: secrets.model.rowCount() > 0, timeout=10_000)
+    od = window.session.current
+    assert secrets.model.rowCount() == secret_count(od.findings)  # one set of counts everywhere
+    assert secrets.summary.text().startswith(summary_text(od.findings).split(" in ")[0])
+    qtmodeltester.check(secrets.model, force_py=True)
+    row = max(secrets.model.rows, key=lambda r: len(r.copies))
+    index = secrets.model.rows.index(row)
+    assert len(row.copies) > 1 and len({f.key_id for f in row.copies}) == 1
+    assert secrets.model.index(index, sv.COL_BITS).data() == "2048"
+    assert secrets.model.index(index, sv.COL_REVIEW).data() == "unreviewed"
+    secrets.table.selectRow(index)
+    assert secrets.copies_model.rowCount() == len(row.copies)
+    qtmodeltester.check(secrets.copies_model, force_py=True)
+    secrets.copies.selectRow(1)  # a copy: its bytes, from the first, and its details
+    second = row.copies[1]
+    assert window.hex.selection() == (second.offset, second.length) and window.session.finding == second
+    assert secrets.apply_button.isEnabled() and str(len(row.copies)) in secrets.apply_button.text()
+    # one review for all copies, one step for Undo
+    assert secrets.review_all("confirmed", "critical") == len(row.copies)
+    sha = window.session.evidence_sha256(od)
+    reviews = {(window.session.case.case.finding(f.id, sha).review.status,
+                window.session.case.case.finding(f.id, sha).review.severity) for f in row.copies}
+    assert reviews == {("confirmed", "critical")}
+    assert secrets.model.index(index, sv.COL_REVIEW).data() == "confirmed"
+    assert secrets.copies_model.index(0, sv.COPY_COL_STATUS).data() == "confirmed"
+    assert "copies" in window.cases.action_undo.text()
+    secrets.dock.setFloating(True)
+    secrets.dock.resize(1400, 280)
+    QApplication.processEvents()
+    both_themes(window, secrets.dock, shots, "s2-secrets-overview")
+    window.cases.action_undo.trigger()
+    assert secrets.model.index(index, sv.COL_REVIEW).data() == "unreviewed"
+    # a review of one copy only: the key's review is mixed
+    window.session.case.annotate(row.copies[0].id, status="false-positive", evidence_sha256=sha)
+    window.session.mark_dirty()
+    assert secrets.model.index(index, sv.COL_REVIEW).data().startswith("mixed: ")
+    window.cases.close_case(save=False)
+    assert secrets.model.index(index, sv.COL_REVIEW).data() == "—" and not secrets.apply_button.isEnabled()
+    assert "No case open" in secrets.why.text()

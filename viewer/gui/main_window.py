@@ -85,6 +85,7 @@ from viewer.gui.features.export import ExportController
 from viewer.gui.features.finding_menu import FindingMenu
 from viewer.gui.features.handover import HandoverController
 from viewer.gui.features.scan import ScanController
+from viewer.gui.features.secrets import SecretsController
 from viewer.gui.findings import FindingsPanel
 from viewer.gui.fleet_results import open_fleet_results
 from viewer.gui.inspector import Inspector
@@ -174,8 +175,9 @@ class MainWindow(QMainWindow):
         self.exports = ExportController(self, self.cases)
         self.bookmarks = BookmarksController(self)
         self.finding_menu = FindingMenu(self, self.findings_panel)
+        self.secrets = SecretsController(self, self.finding_menu)
         self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports, self.bookmarks,
-                                        self.finding_menu]
+                                        self.finding_menu, self.secrets]
         self._install_context_menus()
         self._follow_session()
         self.update_title()
