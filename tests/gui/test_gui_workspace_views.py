@@ -242,3 +242,39 @@ def test_the_secrets_overview_has_one_row_per_key_its_copies_and_one_review_for_
     window.cases.close_case(save=False)
     assert secrets.model.index(index, sv.COL_REVIEW).data() == "—" and not secrets.apply_button.isEnabled()
     assert "No case open" in secrets.why.text()
+
+
+# -- minimap -------------------------------------------------------------------------------------
+def test_the_minimap_shows_entropy_regions_and_findings_and_navigates(qtbot, window, shots):
+    from viewer.workspace import minimap as mm
+
+    scanned(qtbot, window)
+    tab = window.tab
+    mini = tab.minimap
+    assert mini.isVisible() and mini.width() < 40 and mini.height() > 300
+    qtbot.waitUntil(lambda: mini.pyramid is not None, timeout=20_000)
+    strip = mini.current_strip()
+    assert strip.rows == mini.height() and all(e is not None for e in strip.entropy)
+    assert any(strip.kinds) and len(strip.marks) == len(window.session.current.findings)
+    f = max(window.session.current.findings, key=lambda f: f.length)
+    row = mm.row_of(strip.size, strip.rows, f.offset)
+    assert f.kind in mini.hover_text(row)
+    # a click: the bytes there in the middle of the hex view, the cursor on them
+    offset = mini.go_to_y(row, move_cursor=True)
+    hexv = window.hex
+    assert offset is not None and offset <= f.offset + f.length
+    assert hexv.visible_rows().start <= offset // hexv.bytes_per_row() < hexv.visible_rows().stop
+    assert abs(hexv.cursor() - offset) < hexv.bytes_per_row()
+    frame = mini.visible_frame()
+    assert frame is not None and frame.top() <= row + 1 and frame.bottom() >= row - 1
+    # a drag to the end scrolls without moving the cursor; the frame follows
+    cursor = hexv.cursor()
+    mini.go_to_y(mini.height() - 1, move_cursor=False)
+    assert hexv.top_row() >= hexv._max_top() - hexv.page_rows() and hexv.cursor() == cursor
+    assert window.action_minimap.shortcut().toString() == "Ctrl+Shift+M"
+    window.action_minimap.trigger()
+    assert not mini.isVisible()
+    window.action_minimap.trigger()
+    assert mini.isVisible()
+    window.entropy_dock.raise_()
+    both_themes(window, window, shots, "s2-minimap-window")

@@ -356,6 +356,7 @@ class MainWindow(QMainWindow):
         self.entropy_plot.setObjectName("entropy-plot")
         self.entropy_plot.sig_offset_clicked.connect(self.go_to_offset)
         self.entropy_plot.sig_finding_clicked.connect(self._on_finding_marker_clicked)
+        self.entropy_plot.sig_ready.connect(self._on_entropy_ready)  # the minimap of that dump's tab
         self.entropy_dock = self.add_dock("Entropy", "entropy-dock", self.entropy_plot, bottom)
 
         self.inspector = Inspector()
@@ -472,6 +473,10 @@ class MainWindow(QMainWindow):
         self.action_utf16 = self.add_action(view, "Text as &UTF-16", self._toggle_text_mode,
                                             QKeySequence("Ctrl+Shift+U"))
         self.action_utf16.setCheckable(True)
+        self.action_minimap = self.add_action(view, "&Minimap beside the bytes", self._toggle_minimap,
+                                              QKeySequence("Ctrl+Shift+M"))
+        self.action_minimap.setCheckable(True)
+        self.action_minimap.setChecked(True)
         theme_menu = view.addMenu("&Theme")
         self._theme_group = QActionGroup(self)
         for key, label, keys in (("system", "Follow the &system", "Ctrl+Shift+1"), ("light", "&Light", "Ctrl+Shift+2"),
@@ -659,6 +664,8 @@ class MainWindow(QMainWindow):
     def _on_dump_added(self, od: OpenDump) -> None:
         """A tab with the dump's hex view; it becomes the current dump, and hashing starts."""
         tab = DumpTab(od)
+        tab.minimap.setVisible(self.action_minimap.isChecked())
+        tab.minimap.sig_offset_clicked.connect(self.go_to_offset)
         tab.hex.sig_cursor_moved.connect(self._on_cursor_moved)
         tab.hex.sig_selection_changed.connect(lambda offset, length, od=od: self._on_hex_selection(od, offset, length))
         tab.hex.sig_status.connect(lambda text: self.statusBar().showMessage(text, 5000))
@@ -999,6 +1006,16 @@ class MainWindow(QMainWindow):
     def _toggle_width(self, checked: bool) -> None:
         for tab in self._tabs.values():
             tab.hex.set_bytes_per_row(32 if checked else 16)
+
+    def _toggle_minimap(self, checked: bool) -> None:
+        for tab in self._tabs.values():
+            tab.minimap.setVisible(checked)
+
+    def _on_entropy_ready(self, pyramid: Any) -> None:
+        plotted = self.entropy_plot.dump
+        for tab in self._tabs.values():
+            if tab.dump is plotted:
+                tab.minimap.set_pyramid(pyramid)
 
     def _toggle_text_mode(self, checked: bool) -> None:
         for tab in self._tabs.values():
