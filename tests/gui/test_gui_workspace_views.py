@@ -278,3 +278,57 @@ def test_the_minimap_shows_entropy_regions_and_findings_and_navigates(qtbot, win
     assert mini.isVisible()
     window.entropy_dock.raise_()
     both_themes(window, window, shots, "s2-minimap-window")
+
+
+# -- Help menu, keyboard navigation of the docks --------------------------------------------------
+def test_help_lists_every_shortcut_once_and_about_names_versions_and_licences(qtbot, window, qtmodeltester, shots):
+    from collections import Counter
+
+    from viewer.gui import help as helpmod
+
+    rows = helpmod.menu_shortcuts(window.menuBar())
+    keys = Counter(key for _menu, _action, key in rows for key in key.split(" / "))
+    assert [k for k, n in keys.items() if n > 1] == []  # no two actions share a shortcut
+    by_action = {action: key for _menu, action, key in rows}
+    assert by_action["Scan for secrets"] == "Ctrl+R" and by_action["Keyboard shortcuts…"] == "F1"
+    assert by_action["New case…"] == "Ctrl+Alt+N" and by_action["Undo review change"] == "Ctrl+Z"
+    assert {"Bookmarks", "Secrets", "Review", "Case"} <= set(by_action)  # the docks' toggles (Alt+0, Alt+8, …)
+    assert window.help_actions["shortcuts"].shortcut().toString() == "F1"
+    window.help_actions["shortcuts"].trigger()
+    dialog = window.shortcuts_dialog
+    qtbot.waitExposed(dialog)
+    assert dialog.model.rowCount() == len(rows) + len(helpmod.EXTRA)
+    model = helpmod.ShortcutsModel(dialog.model.rows)  # the dialog's is deleted with it
+    qtmodeltester.check(model, force_py=True)
+    dialog.filter.setText("ctrl+r")
+    assert dialog.proxy.rowCount() >= 1 and all("Ctrl+R" in dialog.proxy.index(r, 2).data()
+                                                 for r in range(dialog.proxy.rowCount()))
+    dialog.filter.clear()
+    both_themes(window, dialog, shots, "s2-help-shortcuts")
+    dialog.close()
+    window.help_actions["about"].trigger()
+    about = window.about_dialog
+    qtbot.waitExposed(about)
+    names = {name: (version, licence) for name, version, licence in about.rows}
+    assert "Qt" in names and names["PySide6-Essentials"][1].startswith("LGPL") and names["pyqtgraph"][1] == "MIT"
+    from PySide6.QtWidgets import QLabel
+
+    assert about.findChild(QLabel, "about-title").text() == "Evidence Viewer 0.1.0 — MIT licence"
+    both_themes(window, about, shots, "s2-help-about")
+    about.close()
+
+
+def test_f6_walks_the_keyboard_focus_through_every_shown_dock(qtbot, window):
+    from viewer.gui import dock_focus
+
+    assert window.load(SAMPLE) is None
+    window.activateWindow()
+    chain = dock_focus.stops(window)
+    assert chain[0] is window.hex and len(chain) >= 8
+    seen = []
+    for _ in range(len(chain)):
+        seen.append(dock_focus.cycle(window, 1))
+    assert {id(w) for w in seen} == {id(w) for w in chain}
+    back = dock_focus.cycle(window, -1)
+    assert back is seen[-2]
+    assert window.action_next_dock.shortcut().toString() == "F6"

@@ -72,7 +72,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.evidence import Dump, EvidenceError, open_dump
-from viewer.gui import context_menus
+from viewer.gui import context_menus, dock_focus
 from viewer.gui import regions_model as rm
 from viewer.gui import structure_model as sm
 from viewer.gui.details import DetailsPane
@@ -88,6 +88,7 @@ from viewer.gui.features.scan import ScanController
 from viewer.gui.features.secrets import SecretsController
 from viewer.gui.findings import FindingsPanel
 from viewer.gui.fleet_results import open_fleet_results
+from viewer.gui.help import add_help_menu
 from viewer.gui.inspector import Inspector
 from viewer.gui.palette import dark_palette
 from viewer.gui.plain import PlainLabel, message_box
@@ -179,6 +180,7 @@ class MainWindow(QMainWindow):
         self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports, self.bookmarks,
                                         self.finding_menu, self.secrets]
         self._install_context_menus()
+        self.help_actions = add_help_menu(self)  # the last menu: Keyboard shortcuts (F1), About
         self._follow_session()
         self.update_title()
         self.resize(1400, 900)
@@ -486,6 +488,11 @@ class MainWindow(QMainWindow):
             act.setCheckable(True)
             act.setData(key)
             self._theme_group.addAction(act)
+        view.addSeparator()
+        self.action_next_dock = self.add_action(view, "Focus the next dock", lambda: dock_focus.cycle(self, 1),
+                                                QKeySequence(Qt.Key.Key_F6))
+        self.action_previous_dock = self.add_action(view, "Focus the previous dock", lambda: dock_focus.cycle(self, -1),
+                                                    QKeySequence("Shift+F6"))
 
     def _build_status(self) -> None:
         """Where the cursor is, and the selection, at the left; the features' jobs and the dump's format,
