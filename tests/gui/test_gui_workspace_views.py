@@ -332,3 +332,39 @@ def test_f6_walks_the_keyboard_focus_through_every_shown_dock(qtbot, window):
     back = dock_focus.cycle(window, -1)
     assert back is seen[-2]
     assert window.action_next_dock.shortcut().toString() == "F6"
+
+
+# -- small defects ---------------------------------------------------------------------------------
+def test_open_bundle_takes_bundle_and_target_folder_each_with_browse(qtbot, window, tmp_path, shots):
+    from PySide6.QtWidgets import QDialogButtonBox, QPushButton
+
+    from viewer.handover.extract import default_target
+
+    bundle = tmp_path / "received" / "case-bundle.zip"
+    dialog = window.handover.open_bundle_dialog(str(bundle))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.target() == default_target(bundle)
+    assert isinstance(dialog.target_browse, QPushButton) and dialog.target_browse.text() == "Browse…"
+    assert dialog.target_edit.width() > 300  # a real field, not a tiny text box
+    other = tmp_path / "other.zip"
+    dialog.bundle_edit.setText(str(other))
+    assert dialog.target() == default_target(other)  # follows the bundle until chosen
+    dialog.target_edit.setText(str(tmp_path / "mine"))
+    dialog.bundle_edit.setText(str(bundle))
+    assert dialog.target() == tmp_path / "mine"
+    open_button = dialog.buttons.button(QDialogButtonBox.StandardButton.Open)
+    assert open_button.isEnabled()
+    dialog.target_edit.clear()
+    assert not open_button.isEnabled()
+    dialog.target_edit.setText(str(tmp_path / "mine"))
+    both_themes(window, dialog, shots, "s2-open-bundle")
+    dialog.reject()
+
+
+def test_a_new_user_is_told_that_ctrl_r_scans(qtbot, window):
+    assert "Ctrl+R" in window._placeholder.text() and "F1" in window._placeholder.text()
+    assert window.load(SAMPLE) is None
+    secrets = window.secrets
+    secrets.refresh()
+    assert "Ctrl+R" in secrets.summary.text()

@@ -158,7 +158,7 @@ def add_help_menu(window: Any) -> dict[str, QAction]:
     shortcuts = window.add_action(menu, "&Keyboard shortcuts…", lambda: show_shortcuts(window),
                                   QKeySequence(Qt.Key.Key_F1), "Every shortcut of the window")
     about = window.add_action(menu, "&About Evidence Viewer…", lambda: show_about(window),
-                              tip="Versions and licences")
+                              QKeySequence("Ctrl+F1"), "Versions and licences")
     about.setMenuRole(QAction.MenuRole.AboutRole)
     return {"shortcuts": shortcuts, "about": about}
 

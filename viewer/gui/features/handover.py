@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from viewer.evidence import EvidenceError
-from viewer.gui.case_export import BUNDLE_FILTER
+from viewer.gui.bundle_forms import OpenBundleDialog
 from viewer.gui.features.base import Feature, Host
 from viewer.gui.features.case import CaseController
 from viewer.gui.features.scan import ScanController
@@ -129,14 +129,17 @@ class HandoverController(Feature):
         return not self.bundle_busy and not self.redact_busy
 
     # -- open a bundle ---------------------------------------------------------------------------
+    def open_bundle_dialog(self, bundle: str = "") -> OpenBundleDialog:
+        """The Open bundle dialog (bundle and target folder, each with Browse…), not shown yet."""
+        return OpenBundleDialog(bundle, self.parent_widget)
+
     def _ask_open_bundle(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "Open bundle", "", BUNDLE_FILTER)
-        if not path:
-            return
-        folder, ok = QInputDialog.getText(self.parent_widget, "Open bundle", "Extract the case to the folder:",
-                                          text=str(default_target(path)))
-        if ok and folder.strip():
-            self.open_bundle(path, folder.strip())
+        dialog = self.open_bundle_dialog()
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                self.open_bundle(dialog.bundle(), dialog.target())
+        finally:
+            dialog.deleteLater()
 
     def open_bundle(self, path: str | os.PathLike[str], target_dir: str | os.PathLike[str] | None = None,
                     passphrase: str | None = None, *, ask_signer: bool = True) -> bool:

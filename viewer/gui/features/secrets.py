@@ -131,6 +131,7 @@ class SecretsController(Feature):
                                   toggle_shortcut="Ctrl+Alt+S", tab_with="findings-dock")
         self.dock.visibilityChanged.connect(lambda visible: self.refresh() if visible and self._stale else None)
         self._stale = True
+        self._quiet = False
         ev = self.session.events
         ev.current_changed.connect(lambda _od: self._changed())
         ev.findings_changed.connect(lambda od: self._changed() if od is self.session.current else None)
@@ -174,7 +175,11 @@ class SecretsController(Feature):
         self.dock.setWindowTitle(f"Secrets ({len(rows)})" if rows else "Secrets")
         again = next((i for i, r in enumerate(rows) if r.key == keep), 0 if rows else -1)
         if again >= 0:
-            self.table.selectRow(again)
+            self._quiet = True  # a rebuild selects the key again; it does not move the hex view
+            try:
+                self.table.selectRow(again)
+            finally:
+                self._quiet = False
         else:
             self.copies_model.set_copies([], None)
         self._update_review_widgets()
@@ -212,7 +217,7 @@ class SecretsController(Feature):
 
     def _on_copy(self, index: QModelIndex) -> None:
         f = self.copies_model.finding(index.row()) if index.isValid() else None
-        if f is not None:
+        if f is not None and not self._quiet:
             self.show_copy(f)
 
     def show_copy(self, f: Finding) -> None:
