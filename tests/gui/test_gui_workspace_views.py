@@ -7,6 +7,7 @@ Screenshots of each view, light and dark, go into ``EV_SCREENSHOTS`` (or a tempo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -368,3 +369,39 @@ def test_a_new_user_is_told_that_ctrl_r_scans(qtbot, window):
     secrets = window.secrets
     secrets.refresh()
     assert "Ctrl+R" in secrets.summary.text()
+
+
+# -- structure that explains the bytes --------------------------------------------------------------
+def test_the_field_under_the_cursor_is_outlined_and_values_read_in_words(qtbot, window, shots):
+    from viewer.gui import structure_model as sm
+    from viewer.workspace.highlights import FIELD_ROLE
+
+    assert window.load(SAMPLE) is None
+    window.structure_dock.show()
+    window.structure_dock.raise_()
+    QApplication.processEvents()
+    od = window.session.current
+    window.go_to_offset(0x12)  # e_machine in the ELF header
+    assert od.field == (0x12, 2, "e_machine")
+    marks = [h for h in window.hex.highlights() if h.role == FIELD_ROLE]
+    assert [(h.offset, h.length, h.label) for h in marks] == [(0x12, 2, "e_machine")]
+    window.go_to_offset(0x13)  # the same field: nothing repainted for it
+    assert od.field == (0x12, 2, "e_machine")
+    window.go_to_offset(0x10)
+    assert od.field == (0x10, 2, "e_type")
+    model = window.structure_model
+    index = window.tree.currentIndex()
+    assert model.node(index).name == "e_type"
+    assert "ET_CORE" in model.index(index.row(), sm.COL_VALUE, index.parent()).data()
+    # program headers: the type and the flags in words
+    window.go_to_offset(0x40 + 4)  # p_flags of the first program header
+    flags = window.tree.currentIndex()
+    assert model.node(flags).name == "p_flags"
+    value = model.index(flags.row(), sm.COL_VALUE, flags.parent()).data()
+    assert re.fullmatch(r"[r-][w-][x-]( \(.*\))?|[RWX-]{3}.*", value.split("  ")[-1].strip("()")), value
+    window.go_to_offset(0x40)  # p_type
+    ptype = window.tree.currentIndex()
+    assert "PT_NOTE" in model.index(ptype.row(), sm.COL_VALUE, ptype.parent()).data()
+    kinds = window.tab.legend_kinds()
+    assert "field" in kinds
+    both_themes(window, window, shots, "s2-field-under-cursor")

@@ -911,6 +911,18 @@ class MainWindow(QMainWindow):
                     self.tree.scrollTo(index)
                 finally:
                     self._syncing = False
+            self._highlight_field(offset, index)
+
+    def _highlight_field(self, offset: int, index: QModelIndex) -> None:
+        """The parsed field under the cursor is outlined in the hex view (its name in the tooltip), as
+        the structure tree shows it; bytes in no field (captured memory) outline nothing."""
+        od = self.session.current
+        node = self.structure_model.node(index) if index.isValid() else None
+        inside = (node is not None and index.parent().isValid() and node.length > 0
+                  and node.offset <= offset < node.offset + node.length)
+        wanted = (node.offset, node.length, str(node.name)) if inside and node is not None else None
+        if od is not None and od.field != wanted:
+            self.session.set_field(od, wanted)
 
     def _structure_index(self, dump: Dump, offset: int) -> QModelIndex:
         """The tree row for the byte at ``offset``: the deepest field holding it; for a byte of captured

@@ -70,7 +70,10 @@ class Minimap(QWidget):
         self._invalidate()
 
     def set_findings(self, findings: Any) -> None:
-        self.findings = list(findings)
+        findings = list(findings)
+        if len(findings) == len(self.findings) and all(a is b for a, b in zip(findings, self.findings, strict=True)):
+            return  # the same findings (the highlights changed for another reason): keep the strip
+        self.findings = findings
         self._invalidate()
 
     def _invalidate(self) -> None:
