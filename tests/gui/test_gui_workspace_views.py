@@ -405,3 +405,45 @@ def test_the_field_under_the_cursor_is_outlined_and_values_read_in_words(qtbot, 
     kinds = window.tab.legend_kinds()
     assert "field" in kinds
     both_themes(window, window, shots, "s2-field-under-cursor")
+
+
+# -- compare a dump with its redacted copy ----------------------------------------------------------
+def test_compare_with_the_redacted_copy_walks_the_changed_runs(qtbot, window, tmp_path, shots):
+    from viewer.workspace.compare import changed_runs
+
+    scanned(qtbot, window)
+    out = tmp_path / "demo.redacted.core"
+    assert window.handover.redact_current(out)
+    qtbot.waitUntil(lambda: not window.handover.redact_busy, timeout=120_000)
+    result = window.handover.redaction_result
+    assert result is not None and result.clean
+    compare = window.compare
+    assert compare.action.shortcut().toString() == "Ctrl+Alt+D"
+    view = compare.compare_with(out)
+    assert view is not None
+    qtbot.waitExposed(view)
+    qtbot.waitUntil(lambda: view.comparison is not None, timeout=60_000)
+    comparison = view.comparison
+    assert comparison.runs and comparison.size_a == comparison.size_b
+    redacted = sorted((r.offset, r.length) for r in result.ranges)
+    # every range the redaction overwrote shows as changed, and nothing outside those ranges changed
+    def overlaps(a, b):
+        return a[0] < b[0] + b[1] and b[0] < a[0] + a[1]
+
+    assert all(any(overlaps(r, run) for run in comparison.runs) for r in redacted)
+    for run_off, run_n in comparison.runs:
+        covered = [r for r in redacted if overlaps(r, (run_off, run_n))]
+        assert covered and min(o for o, _ in covered) <= run_off
+        assert run_off + run_n <= max(o + n for o, n in covered)
+    first = comparison.runs[0]
+    assert view.current == first and view.left.selection() == first and view.right.selection() == first
+    assert view.left.top_row() == view.right.top_row()
+    if len(comparison.runs) > 1:
+        assert view.next_run() and view.current == comparison.runs[1]
+        assert view.previous_run() and view.current == first
+    assert "run 1 of" in view.where.text() and "changed run" in view.summary.text()
+    both_themes(window, view, shots, "s2-compare")
+    view.close()
+    qtbot.waitUntil(compare.idle, timeout=10_000)
+    # the job alone: a file against itself is identical; a shorter copy differs at its end
+    assert changed_runs(None, window.dump, window.dump).summary() == "identical"

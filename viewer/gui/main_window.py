@@ -81,6 +81,7 @@ from viewer.gui.entropy_plot import EntropyPlot
 from viewer.gui.features.base import Failure, Feature
 from viewer.gui.features.bookmarks import BookmarksController
 from viewer.gui.features.case import CaseController
+from viewer.gui.features.compare import CompareController
 from viewer.gui.features.export import ExportController
 from viewer.gui.features.finding_menu import FindingMenu
 from viewer.gui.features.handover import HandoverController
@@ -177,8 +178,9 @@ class MainWindow(QMainWindow):
         self.bookmarks = BookmarksController(self)
         self.finding_menu = FindingMenu(self, self.findings_panel)
         self.secrets = SecretsController(self, self.finding_menu)
+        self.compare = CompareController(self, self.scans.menu)
         self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports, self.bookmarks,
-                                        self.finding_menu, self.secrets]
+                                        self.finding_menu, self.secrets, self.compare]
         self._install_context_menus()
         self.help_actions = add_help_menu(self)  # the last menu: Keyboard shortcuts (F1), About
         self._follow_session()
