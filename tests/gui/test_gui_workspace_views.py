@@ -447,3 +447,29 @@ def test_compare_with_the_redacted_copy_walks_the_changed_runs(qtbot, window, tm
     qtbot.waitUntil(compare.idle, timeout=10_000)
     # the job alone: a file against itself is identical; a shorter copy differs at its end
     assert changed_runs(None, window.dump, window.dump).summary() == "identical"
+
+
+# -- report preview ----------------------------------------------------------------------------------
+def test_the_report_preview_shows_the_masked_report_before_any_export(qtbot, window, tmp_path, shots):
+    in_case(qtbot, window, tmp_path)
+    exports = window.exports
+    cf = window.session.case
+    events = len(cf.case.audit.events)
+    assert exports.action_preview.shortcut().toString() == "Ctrl+Shift+P"
+    assert exports.preview_report()
+    qtbot.waitUntil(lambda: exports.preview is not None and exports.idle(), timeout=60_000)
+    preview = exports.preview
+    qtbot.waitExposed(preview)
+    text = preview.text()
+    f = next(f for f in window.session.current.findings if f.secret)
+    assert "Views" in text and f.id in text
+    from viewer.workspace.findings_view import summary_text
+
+    assert summary_text(window.session.current.findings) in text  # one set of counts: the window's words
+    secret_hex = window.dump.read(f.offset, 16).hex(" ")
+    assert secret_hex not in text and window.dump.read(f.offset, 16).hex() not in text  # masked
+    assert len(cf.case.audit.events) == events and window.session.case_hold is None  # not an export
+    assert not list(tmp_path.glob("*.pdf")) and not list(tmp_path.glob("*.zip"))
+    both_themes(window, preview, shots, "s2-report-preview")
+    preview.close()
+    window.cases.close_case(save=False)

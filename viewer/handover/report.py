@@ -250,9 +250,9 @@ def _finding(r: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
 def _groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The secret findings grouped by key id (one key found in five places is one secret)."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
+    for r in records:  # a secret without a key id is a secret of its own (the engine's and the window's count)
         if r.get("secret", True):
-            groups[str(r.get("key_id") or "(no key id)")].append(r)
+            groups[str(r.get("key_id") or f"(no key id) {r.get('id')}")].append(r)
     order = {"low": 1, "medium": 2, "high": 3, "confirmed": 4}
     return [{
         "key": key,
