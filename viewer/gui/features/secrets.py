@@ -66,6 +66,26 @@ class SecretsController(Feature):
         self.finding_menu = finding_menu
         self.model = SecretsModel(self)
         self.copies_model = CopiesModel(self)
+        self._built = False
+        self._holder = QWidget()  # the dock's widgets are made when it is first shown (a window that never
+        holder = QVBoxLayout(self._holder)  # shows it does not pay for two tables and their fonts)
+        holder.setContentsMargins(0, 0, 0, 0)
+        self.dock = host.add_dock("Secrets", "secrets-dock", self._holder, Qt.DockWidgetArea.BottomDockWidgetArea,
+                                  toggle_shortcut="Ctrl+Alt+S", tab_with="findings-dock")
+        self.dock.visibilityChanged.connect(lambda visible: self.refresh() if visible and self._stale else None)
+        self._stale = True
+        self._quiet = False
+        ev = self.session.events
+        ev.current_changed.connect(lambda _od: self._changed())
+        ev.findings_changed.connect(lambda od: self._changed() if od is self.session.current else None)
+        ev.case_changed.connect(lambda _cf: self._changed())
+        ev.case_edited.connect(self._review_changed)
+        ev.evidence_state_changed.connect(lambda _sha, _state: self._changed())
+
+    def _ensure_ui(self) -> None:
+        if self._built:
+            return
+        self._built = True
         self.table = _table("secrets-table", self.model)
         self.copies = _table("secret-copies", self.copies_model)
         fm = self.table.fontMetrics()
@@ -122,23 +142,10 @@ class SecretsController(Feature):
         split.addWidget(self.table)
         split.addWidget(lower)
         split.setSizes([640, 760])  # the key's columns through Review; the copies' through Region
-        box = QWidget()
-        layout = QVBoxLayout(box)
+        layout = self._holder.layout()
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.summary)
         layout.addWidget(split, 1)
-        self.dock = host.add_dock("Secrets", "secrets-dock", box, Qt.DockWidgetArea.BottomDockWidgetArea,
-                                  toggle_shortcut="Ctrl+Alt+S", tab_with="findings-dock")
-        self.dock.visibilityChanged.connect(lambda visible: self.refresh() if visible and self._stale else None)
-        self._stale = True
-        self._quiet = False
-        ev = self.session.events
-        ev.current_changed.connect(lambda _od: self._changed())
-        ev.findings_changed.connect(lambda od: self._changed() if od is self.session.current else None)
-        ev.case_changed.connect(lambda _cf: self._changed())
-        ev.case_edited.connect(self._review_changed)
-        ev.evidence_state_changed.connect(lambda _sha, _state: self._changed())
-        self.refresh()
 
     # -- state -----------------------------------------------------------------------------------
     def review_lookup(self) -> sv.Review | None:
@@ -153,7 +160,7 @@ class SecretsController(Feature):
             self.refresh()
 
     def _review_changed(self) -> None:
-        if self._stale or not self.dock.isVisible():
+        if self._stale or not self._built or not self.dock.isVisible():
             self._stale = True
             return
         review = self.review_lookup()
@@ -164,6 +171,7 @@ class SecretsController(Feature):
 
     def refresh(self) -> None:
         """Rebuild the rows from the current dump (keeping the selected key selected)."""
+        self._ensure_ui()
         self._stale = False
         od = self.session.current
         keep = self.current_row().key if self.current_row() is not None else None
@@ -185,7 +193,7 @@ class SecretsController(Feature):
         self._update_review_widgets()
 
     def current_row(self) -> sv.SecretRow | None:
-        return self.model.row(self.table.currentIndex().row())
+        return self.model.row(self.table.currentIndex().row()) if self._built else None
 
     def _why_not(self) -> str:
         row = self.current_row()
