@@ -159,9 +159,9 @@ def test_every_table_and_tree_of_the_window_has_a_context_menu(qtbot, window, tm
     views = [v for v in window.findChildren(QAbstractItemView)
              if v.objectName() != "context-menu" and v.parent() is not None and v.model() is not None
              and not type(v).__name__.startswith("Q_") and v.window() is window
-             and type(v).__name__ in ("QTableView", "QTreeView", "QListView")]
+             and type(v).__name__ in ("QTableView", "QTreeView", "QListView", "QListWidget", "QTreeWidget")]
     missing = [v.objectName() or type(v).__name__ for v in views if not v.property("ev_context_menu")]
-    assert missing == []
+    assert missing == [] and len(views) >= 12
     regions = window.regions_view
     menu = context_menus.menu_at(regions, regions.model().index(0, 0))
     assert "Copy row" in [a.text() for a in menu.actions()]
@@ -261,7 +261,10 @@ def test_the_minimap_shows_entropy_regions_and_findings_and_navigates(qtbot, win
     row = mm.row_of(strip.size, strip.rows, f.offset)
     assert f.kind in mini.hover_text(row)
     # a click: the bytes there in the middle of the hex view, the cursor on them
-    offset = mini.go_to_y(row, move_cursor=True)
+    from PySide6.QtCore import QPoint
+
+    qtbot.mouseClick(mini, Qt.MouseButton.LeftButton, pos=QPoint(mini.width() // 2, row))  # a real click
+    offset = mini.offset_at(row)
     hexv = window.hex
     assert offset is not None and offset <= f.offset + f.length
     assert hexv.visible_rows().start <= offset // hexv.bytes_per_row() < hexv.visible_rows().stop
@@ -466,6 +469,7 @@ def test_the_report_preview_shows_the_masked_report_before_any_export(qtbot, win
     from viewer.workspace.findings_view import summary_text
 
     assert summary_text(window.session.current.findings) in text  # one set of counts: the window's words
+    assert "math-checked" in text  # the scanner's confidence in its own words, as in the window
     secret_hex = window.dump.read(f.offset, 16).hex(" ")
     assert secret_hex not in text and window.dump.read(f.offset, 16).hex() not in text  # masked
     assert len(cf.case.audit.events) == events and window.session.case_hold is None  # not an export

@@ -8,6 +8,7 @@ an index would show, without showing it (tests, and the keyboard path).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QGuiApplication
@@ -62,4 +63,23 @@ def menu_at(view: QAbstractItemView, index: QModelIndex) -> QMenu:
     return menu_for(view, index, getattr(view, "_ev_menu_builder", None))
 
 
-__all__ = ["install", "menu_at", "menu_for", "row_text"]
+def install_window_menus(window: Any) -> None:
+    """The main window's own tables (the features install theirs): select, go to, copy."""
+    def structure(index: QModelIndex, menu: QMenu) -> None:
+        node = window.structure_model.node(index)
+        if node is not None:
+            menu.addAction("Select its bytes", lambda: window.select(node.offset, node.length))
+
+    def region(index: QModelIndex, menu: QMenu) -> None:
+        r = window.regions_model.region(window._regions_proxy.mapToSource(index).row())
+        menu.addAction("Select the region", lambda: window.select(r.file_offset, r.size))
+        menu.addAction("Go to its start", lambda: window.go_to_offset(r.file_offset))
+
+    install(window.tree, structure)
+    install(window.regions_view, region)
+    install(window.warnings_view)
+    install(window.find_bar.results_list)
+    install(window.inspector.tree)
+
+
+__all__ = ["install", "install_window_menus", "menu_at", "menu_for", "row_text"]

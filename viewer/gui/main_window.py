@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         self.compare = CompareController(self, self.scans.menu)
         self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports, self.bookmarks,
                                         self.finding_menu, self.secrets, self.compare]
-        self._install_context_menus()
+        context_menus.install_window_menus(self)  # right-click on the window's own tables
         self.help_actions = add_help_menu(self)  # the last menu: Keyboard shortcuts (F1), About
         self._follow_session()
         self.update_title()
@@ -381,24 +381,6 @@ class MainWindow(QMainWindow):
         self.warnings_dock = self.add_dock("Warnings", "warnings-dock", self.warnings_view, bottom)
 
         self._arranged = False
-
-    def _install_context_menus(self) -> None:
-        """Right-click on the window's own tables (the features install theirs): select, go to, copy."""
-        def structure(index: QModelIndex, menu: QMenu) -> None:
-            node = self.structure_model.node(index)
-            if node is not None:
-                menu.addAction("Select its bytes", lambda: self.select(node.offset, node.length))
-
-        def region(index: QModelIndex, menu: QMenu) -> None:
-            r = self.regions_model.region(self._regions_proxy.mapToSource(index).row())
-            menu.addAction("Select the region", lambda: self.select(r.file_offset, r.size))
-            menu.addAction("Go to its start", lambda: self.go_to_offset(r.file_offset))
-
-        context_menus.install(self.tree, structure)
-        context_menus.install(self.regions_view, region)
-        context_menus.install(self.warnings_view)
-        context_menus.install(self.find_bar.results_list)
-        context_menus.install(self.inspector.tree)
 
     def _arrange_docks(self) -> None:
         """The default layout: docks tabbed in pairs (a feature's dock with the one it names). Done on first
