@@ -422,6 +422,8 @@ def test_compare_with_the_redacted_copy_walks_the_changed_runs(qtbot, window, tm
     assert result is not None and result.clean
     compare = window.compare
     assert compare.action.shortcut().toString() == "Ctrl+Alt+D"
+    assert window.handover.last_redaction_of(SAMPLE) == str(out)  # what Compare offers first
+    assert "Compare with a copy" in window.handover.redaction_message
     view = compare.compare_with(out)
     assert view is not None
     qtbot.waitExposed(view)
@@ -477,3 +479,28 @@ def test_the_report_preview_shows_the_masked_report_before_any_export(qtbot, win
     both_themes(window, preview, shots, "s2-report-preview")
     preview.close()
     window.cases.close_case(save=False)
+
+
+# -- the keyboard, as an examiner uses it ------------------------------------------------------------
+def test_the_new_views_answer_their_keys(qtbot, window):
+    from PySide6.QtTest import QTest
+
+    assert window.load(SAMPLE) is None
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
+    window.hex.setFocus()
+    QTest.keyClick(window.hex, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    shown = not window.secrets.dock.isHidden()
+    QTest.keyClick(window.hex, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert (not window.secrets.dock.isHidden()) != shown  # Ctrl+Alt+S toggles the Secrets dock
+    QTest.keyClick(window.hex, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert not window.tab.minimap.isVisible()
+    QTest.keyClick(window.hex, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.tab.minimap.isVisible()
+    QTest.keyClick(window.hex, Qt.Key.Key_F6)
+    assert QApplication.focusWidget() is not window.hex  # the next dock has the keyboard
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier)
+    assert QApplication.focusWidget() is window.hex
+    QTest.keyClick(window.hex, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: getattr(window, "shortcuts_dialog", None) is not None, timeout=2_000)
+    window.shortcuts_dialog.close()

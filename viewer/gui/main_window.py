@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         self.bookmarks = BookmarksController(self)
         self.finding_menu = FindingMenu(self, self.findings_panel)
         self.secrets = SecretsController(self, self.finding_menu)
-        self.compare = CompareController(self, self.scans.menu)
+        self.compare = CompareController(self, self.scans.menu, self.handover.last_redaction_of)
         self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports, self.bookmarks,
                                         self.finding_menu, self.secrets, self.compare]
         context_menus.install_window_menus(self)  # right-click on the window's own tables

@@ -4,6 +4,8 @@ found in a worker (:func:`viewer.workspace.compare.changed_runs`), shown in a :c
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -20,8 +22,10 @@ def compare_job(state: TaskState, original: Any, copy: Any) -> Any:
 
 
 class CompareController(Feature):
-    def __init__(self, host: Host, menu: Any):
+    def __init__(self, host: Host, menu: Any, suggest: Callable[[Path], str | None] | None = None):
+        """``suggest(dump path)``: the copy to offer first (the last redaction's output of that dump)."""
         super().__init__(host)
+        self.suggest = suggest
         menu.addSeparator()
         self.action = host.add_action(menu, "Compare with a &copy…", self._ask, "Ctrl+Alt+D",
                                       "The current dump beside another file (its redacted copy): the changed "
@@ -32,7 +36,8 @@ class CompareController(Feature):
         od = self.session.current
         if od is None:
             return
-        start = str(od.path.with_name(f"{od.path.stem}.redacted{od.path.suffix}"))
+        start = (self.suggest(od.path) if self.suggest is not None else None) or \
+            str(od.path.with_name(f"{od.path.stem}.redacted{od.path.suffix}"))
         path, _ = QFileDialog.getOpenFileName(self.parent_widget, "Compare with a copy (read-only)", start,
                                               "All files (*)")
         if path:

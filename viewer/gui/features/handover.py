@@ -128,6 +128,13 @@ class HandoverController(Feature):
     def idle(self) -> bool:
         return not self.bundle_busy and not self.redact_busy
 
+    def last_redaction_of(self, dump_path: Path) -> str | None:
+        """The redacted copy written last of ``dump_path`` in this session (what Compare offers first)."""
+        r = self.redaction_result
+        if r is None or Path(r.input).resolve() != Path(dump_path).resolve():
+            return None
+        return str(r.output)
+
     # -- open a bundle ---------------------------------------------------------------------------
     def open_bundle_dialog(self, bundle: str = "") -> OpenBundleDialog:
         """The Open bundle dialog (bundle and target folder, each with Browse…), not shown yet."""
@@ -341,7 +348,8 @@ class HandoverController(Feature):
             verdict = f"NOT clean: {len(result.remaining)} finding(s) remain ({kinds})."
         lines = [verdict, f"{n} range{'s' if n != 1 else ''} overwritten in {result.rounds} round(s), "
                  f"{result.seconds:.1f} s.", f"Copy: {result.output}", f"Log: {result.log}",
-                 f"Input unchanged, SHA-256 {result.input_sha256}"]
+                 f"Input unchanged, SHA-256 {result.input_sha256}",
+                 "Scan ▸ Compare with a copy… (Ctrl+Alt+D) shows every changed run beside the original."]
         if case_line:
             lines.append(case_line)
         lines += [f"note: {one_line(w)}" for w in result.warnings[:5]]
