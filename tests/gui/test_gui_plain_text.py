@@ -30,8 +30,8 @@ def test_no_module_of_the_window_makes_a_label_or_message_box_but_through_plain(
         if path.name == "plain.py":
             continue
         for number, line in enumerate(path.read_text().splitlines(), start=1):
-            if re.search(r"(?<![\w.])QLabel\(|QMessageBox\(|QMessageBox\.(question|warning|information|critical)\(",
-                         line):
+            if re.search(r"(?<![\w.])QLabel\(|QMessageBox\(|QMessageBox\.(question|warning|information|critical)\("
+                         r"|QInputDialog\.get", line):
                 offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert offenders == []
 
@@ -86,3 +86,23 @@ def test_a_case_and_a_dump_named_like_markup_show_literally(qtbot, tmp_path):
         window.cases.close_case(save=False)
     finally:
         window.close()
+
+
+def test_a_text_prompt_naming_markup_shows_it_as_text(qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    seen = []
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, QInputDialog):
+            seen.extend(lab.textFormat() for lab in dialog.findChildren(QLabel) if "EVIL" in lab.text())
+            dialog.setTextValue("renamed")
+            dialog.accept()
+        else:
+            QTimer.singleShot(20, answer)
+
+    QTimer.singleShot(0, answer)
+    text, ok = plain.ask_text(None, "Bookmark note", f"Note on {MARKUP}:", "old", multiline=True)
+    assert ok and text == "renamed" and seen == [Qt.TextFormat.PlainText]

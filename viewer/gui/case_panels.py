@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QLineEdit,
     QListWidget,
     QPushButton,
@@ -39,7 +38,7 @@ from viewer.case import STATUSES, CaseError, CaseFile
 from viewer.case.model import SEVERITIES, EvidenceRef, FindingRecord
 from viewer.gui import context_menus
 from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
-from viewer.gui.plain import PlainLabel, esc, rich_label, tip, warn
+from viewer.gui.plain import PlainLabel, ask_text, esc, rich_label, tip, warn
 from viewer.gui.task_worker import one_line
 from viewer.workspace.review_history import FIELDS, ReviewHistory
 
@@ -272,7 +271,7 @@ class ReviewPanel(QWidget):
             return
         assert self.record is not None
         old = self.record.review.comments[index].text
-        text, ok = QInputDialog.getMultiLineText(self, "Edit comment", "Comment:", old)
+        text, ok = ask_text(self, "Edit comment", "Comment:", old, multiline=True)
         if ok:
             self.edit_comment(index, text)
 
@@ -309,10 +308,10 @@ class ReviewPanel(QWidget):
 # -- key slots ------------------------------------------------------------------------------------
 def ask_new_passphrase(parent: QWidget, title: str) -> str | None:
     """A passphrase typed twice (hidden); None when cancelled or the two differ (then says so)."""
-    first, ok = QInputDialog.getText(parent, title, "New passphrase:", QLineEdit.EchoMode.Password)
+    first, ok = ask_text(parent, title, "New passphrase:", echo=QLineEdit.EchoMode.Password)
     if not ok or not first:
         return None
-    again, ok = QInputDialog.getText(parent, title, "The same passphrase again:", QLineEdit.EchoMode.Password)
+    again, ok = ask_text(parent, title, "The same passphrase again:", echo=QLineEdit.EchoMode.Password)
     if not ok:
         return None
     if again != first:

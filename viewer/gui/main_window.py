@@ -57,7 +57,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHeaderView,
-    QInputDialog,
     QLineEdit,
     QListView,
     QMainWindow,
@@ -92,7 +91,7 @@ from viewer.gui.fleet_results import open_fleet_results
 from viewer.gui.help import add_help_menu
 from viewer.gui.inspector import Inspector
 from viewer.gui.palette import dark_palette
-from viewer.gui.plain import PlainLabel, message_box
+from viewer.gui.plain import PlainLabel, ask_text, message_box
 from viewer.gui.plain import tip as plain_tip
 from viewer.gui.regions_model import RegionsModel
 from viewer.gui.search import FindBar
@@ -946,7 +945,7 @@ class MainWindow(QMainWindow):
     def ask_go_to(self) -> None:
         if self.hex is None:
             return
-        text, ok = QInputDialog.getText(self, "Go to", "File offset, or virtual address prefixed with 'va:' (hex with 0x):")
+        text, ok = ask_text(self, "Go to", "File offset, or virtual address prefixed with 'va:' (hex with 0x):")
         if ok and text.strip():
             error = self.go_to(text)
             if error:
@@ -971,7 +970,7 @@ class MainWindow(QMainWindow):
         if self.tab is None:
             return
         offset, length = self.tab.hex.selection()
-        name, ok = QInputDialog.getText(self, "Bookmark", f"Name for {max(1, length)} bytes at {offset:#x}:")
+        name, ok = ask_text(self, "Bookmark", f"Name for {max(1, length)} bytes at {offset:#x}:")
         if not ok:
             return
         color = QColorDialog.getColor(self._next_bookmark_color(), self, "Bookmark colour",

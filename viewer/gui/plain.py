@@ -9,7 +9,8 @@ message box of :mod:`viewer.gui` is made here, plain unless asked otherwise:
 * :func:`label` / :class:`PlainLabel`: ``Qt.PlainText``, always;
 * :func:`rich_label`: rich text the caller composed, every outside value passed through :func:`esc`;
 * :func:`message_box`, :func:`ask`, :func:`warn`, :func:`inform`: message boxes with plain text (Qt's static
-  ``QMessageBox.question``/``warning``/``information`` guess the format, so the window never calls them).
+  ``QMessageBox.question``/``warning``/``information`` guess the format, so the window never calls them);
+* :func:`ask_text`: ``QInputDialog``'s text prompts, the prompt plain.
 
 ``tests/gui/test_gui_plain_text.py`` checks that no module of the window makes a QLabel or message box in
 any other way, and that a case and a dump named like markup show their names literally.
@@ -21,7 +22,7 @@ from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import Qt as GuiQt  # mightBeRichText lives in QtGui
-from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QInputDialog, QLabel, QLineEdit, QMessageBox, QWidget
 
 PLAIN = Qt.TextFormat.PlainText
 Button = QMessageBox.StandardButton
@@ -108,6 +109,26 @@ def inform(parent: QWidget | None, title: str, text: str) -> None:
 
 
 
+def ask_text(parent: QWidget | None, title: str, prompt: str, text: str = "", *, multiline: bool = False,
+             echo: QLineEdit.EchoMode = QLineEdit.EchoMode.Normal) -> tuple[str, bool]:
+    """``QInputDialog.getText`` / ``getMultiLineText`` with the prompt as plain text (a prompt naming a
+    bookmark or a comment from a case must not render as markup); ``(text, accepted)``."""
+    dialog = QInputDialog(parent)
+    dialog.setWindowTitle(title)
+    dialog.setLabelText(prompt)
+    if multiline:
+        dialog.setOption(QInputDialog.InputDialogOption.UsePlainTextEditForTextInput)
+    dialog.setTextEchoMode(echo)
+    dialog.setTextValue(text)
+    for child in dialog.findChildren(QLabel):
+        child.setTextFormat(PLAIN)
+    try:
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        return dialog.textValue(), accepted
+    finally:
+        dialog.deleteLater()
+
+
 def tip(text: object) -> object:
     """A tooltip that shows ``text`` literally: Qt renders a tooltip as rich text when it looks like
     markup, so such a text goes escaped in a ``<pre>``-like paragraph. Non-strings (None) pass through."""
@@ -115,4 +136,4 @@ def tip(text: object) -> object:
         return text
     return f"<p style='white-space:pre-wrap'>{esc(text)}</p>"
 
-__all__ = ["PLAIN", "PlainLabel", "ask", "esc", "inform", "label", "message_box", "rich_label", "tip", "warn"]
+__all__ = ["PLAIN", "PlainLabel", "ask", "ask_text", "esc", "inform", "label", "message_box", "rich_label", "tip", "warn"]

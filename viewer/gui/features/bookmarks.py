@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QHBoxLayout,
     QHeaderView,
-    QInputDialog,
     QMenu,
     QPushButton,
     QTableView,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 from viewer.gui import context_menus
 from viewer.gui.bookmarks_model import COL_LENGTH, COL_NAME, COL_NOTE, COL_OFFSET, BookmarksModel
 from viewer.gui.features.base import Feature, Host
+from viewer.gui.plain import ask_text
 from viewer.workspace.session import Bookmark, OpenDump
 
 
@@ -156,7 +156,7 @@ class BookmarksController(Feature):
         mark = self.model.bookmark(row)
         if mark is None:
             return
-        text, ok = QInputDialog.getMultiLineText(self.parent_widget, "Bookmark note", f"Note on {mark.name}:", mark.note)
+        text, ok = ask_text(self.parent_widget, "Bookmark note", f"Note on {mark.name}:", mark.note, multiline=True)
         if ok:
             self.set_note(row, text)
 

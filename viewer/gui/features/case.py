@@ -35,7 +35,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -66,7 +65,7 @@ from viewer.gui.case_panels import (
     table,
 )
 from viewer.gui.features.base import Feature, Host
-from viewer.gui.plain import PlainLabel, ask, esc, message_box, rich_label
+from viewer.gui.plain import PlainLabel, ask, ask_text, esc, message_box, rich_label
 from viewer.gui.task_worker import TaskWorker, one_line
 from viewer.scan.finding import Finding
 from viewer.workspace.case_form import NewCaseForm
@@ -225,8 +224,8 @@ class CaseController(Feature):
             self.session.case.author = make_author(name)
 
     def _ask_examiner(self) -> None:
-        name, ok = QInputDialog.getText(self.parent_widget, "Examiner",
-                                        "Your name (the author of your changes to cases):", text=self.examiner_name())
+        name, ok = ask_text(self.parent_widget, "Examiner", "Your name (the author of your changes to cases):",
+                            self.examiner_name())
         if ok:
             self.set_examiner_name(name)
 
