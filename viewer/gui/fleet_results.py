@@ -18,15 +18,15 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QHeaderView,
-    QLabel,
-    QMessageBox,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from viewer.fleet.db import ResultsDB, ResultsError
+from viewer.gui import context_menus
 from viewer.gui.item_models import NO_PARENT, header_data
+from viewer.gui.plain import PlainLabel, inform, warn
 from viewer.units import human_size
 
 COLUMNS = ("Verdict", "Secrets", "Path", "Host", "Format", "Size", "SHA-256", "Quarantined / redacted")
@@ -84,8 +84,9 @@ class FleetResultsDialog(QDialog):
         self.db_path = db_path
         self.open_dump = open_dump
         self.setWindowTitle(f"Fleet results — {os.path.basename(db_path)}")
-        self.summary = QLabel()
+        self.summary = PlainLabel()
         self.table = QTableView()
+        context_menus.install(self.table)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
@@ -121,7 +122,7 @@ class FleetResultsDialog(QDialog):
         assert isinstance(proxy, QSortFilterProxyModel) and self.model is not None
         path = self.model.dump_path(proxy.mapToSource(index).row())
         if path is None:
-            QMessageBox.information(self, "Fleet results", "The dump is no longer at its path or in quarantine.")
+            inform(self, "Fleet results", "The dump is no longer at its path or in quarantine.")
             return
         self.open_dump(path)
 
@@ -137,7 +138,7 @@ def open_fleet_results(window: Any, path: str | None = None) -> FleetResultsDial
     try:
         dialog = FleetResultsDialog(path, window.open_path_async, window)
     except ResultsError as exc:
-        QMessageBox.warning(window, "Fleet results", str(exc))
+        warn(window, "Fleet results", str(exc))
         return None
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()

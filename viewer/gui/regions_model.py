@@ -15,6 +15,7 @@ from PySide6.QtGui import QFontDatabase
 
 from viewer.evidence.model import Region
 from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui.plain import tip
 from viewer.units import human_size
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -58,6 +59,10 @@ class RegionsModel(QAbstractTableModel):
         return header_data(section, orientation, role, HEADERS, HEADER_TIPS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        value = self._cell(index, role)
+        return tip(value) if role == Qt.ItemDataRole.ToolTipRole else value  # dump text shown literally
+
+    def _cell(self, index: AnyIndex, role: int) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._regions):
             return None
         r = self._regions[index.row()]
