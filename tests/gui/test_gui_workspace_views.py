@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 
-from tests.builders.window import ini_settings
+from tests.builders.window import ini_settings, scanned
 from tests.builders.window import make_window as build_window
 from tests.conftest import REPO
 from viewer.gui import context_menus
@@ -34,13 +34,6 @@ def window(qtbot, settings):
     win = build_window(qtbot, settings, size=(1280, 900))
     yield win
     win.close()
-
-
-def scanned(qtbot, window, path: Path = SAMPLE) -> None:
-    assert window.load(path) is None
-    assert window.scans.start_scan()
-    qtbot.waitUntil(window.scans.idle, timeout=120_000)
-    qtbot.waitUntil(lambda: window.sha256 is not None, timeout=20_000)
 
 
 def in_case(qtbot, window, tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QFontDatabase
 
-from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui.item_models import AnyIndex, FlatTable
 from viewer.gui.plain import tip
 from viewer.workspace.session import Bookmark
 
@@ -24,8 +24,11 @@ TIPS = ("The bookmark's name and colour (double-click to rename)", "File offset 
 EDITABLE = {COL_NAME: "name", COL_NOTE: "note"}
 
 
-class BookmarksModel(QAbstractTableModel):
+class BookmarksModel(FlatTable):
     """One row per bookmark of the current dump."""
+
+    headers = HEADERS
+    tips = TIPS
 
     sig_edit = Signal(object, str, str)  # Bookmark, field ("name" / "note"), new text
 
@@ -51,14 +54,8 @@ class BookmarksModel(QAbstractTableModel):
     def bookmark(self, row: int) -> Bookmark | None:
         return self._marks[row] if 0 <= row < len(self._marks) else None
 
-    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._marks)
-
-    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        return header_data(section, orientation, role, HEADERS, TIPS)
+    def row_count(self) -> int:
+        return len(self._marks)
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():

@@ -13,23 +13,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QObject,
     Qt,
     Signal,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLineEdit,
     QListWidget,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -37,13 +33,13 @@ from PySide6.QtWidgets import (
 from viewer.case import STATUSES, CaseError, CaseFile
 from viewer.case.model import SEVERITIES, EvidenceRef, FindingRecord
 from viewer.gui import context_menus
-from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui.item_models import AnyIndex, FlatTable
 from viewer.gui.plain import PlainLabel, ask_text, esc, rich_label, tip, warn
 from viewer.gui.task_worker import one_line
 from viewer.workspace.review_history import FIELDS, ReviewHistory
 
 
-class _Table(QAbstractTableModel):
+class _Table(FlatTable):
     """A flat, read-only table of rows (lists of display strings) with a header."""
 
     headers: Sequence[str] = ()
@@ -61,14 +57,8 @@ class _Table(QAbstractTableModel):
     def item(self, row: int) -> Any:
         return self._items[row]
 
-    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        return header_data(section, orientation, role, self.headers)
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         value = self._cell(index, role)
@@ -126,24 +116,6 @@ class AuditModel(_Table):
         events = list(cf.case.audit) if cf is not None else []
         self._set(events, [[str(e.get("seq", i)), str(e.get("time", "")), str(e.get("type", "")),
                             str(e.get("author", "")), _summary(e)] for i, e in enumerate(events)])
-
-
-def table(model: QAbstractTableModel, name: str) -> QTableView:
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 6)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    context_menus.install(view)
-    return view
 
 
 # -- the review of one finding --------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDialog,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from viewer.fleet.db import ResultsDB, ResultsError
 from viewer.gui import context_menus
-from viewer.gui.item_models import NO_PARENT, header_data
+from viewer.gui.item_models import FlatTable
 from viewer.gui.plain import PlainLabel, inform, warn
 from viewer.units import human_size
 
@@ -34,26 +34,19 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 
-class FleetResultsModel(QAbstractTableModel):
+class FleetResultsModel(FlatTable):
     """One row per dump of the database (``dumps()`` rows), read-only."""
+
+    headers = COLUMNS
 
     def __init__(self, rows: list[dict[str, Any]], parent: QWidget | None = None):
         super().__init__(parent)
         self.rows = rows
 
-    def rowCount(self, parent: Index = NO_PARENT) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = NO_PARENT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        return header_data(section, orientation, role, COLUMNS)
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+        r = self.row_at(index)
+        if r is None:
             return None
-        r = self.rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return [r["verdict"] or "", "" if r["secrets"] is None else str(r["secrets"]), r["path"], r["host"] or "",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QObject, QSortFilterProxyModel, Qt, qVersion
+from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt, qVersion
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.gui import context_menus
-from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui.item_models import AnyIndex, FlatTable
 from viewer.gui.plain import label
 from viewer.workspace.about import components, tool_line
 
@@ -51,28 +51,16 @@ def menu_shortcuts(bar: QMenuBar) -> list[tuple[str, str, str]]:
     return rows
 
 
-class ShortcutsModel(QAbstractTableModel):
+class ShortcutsModel(FlatTable):
     def __init__(self, rows: list[tuple[str, str, str]], parent: QObject | None = None,
                  headers: tuple[str, ...] = HEADERS):
         super().__init__(parent)
         self.rows = list(rows)
         self.headers = headers
 
-    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        return header_data(section, orientation, role, self.headers)
-
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.rows[index.row()][index.column()]
-        return None
+        row = self.row_at(index)
+        return row[index.column()] if row is not None and role == Qt.ItemDataRole.DisplayRole else None
 
 
 class ShortcutsDialog(QDialog):

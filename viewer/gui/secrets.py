@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QObject, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QFontDatabase
 
-from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui.item_models import AnyIndex, FlatTable
 from viewer.gui.palette import verdict_colour
 from viewer.gui.plain import tip
 from viewer.scan.finding import Finding
@@ -18,8 +18,11 @@ from viewer.workspace import secrets_view as sv
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the SecretRow (SecretsModel) or the Finding (CopiesModel)
 
 
-class SecretsModel(QAbstractTableModel):
+class SecretsModel(FlatTable):
     """One row per secret key of the current dump."""
+
+    headers = sv.HEADERS
+    tips = sv.TIPS
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -45,14 +48,8 @@ class SecretsModel(QAbstractTableModel):
     def row(self, row: int) -> sv.SecretRow | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
-    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(sv.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        return header_data(section, orientation, role, sv.HEADERS, sv.TIPS)
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         r = self.row(index.row()) if index.isValid() else None
@@ -79,8 +76,10 @@ class SecretsModel(QAbstractTableModel):
         return None
 
 
-class CopiesModel(QAbstractTableModel):
+class CopiesModel(FlatTable):
     """The copies of one key, side by side: encoding, offset, length, region, confidence, status, id."""
+
+    headers = sv.COPY_HEADERS
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -100,14 +99,8 @@ class CopiesModel(QAbstractTableModel):
     def finding(self, row: int) -> Finding | None:
         return self._copies[row] if 0 <= row < len(self._copies) else None
 
-    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._copies)
-
-    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(sv.COPY_HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        return header_data(section, orientation, role, sv.COPY_HEADERS)
+    def row_count(self) -> int:
+        return len(self._copies)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         f = self.finding(index.row()) if index.isValid() else None

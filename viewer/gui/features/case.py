@@ -62,10 +62,10 @@ from viewer.gui.case_panels import (
     EvidenceModel,
     KeySlotsDialog,
     ReviewPanel,
-    table,
 )
 from viewer.gui.features.base import Feature, Host
 from viewer.gui.plain import PlainLabel, ask, ask_text, esc, message_box, rich_label
+from viewer.gui.table_view import table_view
 from viewer.gui.task_worker import TaskWorker, one_line
 from viewer.scan.finding import Finding
 from viewer.workspace.case_form import NewCaseForm
@@ -137,11 +137,11 @@ class CaseController(Feature):
         self.evidence_model = EvidenceModel(self)
         self.bookmarks_model = BookmarksModel(self)
         self.audit_model = AuditModel(self)
-        self.evidence_view = table(self.evidence_model, "case-evidence")
+        self.evidence_view = table_view(self.evidence_model, "case-evidence")
         self.evidence_view.doubleClicked.connect(self._on_evidence_activated)
-        self.bookmarks_view = table(self.bookmarks_model, "case-bookmarks")
+        self.bookmarks_view = table_view(self.bookmarks_model, "case-bookmarks")
         self.bookmarks_view.doubleClicked.connect(self._on_bookmark_activated)
-        self.audit_view = table(self.audit_model, "case-audit")
+        self.audit_view = table_view(self.audit_model, "case-audit")
         self.audit_verify_button = QPushButton("Verify the audit trail")
         self.audit_verify_button.clicked.connect(self.verify_audit)
         self.audit_result = PlainLabel()

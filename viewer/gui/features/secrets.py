@@ -7,30 +7,25 @@ dock is visible (a scan's provisional batches do not pay for it); it catches up 
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from viewer.case.model import SEVERITIES, STATUSES
-from viewer.gui import context_menus
 from viewer.gui.features.base import Feature, Host
 from viewer.gui.features.finding_menu import FindingMenu
 from viewer.gui.plain import PlainLabel
 from viewer.gui.secrets import ROW_ROLE, CopiesModel, SecretsModel
+from viewer.gui.table_view import table_view
 from viewer.scan.finding import Finding
 from viewer.workspace import secrets_view as sv
 from viewer.workspace.findings_view import plural
@@ -40,22 +35,6 @@ KEEP = "(keep)"
 
 def copies_text(n: int) -> str:
     return f"{n} {'copy' if n == 1 else 'copies'}"
-
-
-def _table(name: str, model: Any) -> QTableView:
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 6)
-    header = view.horizontalHeader()
-    header.setStretchLastSection(False)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    return view
 
 
 class SecretsController(Feature):
@@ -86,8 +65,8 @@ class SecretsController(Feature):
         if self._built:
             return
         self._built = True
-        self.table = _table("secrets-table", self.model)
-        self.copies = _table("secret-copies", self.copies_model)
+        self.table = table_view(self.model, "secrets-table", self._secret_menu)
+        self.copies = table_view(self.copies_model, "secret-copies", self._copy_menu)
         fm = self.table.fontMetrics()
         fixed = QFontMetrics(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         for col, text in ((sv.COL_KIND, "rsa-private-key"), (sv.COL_BITS, "00000"),
@@ -104,8 +83,6 @@ class SecretsController(Feature):
         self.table.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._on_secret(cur))
         self.copies.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._on_copy(cur))
         self.table.activated.connect(self._on_secret)
-        context_menus.install(self.table, self._secret_menu)
-        context_menus.install(self.copies, self._copy_menu)
 
         self.status_combo = QComboBox()
         self.status_combo.setObjectName("secrets-status")
