@@ -261,6 +261,20 @@ class ByteSource:
             self.check()
         return self._sha256
 
+    def fileno(self) -> int:
+        """The descriptor the evidence was opened with (for a reader's own ``pread`` loop: the scan
+        engine reads its chunks through it, so it hashes and scans the file that was opened, not one
+        put at the same path since). Raises EvidenceChanged once a change was noticed."""
+        return self._descriptor()
+
+    def adopt_sha256(self, digest: str) -> None:
+        """Record the SHA-256 a caller computed over every byte of this source, in order, read through
+        :meth:`fileno` (the scan engine's first pass), after checking that the file did not change
+        meanwhile; :meth:`sha256` then returns it without reading the file again."""
+        self.check()
+        if self._sha256 is None:
+            self._sha256 = digest
+
     def rehash(self, progress: Callable[[int, int], bool | None] | None = None) -> str:
         """SHA-256 of what the opened file holds *now*, whatever its size: to re-check the evidence on
         request (after EvidenceChanged, or before handing it over). Never cached; never raises

@@ -36,6 +36,8 @@ A validator that raises is reported by detector, exception type, pattern and fil
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
+import mmap
 import multiprocessing
 import os
 import sys
@@ -87,6 +89,15 @@ class ScanStats:
     chunks: int = 0
     detectors: dict[str, DetectorStats] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # seconds per stage (read, hash, prefilter, validate:<detector>, block:<detector>, post:<detector>,
+    # merge, attribute): worker stages summed over the workers, so they may add up to more than the wall
+    stages: dict[str, float] = field(default_factory=dict)
+    sha256: str | None = None  # the file's SHA-256 when the first pass computed it (every byte, in order)
+    # bytes read from the file after the first pass (post-scan steps, with their names); 0 = read once
+    reread: dict[str, int] = field(default_factory=dict)
+
+    def add_stage(self, name: str, seconds: float) -> None:
+        self.stages[name] = self.stages.get(name, 0.0) + seconds
 
     @property
     def mb_per_s(self) -> float:
@@ -106,6 +117,9 @@ class ScanStats:
             "chunks": self.chunks,
             "detectors": {name: s.to_json() for name, s in sorted(self.detectors.items())},
             "notes": list(self.notes),
+            "stages": {name: round(t, 4) for name, t in sorted(self.stages.items())},
+            "sha256_in_pass": self.sha256 is not None,
+            "reread": dict(sorted(self.reread.items())),
         }
 
 
@@ -166,6 +180,30 @@ class ChunkResult:
     produced: Counter[str] = field(default_factory=Counter)
     # (detector, exception type, pattern or "scan_block", file offset): never any data
     errors: list[tuple[str, str, str, int]] = field(default_factory=list)
+    times: dict[str, float] = field(default_factory=dict)  # seconds per stage (ScanStats.stages)
+    slot: int = -1  # the shared buffer the chunk was read into (the hash reads it there), -1: none
+
+
+class _Slots:
+    """The buffers chunks are read into, in one anonymous *shared* mapping made before workers fork: a
+    forked worker reads its chunk into a slot and scans it there, and the parent hashes the very same
+    bytes from the slot in file order (SHA-256 is sequential; the chunks finish in any order). So the
+    hash, the prefilter and the block detectors share one read of each byte. Memory: ``count`` slots of
+    ``chunk_size + 2L`` bytes, whatever the file's size."""
+
+    def __init__(self, count: int, slot_size: int):
+        self.count, self.slot_size = count, slot_size
+        self.mem = mmap.mmap(-1, max(1, count * slot_size))  # MAP_SHARED | MAP_ANONYMOUS
+        self.free = list(range(count - 1, -1, -1))
+
+    def buffer(self, slot: int) -> memoryview:
+        return memoryview(self.mem)[slot * self.slot_size : (slot + 1) * self.slot_size]
+
+    def close(self) -> None:
+        try:
+            self.mem.close()
+        except BufferError:  # a view is still held somewhere; the mapping goes with it
+            pass
 
 
 class _Context:
@@ -180,6 +218,8 @@ class _Context:
         detectors: Sequence[Detector],
         chunk_size: int,
         overlap: int,
+        fd: int | None = None,
+        slots: _Slots | None = None,
     ):
         self.path = path
         self.size = size
@@ -189,6 +229,8 @@ class _Context:
         self.block_detectors = [d for d in detectors if callable(getattr(d, "scan_block", None))]
         self.chunk_size = chunk_size
         self.overlap = overlap
+        self.shared_fd = fd  # the evidence's own descriptor (pread is thread-safe; forked children inherit it)
+        self.slots = slots
         self.local = threading.local()
         self.fds: list[int] = []
         self._lock = threading.Lock()
@@ -205,17 +247,20 @@ class _Context:
         loc = self.local
         if getattr(loc, "pid", None) != os.getpid():
             loc.pid = os.getpid()
-            loc.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            with self._lock:
-                self.fds.append(loc.fd)
-            loc.buf = bytearray(self.chunk_size + 2 * self.overlap)
+            if self.shared_fd is not None:
+                loc.fd = self.shared_fd
+            else:
+                loc.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                with self._lock:
+                    self.fds.append(loc.fd)
+            loc.buf = None if self.slots is not None else bytearray(self.chunk_size + 2 * self.overlap)
             loc.scanner = self.prefilter.scanner()
             if self.view is None:
                 self.view = ByteSource(self.path)
         return loc
 
-    def _read(self, loc: threading.local, offset: int, length: int) -> memoryview:
-        buf = memoryview(loc.buf)
+    def _read(self, loc: threading.local, offset: int, length: int, slot: int) -> memoryview:
+        buf = self.slots.buffer(slot) if self.slots is not None and slot >= 0 else memoryview(loc.buf)
         done = 0
         while done < length:
             n = os.preadv(loc.fd, [buf[done:length]], offset + done)
@@ -224,50 +269,75 @@ class _Context:
             done += n
         return buf[:done]
 
-    def scan_chunk(self, start: int) -> ChunkResult:
+    def scan_chunk(self, start: int, slot: int = -1) -> ChunkResult:
         loc = self._worker()
+        if loc.buf is None and slot < 0:  # a caller without slots (scan_range): a private buffer
+            loc.buf = bytearray(self.chunk_size + 2 * self.overlap)
+        clock = time.perf_counter
+        t0 = clock()
         end = min(self.size, start + self.chunk_size)
         buf_start = max(0, start - self.overlap)
-        data = self._read(loc, buf_start, min(self.size, end + self.overlap) - buf_start)
-        out = ChunkResult(start, end - start)
+        data = self._read(loc, buf_start, min(self.size, end + self.overlap) - buf_start, slot)
+        out = ChunkResult(start, end - start, slot=slot)
+        times = out.times
+        t1 = clock()
+        times["read"] = t1 - t0
         view = self.view
         assert view is not None
         lead, own_end = start - buf_start, end - buf_start
         pf = self.prefilter
         if pf.patterns:
-            for raw in loc.scanner.scan(data):
+            raws = loc.scanner.scan(data)
+            t2 = clock()
+            times["prefilter"] = t2 - t1
+            for raw in raws:
                 if not lead <= raw.start < own_end:
                     continue
                 det = self.detectors[pf.owners[raw.index]]
                 pattern = pf.patterns[raw.index]
                 hit = Hit(pattern.name, buf_start + raw.start, buf_start + raw.end)
                 out.hits[det.name] += 1
+                v0 = clock()
                 try:
                     for finding in det.validate(view, hit):
                         out.findings.append(finding)
                         out.produced[det.name] += 1
                 except Exception as exc:  # noqa: BLE001 - a detector bug must not stop the scan
                     out.errors.append((det.name, type(exc).__name__, pattern.name, hit.start))
+                key = "validate:" + det.name
+                times[key] = times.get(key, 0.0) + clock() - v0
         for det in self.block_detectors:
             extra = max(0, int(getattr(det, "block_overlap", 0)))
             block = data[lead : min(len(data), own_end + extra)]
+            b0 = clock()
             try:
                 for finding in det.scan_block(view, start, block):  # type: ignore[attr-defined]
                     out.findings.append(finding)
                     out.produced[det.name] += 1
             except Exception as exc:  # noqa: BLE001
                 out.errors.append((det.name, type(exc).__name__, "scan_block", start))
-        del data
+            key = "block:" + det.name
+            times[key] = times.get(key, 0.0) + clock() - b0
+            _release(block)
+        _release(data)
         return out
+
+
+def _release(mv: memoryview) -> None:
+    """Let go of a view of a slot (a detector that kept a derived array keeps it alive instead)."""
+    try:
+        mv.release()
+    except BufferError:
+        pass
 
 
 _FORK_CONTEXT: _Context | None = None
 
 
-def _process_chunk(start: int) -> ChunkResult:
+def _process_chunk(start: int, slot: int = -1) -> ChunkResult:
     """Entry point of a forked worker: the context was inherited from the parent at fork time."""
     assert _FORK_CONTEXT is not None
-    return _FORK_CONTEXT.scan_chunk(start)
+    return _FORK_CONTEXT.scan_chunk(start, slot)
 
 
 def _fork_is_safe() -> bool:
@@ -294,6 +364,7 @@ def scan_dump(
     workers: int | None = None,
     deep: bool = False,
     on_findings: Callable[[list[Finding]], Any] | None = None,
+    hash: bool = True,
 ) -> ScanResult:
     """Scan every byte of ``dump`` with ``detectors`` (default: all of viewer.scan.detectors).
 
@@ -303,6 +374,9 @@ def scan_dump(
 
     ``engine``: "auto" (hyperscan when installed and EV_NO_HYPERSCAN is not set), "hyperscan" or "re".
     ``executor``: "auto" (threads), "thread", "process" (fork, headless only) or "inline" (one thread).
+    ``hash``: compute the dump's SHA-256 in the same pass, from the same chunk buffers (the bytes the
+    prefilter and the block detectors saw), and give it to the dump's source (``dump.sha256()`` is then
+    free); skipped when the source already knows it, the scan is cancelled or the file changed.
     """
     global _FORK_CONTEXT
     if detectors is None:
@@ -334,14 +408,45 @@ def scan_dump(
         chunk_size=chunk_size,
         detectors={d.name: DetectorStats() for d in detectors},
     )
-    ctx = _Context(str(dump.path), size, dump.source, pf, detectors, chunk_size, overlap)
+    source = dump.source
+    want_hash = bool(hash) and getattr(source, "_sha256", None) is None and callable(getattr(source, "fileno", None))
+    slot_size = chunk_size + 2 * overlap
+    n_slots = 1 if executor == "inline" else 2 * workers + 1
+    slots = _Slots(n_slots, slot_size) if size else None
+    fd = source.fileno() if callable(getattr(source, "fileno", None)) else None
+    ctx = _Context(str(dump.path), size, source, pf, detectors, chunk_size, overlap, fd=fd, slots=slots)
     results: list[ChunkResult] = []
     started = time.perf_counter()
+    digest = hashlib.sha256() if want_hash else None
+    hashed = 0  # the file offset up to which the digest has consumed the chunks' own bytes
+    ready: dict[int, ChunkResult] = {}  # scanned chunks waiting for the hash to reach them
+    if want_hash:
+        source.check()  # as ByteSource.sha256: the file as it was opened, or EvidenceChanged
+
+    def release(res: ChunkResult) -> None:
+        """Hash the chunks that are next in file order (from their slots), then give the slots back."""
+        nonlocal hashed
+        ready[res.start] = res
+        while hashed in ready:
+            r = ready.pop(hashed)
+            if digest is not None and slots is not None and r.slot >= 0:
+                h0 = time.perf_counter()
+                lead = r.start - max(0, r.start - overlap)
+                mv = slots.buffer(r.slot)
+                digest.update(mv[lead : lead + r.length])
+                _release(mv)
+                stats.add_stage("hash", time.perf_counter() - h0)
+            hashed += r.length
+            if slots is not None and r.slot >= 0:
+                slots.free.append(r.slot)
 
     def collect(res: ChunkResult) -> None:
         results.append(res)
         stats.bytes_scanned += res.length
         stats.chunks += 1
+        for name, t in res.times.items():
+            stats.add_stage(name, t)
+        release(res)
         if on_findings is not None and res.findings:
             on_findings(list(res.findings))
         state.progress(stats.bytes_scanned, size)
@@ -352,40 +457,43 @@ def scan_dump(
             for s in starts:
                 if state.is_cancelled:
                     break
-                collect(ctx.scan_chunk(s))
+                slot = slots.free.pop() if slots is not None else -1
+                collect(ctx.scan_chunk(s, slot))
         finally:
             ctx.close()
     else:
         if executor == "process":
             _FORK_CONTEXT = ctx
-            ctx.view = None  # children re-open the file by path
+            ctx.view = None  # children re-open the file by path for the validators' reads
             pool: cf.Executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-            submit: Callable[[int], cf.Future[ChunkResult]] = lambda s: pool.submit(_process_chunk, s)  # noqa: E731
+            submit: Callable[[int, int], cf.Future[ChunkResult]] = lambda s, k: pool.submit(_process_chunk, s, k)  # noqa: E731
         else:
             pool = cf.ThreadPoolExecutor(workers, thread_name_prefix="scan")
-            submit = lambda s: pool.submit(ctx.scan_chunk, s)  # noqa: E731
+            submit = lambda s, k: pool.submit(ctx.scan_chunk, s, k)  # noqa: E731
         try:
             pending: set[cf.Future[ChunkResult]] = set()
-            queue = iter(starts)
-            for s in queue:
-                if state.is_cancelled:
+            queue = list(reversed(starts))
+            while queue or pending:
+                while queue and (slots is None or slots.free) and len(pending) < 2 * workers \
+                        and not state.is_cancelled:
+                    pending.add(submit(queue.pop(), slots.free.pop() if slots is not None else -1))
+                if not pending:
                     break
-                pending.add(submit(s))
-                if len(pending) >= 2 * workers:
-                    done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                    for fut in done:
-                        collect(fut.result())
-            while pending:
                 done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                for fut in done:
+                for fut in sorted(done, key=lambda f: f.result().start):
                     collect(fut.result())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             _FORK_CONTEXT = None
             ctx.view = dump.source
             ctx.close()
+    if slots is not None:
+        slots.close()
     stats.seconds = time.perf_counter() - started
     cancelled = state.is_cancelled and stats.bytes_scanned < size
+    if digest is not None and not cancelled and hashed == size and source.changed() is None:
+        stats.sha256 = digest.hexdigest()
+        source.adopt_sha256(stats.sha256)
     return _finish(dump, detectors, results, stats, pf, public_keys, deep, state, cancelled)
 
 
@@ -536,7 +644,8 @@ def _run_post_detectors(
         post = getattr(det, "post_scan", None)
         if post is None or state.is_cancelled:
             continue
-        ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(findings), public_keys=keys,
+        counting = _CountingView(dump.source)
+        ctx = PostScanContext(dump=dump, view=counting, findings=tuple(findings), public_keys=keys,
                               deep=deep, state=state)
         state.step_progress(det.name, 0, 0)  # the step has begun; detectors that can tell say how far it is
         started = time.perf_counter()
@@ -546,6 +655,10 @@ def _run_post_detectors(
             stats.detectors[det.name].errors += 1
             warnings.append(f"detector {det.name} failed after the scan ({type(exc).__name__}); its results are missing")
             continue
+        finally:
+            stats.add_stage("post:" + det.name, time.perf_counter() - started)
+            if counting.bytes_read:
+                stats.reread[det.name] = stats.reread.get(det.name, 0) + counting.bytes_read
         stats.notes.extend(f"{det.name}: {n}" for n in ctx.notes)
         stats.notes.append(f"{det.name}: post-scan {time.perf_counter() - started:.2f} s")
         for f in new:
@@ -555,6 +668,39 @@ def _run_post_detectors(
                 stats.detectors[det.name].findings += 1
     out.sort(key=lambda f: (f.offset, f.length, f.kind))
     return out
+
+
+class _CountingView:
+    """The dump's source as a post-scan detector sees it, counting the bytes it reads again (the scan's
+    stats say what was read after the first pass, and by whom). Reads of whole-file searches that map
+    the file themselves (keymaterial.find_all) are counted through :meth:`count`."""
+
+    def __init__(self, source: Any):
+        self._source = source
+        self.size = source.size
+        self.bytes_read = 0
+
+    def count(self, n: int) -> None:
+        self.bytes_read += int(n)
+
+    def read(self, offset: int, length: int) -> bytes:
+        data = self._source.read(offset, length)
+        self.bytes_read += len(data)
+        return data
+
+    def find(self, needle: bytes, start: int = 0, end: int | None = None) -> int:
+        at = self._source.find(needle, start, end)
+        stop = self.size if end is None else min(self.size, end)
+        self.bytes_read += max(0, (at + len(needle) if at >= 0 else stop) - max(0, start))
+        return at
+
+    def view(self, offset: int = 0, length: int | None = None) -> memoryview:
+        mv = self._source.view(offset, length)
+        self.bytes_read += len(mv)
+        return mv
+
+    def __getattr__(self, name: str) -> Any:  # path, available, sha256, ...: as the source
+        return getattr(self._source, name)
 
 
 def _merge(results: Iterable[ChunkResult], stats: ScanStats) -> tuple[list[Finding], list[str]]:

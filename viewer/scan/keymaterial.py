@@ -186,6 +186,13 @@ def _escape(needle: bytes) -> bytes:
     return b"".join(b"\\x%02x" % c for c in needle)
 
 
+def _count(view: Any, n: int) -> None:
+    """Tell a counting view (the scan engine's, for its re-read statistics) how much was searched."""
+    count = getattr(view, "count", None)
+    if callable(count):
+        count(n)
+
+
 def find_all(dump: Any, needles: Sequence[bytes], state: TaskState | None = None, step: str = "locating",
              view: View | None = None) -> list[list[int]]:
     """Every file offset of every needle in ``dump`` (at most ``MAX_HITS`` each, sorted).
@@ -209,10 +216,12 @@ def find_all(dump: Any, needles: Sequence[bytes], state: TaskState | None = None
         if db is not None and size > 0:
             try:
                 _scan_file_hs(str(path), size, db, needles, out, state, step)
+                _count(view, size)
                 return out
             except (OSError, ValueError):  # the file cannot be mapped again: search through the source
                 out = [[] for _ in needles]
     source = getattr(dump, "source", None)
+    _count(view, size * len(needles))
     for i, needle in enumerate(needles):
         _step(state, step, i, len(needles))
         pos = 0
