@@ -9,9 +9,14 @@ imported as ``report`` below.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from viewer.cli.common import (
+    CliError,
     ExitCode,
     error,
     load_public_keys,
@@ -21,8 +26,8 @@ from viewer.cli.common import (
     select_detectors,
     write_json,
 )
-from viewer.cli.terminal import emit
-from viewer.evidence import Dump, EvidenceError, open_dump
+from viewer.cli.terminal import emit, safe
+from viewer.evidence import EvidenceError, open_dump
 from viewer.handover import documents as report
 
 
@@ -55,51 +60,204 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--detector", action="append", metavar="NAME", help="run only this detector (repeatable)")
     p.add_argument("--no-hash", action="store_true", help="skip the SHA-256 of each dump")
+    p.add_argument("--stats", action="store_true",
+                   help="print each stage's time and share (read, hash, prefilter, each detector, post-scan steps, "
+                   "opening, output) and what was read again after the first pass, on stderr")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per core): over chunks of a large dump, over dumps when many")
     p.set_defaults(func=run)
     return p
+
+
+# Dumps smaller than this are scanned whole, each in one worker of a pool over the files (a hundred small
+# dumps pay the start-up once, and two cores scan two dumps at a time); larger ones one at a time, their
+# chunks spread over forked workers.
+POOL_BELOW = 256 * 1024 * 1024
+
+
+@dataclass
+class _Options:
+    detectors: list[str] | None
+    public_keys: list[str] | None
+    deep: bool
+    fmt: str  # "text", "json" or "sarif"
+    with_hash: bool
+    reveal: bool
+    threshold: str
+    executor: str = "auto"
+    workers: int | None = None
+
+
+@dataclass
+class _Summary:
+    """What the SARIF writer needs of a dump scanned in a pool worker (the Dump itself stays there)."""
+
+    path: str
+    size: int
+    format: str
+    digest: str | None
+    warnings: list[str] = field(default_factory=list)
+
+    def sha256(self) -> str | None:
+        return self.digest
+
+
+_KEYS: dict[tuple[str, ...], list[Any]] = {}
+
+
+def scan_one(path: str, opt: _Options, state: Any = None) -> dict[str, Any]:
+    """Open, scan and render one dump (in this process or a pool worker): the document part for the
+    chosen format, whether it holds a secret at or above the threshold, its stats, or ``error``."""
+    from viewer.scan.engine import scan_dump
+
+    clock = time.perf_counter
+    t0 = clock()
+    threshold = parse_confidence(opt.threshold)
+    detectors = select_detectors(opt.detectors)
+    key_files = tuple(opt.public_keys or ())
+    if key_files not in _KEYS:
+        _KEYS[key_files] = load_public_keys(list(key_files))
+    keys = _KEYS[key_files]
+    try:
+        dump = open_dump(path)
+    except EvidenceError as exc:
+        return {"error": str(exc)}
+    try:
+        t1 = clock()
+        result = scan_dump(dump, detectors, state, keys, deep=opt.deep, hash=opt.with_hash,
+                           executor=opt.executor, workers=opt.workers)
+        t2 = clock()
+        result.stats.add_stage("open", t1 - t0)
+        out: dict[str, Any] = {"found": bool(report.secrets_at_or_above(result, threshold))}
+        if opt.fmt == "json":
+            out["json"] = report.result_json(dump, result, opt.with_hash, opt.reveal, threshold)
+        elif opt.fmt == "sarif":
+            out["sarif"] = (_Summary(str(dump.path), dump.size, dump.format,
+                                     dump.sha256() if opt.with_hash else None, list(dump.warnings)), result)
+        else:
+            out["lines"] = report.result_lines(dump, result, threshold, opt.with_hash)
+        result.stats.add_stage("report", clock() - t2)
+        out["stats"] = result.stats.to_json()
+        out["wall"] = clock() - t0
+        return out
+    finally:
+        dump.close()
+
+
+def _scan_in_pool(path: str, opt: _Options) -> dict[str, Any]:
+    """A pool worker's task: one dump, inline (the pool is the parallelism)."""
+    from dataclasses import replace
+
+    try:
+        return scan_one(path, replace(opt, executor="inline", workers=1))
+    except CliError as exc:
+        return {"error": str(exc)}
+
+
+def _pool_results(paths: list[str], opt: _Options, workers: int) -> dict[int, dict[str, Any]]:
+    """Scan ``paths`` (by index) over a pool of worker processes; each comes back as scan_one's dict."""
+    from viewer.fleet.runners import Done, LocalPool
+    from viewer.scan.engine import prepare
+
+    fork = _fork_is_safe()
+    if fork:  # compiled and imported once, here, and inherited by every worker
+        prepare(select_detectors(opt.detectors))
+        from viewer.evidence.formats import detect
+
+        detect(b"")  # imports every parser module (they load on first use)
+    pool = LocalPool(workers, start_method="fork" if fork else None)
+    out: dict[int, dict[str, Any]] = {}
+    try:
+        with progress_line(f"{len(paths)} dumps") as state:
+            for i, path in enumerate(paths):
+                pool.submit(i, _scan_in_pool, path, opt)
+            while pool.in_flight():
+                for token, outcome in pool.completed(timeout=0.5):
+                    out[int(token)] = outcome.value if isinstance(outcome, Done) else {
+                        "error": f"{paths[int(token)]}: the scan failed ({getattr(outcome, 'error', '?')})"}
+                    state.progress(len(out), len(paths))
+    finally:
+        pool.close()
+    return out
+
+
+def _fork_is_safe() -> bool:
+    from viewer.scan.engine import fork_is_safe
+
+    return fork_is_safe()
+
+
+def _print_stats(path: str, stats: dict[str, Any], wall: float) -> None:
+    """The stage table of ``--stats`` on stderr: seconds and share of the stage total."""
+    stages = stats.get("stages", {})
+    total = sum(stages.values()) or 1.0
+    err = sys.stderr
+    err.write(f"stats     {safe(path)}: {stats['total_bytes'] / 1e6:.1f} MB, wall {wall:.3f} s "
+              f"({stats['total_bytes'] / 1e6 / wall if wall > 0 else 0:.0f} MB/s), first pass {stats['seconds']:.3f} s, "
+              f"{stats['workers']} {stats['executor']} worker(s)\n")
+    for name, t in sorted(stages.items(), key=lambda kv: -kv[1]):
+        err.write(f"  {name:<24} {t:8.3f} s  {100 * t / total:5.1f}%\n")
+    reread = stats.get("reread", {})
+    if reread:
+        err.write("  read again after the first pass: " + ", ".join(
+            f"{name} {n / 1e6:.1f} MB" for name, n in reread.items()) + "\n")
+    else:
+        err.write("  every byte read once\n")
 
 
 @one_line_errors()
 def run(args: argparse.Namespace) -> int:
     """Scan each dump; exit 1 when any holds a secret at or above --min-confidence, 2 when one could
     not be read (the others are still scanned and reported)."""
-    from viewer.scan.engine import scan_dump
-
+    parse_confidence(args.min_confidence)
+    select_detectors(args.detector)
+    load_public_keys(args.public_key)  # bad input is reported here, once, before any work
+    opt = _Options(args.detector, args.public_key, args.deep,
+                   "json" if args.json else "sarif" if args.sarif else "text", not args.no_hash, args.reveal,
+                   args.min_confidence, workers=args.workers)
     threshold = parse_confidence(args.min_confidence)
-    detectors = select_detectors(args.detector)
-    public_keys = load_public_keys(args.public_key)
-    with_hash = not args.no_hash
+    paths = list(args.dump)
+    small = [i for i, p in enumerate(paths) if _size(p) < POOL_BELOW]
+    workers = max(1, args.workers or os.cpu_count() or 1)
+    done: dict[int, dict[str, Any]] = {}
+    if len(small) >= 2 and workers >= 2:
+        pooled = _pool_results([paths[i] for i in small], opt, min(workers, len(small)))
+        done.update({small[j]: r for j, r in pooled.items()})
     unreadable = False
     secrets_found = False
     json_results: list[dict[str, Any]] = []
-    sarif_entries: list[tuple[Dump, Any]] = []
-    opened: list[Dump] = []
-    try:
-        for i, path in enumerate(args.dump):
-            try:
-                dump = open_dump(path)
-            except EvidenceError as exc:
-                error(str(exc))
-                unreadable = True
-                continue
-            opened.append(dump)
+    sarif_entries: list[tuple[Any, Any]] = []
+    shown = 0
+    for i, path in enumerate(paths):
+        res = done.pop(i, None)
+        if res is None:
             with progress_line(path) as state:
-                result = scan_dump(dump, detectors, state, public_keys, deep=args.deep)
-            if report.secrets_at_or_above(result, threshold):
-                secrets_found = True
-            if args.json:
-                json_results.append(report.result_json(dump, result, with_hash, args.reveal, threshold))
-            elif args.sarif:
-                sarif_entries.append((dump, result))
-            else:
-                emit(*([""] if i else []), *report.result_lines(dump, result, threshold, with_hash))
+                res = scan_one(path, opt, state)
+        if "error" in res:
+            error(res["error"])
+            unreadable = True
+            continue
+        secrets_found = secrets_found or res["found"]
+        if args.stats:
+            _print_stats(path, res["stats"], res["wall"])
         if args.json:
-            write_json(report.scan_document(json_results), pretty=args.pretty)
+            json_results.append(res["json"])
         elif args.sarif:
-            write_json(report.sarif_document(sarif_entries, threshold, with_hash), pretty=args.pretty)
-    finally:
-        for dump in opened:
-            dump.close()
+            sarif_entries.append(res["sarif"])
+        else:
+            emit(*([""] if shown else []), *res["lines"])
+        shown += 1
+    if args.json:
+        write_json(report.scan_document(json_results), pretty=args.pretty)
+    elif args.sarif:
+        write_json(report.sarif_document(sarif_entries, threshold, not args.no_hash), pretty=args.pretty)
     if unreadable:
         return ExitCode.USAGE
     return ExitCode.FOUND if secrets_found else ExitCode.OK
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # scanned (and reported unreadable) like the others

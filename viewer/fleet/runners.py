@@ -92,17 +92,23 @@ class _InFlight:
 
 
 class LocalPool(_InFlight):
-    """A process pool on this machine (``workers`` processes, forkserver-started)."""
+    """A process pool on this machine (``workers`` processes, forkserver-started).
 
-    def __init__(self, workers: int | None = None):
+    ``start_method="fork"``: for a caller that knows fork is safe (a single-threaded process without Qt,
+    such as ``scan DUMP...``): the workers start in milliseconds with everything the caller imported and
+    compiled (detectors, the prefilter), instead of importing it again."""
+
+    def __init__(self, workers: int | None = None, start_method: str | None = None):
         super().__init__()
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.description = f"local pool, {self.workers} process(es)"
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._method = start_method
 
     def _executor(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
-            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            method = self._method or ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                      else "spawn")
             ctx = multiprocessing.get_context(method)
             if method == "forkserver":
                 ctx.set_forkserver_preload(["viewer.fleet.work"])

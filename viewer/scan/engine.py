@@ -351,6 +351,17 @@ def _fork_is_safe() -> bool:
     )
 
 
+def fork_is_safe() -> bool:
+    """Whether this process may fork workers (see :func:`_fork_is_safe`): the CLI asks before its pool."""
+    return _fork_is_safe()
+
+
+def prepare(detectors: Sequence[Detector], engine: str = "auto") -> None:
+    """Compile the detectors' patterns now (cached in this process), so that workers forked afterwards
+    inherit them instead of compiling them again, once per dump (~75 ms with hyperscan)."""
+    _prefilter(detectors, engine, cached=True)
+
+
 # -- the public function ---------------------------------------------------------------------------
 def scan_dump(
     dump: Dump,
@@ -387,7 +398,7 @@ def scan_dump(
     names = [d.name for d in detectors]
     if len(set(names)) != len(names):
         raise ValueError("detector names must be unique")
-    pf, overlap = _prefilter(detectors, engine)
+    pf, overlap = _prefilter(detectors, engine, cached=True)
     chunk_size = max(4096, int(chunk_size))
     size = dump.size
     starts = list(range(0, size, chunk_size))
