@@ -91,7 +91,14 @@ import numpy as np
 from viewer.scan import kinds
 from viewer.scan.detector import PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.keymaterial import ROUNDS, decrypt_schedule, expand_key, expand_words, invert_layout
+from viewer.scan.keymaterial import (
+    ROUNDS,
+    decrypt_schedule,
+    expand_key,
+    expand_words,
+    find_all,
+    invert_layout,
+)
 from viewer.scan.keys import symmetric_key_id
 
 KIND = kinds.AES_KEY
@@ -326,25 +333,16 @@ class AesDetector:
                 keys[got[0]] = f
         covered = [(f.offset, f.offset + f.length) for f in schedules]
         found: list[Finding] = []
-        counts = dict.fromkeys(keys, 0)
-        size = ctx.view.size
-        longest = max((len(k) for k in keys), default=0)
-        pos = 0
-        while pos < size and keys:
-            if ctx.state is not None and ctx.state.is_cancelled:
-                break
-            if ctx.state is not None:
-                ctx.state.step_progress("aes", pos, size)
-            piece = ctx.view.read(pos, RAW_PIECE + longest - 1)
-            for key, sched in keys.items():
-                at = piece.find(key)
-                while at != -1 and at < RAW_PIECE and counts[key] < MAX_RAW_HITS:
-                    off = pos + at
-                    if not any(a <= off and off + len(key) <= b for a, b in covered):
-                        counts[key] += 1
-                        found.append(_raw_finding(off, key, sched))
-                    at = piece.find(key, at + 1)
-            pos += RAW_PIECE
+        # every key in one multi-needle pass (hyperscan), not one bytes.find walk per key
+        order = list(keys)
+        for key, offsets in zip(order, find_all(ctx.dump, order, ctx.state, "aes", ctx.view), strict=True):
+            count = 0
+            for off in offsets:
+                if count >= MAX_RAW_HITS:
+                    break
+                if not any(a <= off and off + len(key) <= b for a, b in covered):
+                    count += 1
+                    found.append(_raw_finding(off, key, keys[key]))
         return found
 
 
