@@ -92,6 +92,7 @@ class ScanStats:
     # seconds per stage (read, hash, prefilter, validate:<detector>, block:<detector>, post:<detector>,
     # merge, attribute): worker stages summed over the workers, so they may add up to more than the wall
     stages: dict[str, float] = field(default_factory=dict)
+    post_seconds: float = 0.0  # wall time of the post-scan steps (after ``seconds`` of the first pass)
     sha256: str | None = None  # the file's SHA-256 when the first pass computed it (every byte, in order)
     # bytes read from the file after the first pass (post-scan steps, with their names); 0 = read once
     reread: dict[str, int] = field(default_factory=dict)
@@ -118,6 +119,7 @@ class ScanStats:
             "detectors": {name: s.to_json() for name, s in sorted(self.detectors.items())},
             "notes": list(self.notes),
             "stages": {name: round(t, 4) for name, t in sorted(self.stages.items())},
+            "post_seconds": round(self.post_seconds, 4),
             "sha256_in_pass": self.sha256 is not None,
             "reread": dict(sorted(self.reread.items())),
         }
@@ -403,7 +405,9 @@ def scan_dump(
     size = dump.size
     starts = list(range(0, size, chunk_size))
     cpu = os.cpu_count() or 1
+    asked_workers = workers
     workers = max(1, min(workers or cpu, MAX_WORKERS, len(starts) or 1))
+    requested = executor
     if executor == "auto":
         executor = "process" if _fork_is_safe() else "thread"
     if workers == 1 or executor == "inline":
@@ -505,7 +509,11 @@ def scan_dump(
     if digest is not None and not cancelled and hashed == size and source.changed() is None:
         stats.sha256 = digest.hexdigest()
         source.adopt_sha256(stats.sha256)
-    return _finish(dump, detectors, results, stats, pf, public_keys, deep, state, cancelled)
+    # the post-scan steps in forked workers too, where the caller let the engine choose (or asked for
+    # processes) and more than one worker is allowed
+    post_workers = min(asked_workers or cpu, MAX_WORKERS) if requested in ("auto", "process") else 1
+    return _finish(dump, detectors, results, stats, pf, public_keys, deep, state, cancelled,
+                   post_workers=post_workers)
 
 
 def _prefilter(detectors: Sequence[Detector], engine: str, cached: bool = False) -> tuple[Prefilter, int]:
@@ -539,7 +547,7 @@ _PREFILTER_LOCK = threading.Lock()
 
 def _finish(dump: Dump, detectors: Sequence[Detector], results: list[ChunkResult], stats: ScanStats,
             pf: Prefilter, public_keys: Sequence[SuppliedKey] | None, deep: bool, state: TaskState,
-            cancelled: bool) -> ScanResult:
+            cancelled: bool, post_workers: int = 1) -> ScanResult:
     """The work after the first pass: merge the chunks' findings, run the post-scan detectors over the
     whole dump, attribute regions, match the supplied public keys, group the secrets."""
     size = dump.size
@@ -549,7 +557,10 @@ def _finish(dump: Dump, detectors: Sequence[Detector], results: list[ChunkResult
         warnings.append(f"scan cancelled after {stats.bytes_scanned} of {size} bytes")
     keys = list(public_keys or ())
     if not cancelled:
-        findings = _run_post_detectors(dump, detectors, findings, keys, deep, state, stats, warnings)
+        m0 = time.perf_counter()
+        findings = _run_post_detectors(dump, detectors, findings, keys, deep, state, stats, warnings,
+                                       post_workers)
+        stats.post_seconds = time.perf_counter() - m0
         cancelled = state.is_cancelled
     changed = _evidence_changed(dump)
     if changed is not None:
@@ -645,39 +656,112 @@ def _run_post_detectors(
     state: TaskState,
     stats: ScanStats,
     warnings: list[str],
+    workers: int = 1,
 ) -> list[Finding]:
     """Run the detectors that work from the first pass's findings; their findings join the rest.
 
+    Each post-scan detector sees the first pass's findings only (never another post-scan detector's), so
+    they are independent: with ``workers`` > 1 in a process that may fork (the CLI), they run at the same
+    time in forked workers (the dump, the findings and the supplied keys inherited, their findings sent
+    back); their results are taken in detector order either way, so the findings are the same.
     An exception is a warning naming the detector and the exception type, never the data."""
+    posts = [i for i, det in enumerate(detectors) if getattr(det, "post_scan", None) is not None]
+    first = tuple(findings)
+    outcomes: dict[int, _PostOutcome] = {}
+    if workers > 1 and len(posts) > 1 and _fork_is_safe() and not state.is_cancelled:
+        outcomes = _post_in_workers(dump, detectors, posts, first, keys, deep, state, min(workers, len(posts)))
     seen = {f.id for f in findings}
     out = list(findings)
-    for det in detectors:
-        post = getattr(det, "post_scan", None)
-        if post is None or state.is_cancelled:
-            continue
-        counting = _CountingView(dump.source)
-        ctx = PostScanContext(dump=dump, view=counting, findings=tuple(findings), public_keys=keys,
-                              deep=deep, state=state)
-        state.step_progress(det.name, 0, 0)  # the step has begun; detectors that can tell say how far it is
-        started = time.perf_counter()
-        try:
-            new = list(post(ctx))
-        except Exception as exc:  # noqa: BLE001 - a detector bug must not lose the other findings
+    for i in posts:
+        det = detectors[i]
+        if state.is_cancelled:
+            break
+        res = outcomes.get(i)
+        if res is None:
+            state.step_progress(det.name, 0, 0)  # the step has begun; detectors that can tell say how far
+            res = _post_one(dump, det, first, keys, deep, state)
+        stats.add_stage("post:" + det.name, res.seconds)
+        if res.reread:
+            stats.reread[det.name] = stats.reread.get(det.name, 0) + res.reread
+        if res.error is not None:
             stats.detectors[det.name].errors += 1
-            warnings.append(f"detector {det.name} failed after the scan ({type(exc).__name__}); its results are missing")
+            warnings.append(f"detector {det.name} failed after the scan ({res.error}); its results are missing")
             continue
-        finally:
-            stats.add_stage("post:" + det.name, time.perf_counter() - started)
-            if counting.bytes_read:
-                stats.reread[det.name] = stats.reread.get(det.name, 0) + counting.bytes_read
-        stats.notes.extend(f"{det.name}: {n}" for n in ctx.notes)
-        stats.notes.append(f"{det.name}: post-scan {time.perf_counter() - started:.2f} s")
-        for f in new:
+        stats.notes.extend(f"{det.name}: {n}" for n in res.notes)
+        stats.notes.append(f"{det.name}: post-scan {res.seconds:.2f} s")
+        for f in res.findings:
             if f.id not in seen:
                 seen.add(f.id)
                 out.append(f)
                 stats.detectors[det.name].findings += 1
     out.sort(key=lambda f: (f.offset, f.length, f.kind))
+    return out
+
+
+@dataclass
+class _PostOutcome:
+    """One post-scan detector's result (pickleable: it may come back from a forked worker)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    reread: int = 0
+    error: str | None = None  # the exception's type name: never its message (it may hold data)
+
+
+def _post_one(dump: Dump, det: Any, first: tuple[Finding, ...], keys: list[Any], deep: bool,
+              state: TaskState) -> _PostOutcome:
+    counting = _CountingView(dump.source)
+    ctx = PostScanContext(dump=dump, view=counting, findings=first, public_keys=keys, deep=deep, state=state)
+    started = time.perf_counter()
+    res = _PostOutcome()
+    try:
+        res.findings = list(det.post_scan(ctx))
+    except Exception as exc:  # noqa: BLE001 - a detector bug must not lose the other findings
+        res.error = type(exc).__name__
+    res.seconds = time.perf_counter() - started
+    res.reread = counting.bytes_read
+    res.notes = list(ctx.notes)
+    return res
+
+
+_POST_CONTEXT: tuple[Any, ...] | None = None
+
+
+def _post_task(i: int) -> _PostOutcome:
+    """Entry point of a forked post-scan worker (its context inherited at fork time)."""
+    assert _POST_CONTEXT is not None
+    dump, detectors, first, keys, deep = _POST_CONTEXT
+    return _post_one(dump, detectors[i], first, keys, deep, TaskState())
+
+
+def _post_in_workers(dump: Dump, detectors: Sequence[Detector], posts: list[int], first: tuple[Finding, ...],
+                     keys: list[Any], deep: bool, state: TaskState, workers: int) -> dict[int, _PostOutcome]:
+    """The post-scan detectors at the same time in forked workers; progress names the steps as they end.
+    A cancel stops waiting (the workers are stopped); what had finished is kept."""
+    global _POST_CONTEXT
+    _POST_CONTEXT = (dump, detectors, first, keys, deep)
+    out: dict[int, _PostOutcome] = {}
+    pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        futures = {pool.submit(_post_task, i): i for i in posts}
+        state.step_progress("after the scan", 0, len(posts))
+        pending = set(futures)
+        while pending and not state.is_cancelled:
+            done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                i = futures[fut]
+                try:
+                    out[i] = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker that died: that detector's results are missing
+                    out[i] = _PostOutcome(error=type(exc).__name__)
+                state.step_progress(f"after the scan: {detectors[i].name} done", len(out), len(posts))
+        if pending:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _POST_CONTEXT = None
     return out
 
 
