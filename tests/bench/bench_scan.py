@@ -21,6 +21,16 @@ Prerequisites (Debian, as root; `make deps` installs them):
 Usage:
     .venv/bin/python tests/bench/bench_scan.py [--size-gib 2] [--workdir DIR] [--keep] [--skip-tools]
 A quick run: --size-gib 0.25.
+
+Real-dump mode (issue 13): ``--real [--repeat 3] [--heap-mb 96]`` makes its own real dumps (gcore of a
+Python process with cryptography keys, AES contexts and a JWT, `openssl s_server`, ssh-agent with two
+keys, Node.js, a JVM, nginx with TLS — whichever are installed — and the two samples: a Python gcore and a
+Wine minidump), then prints one table: wall, MB/s and peak RSS of our whole scan (one `scan --json`
+over all the files, SHA-256 included, start-up included), rsakeyfind, aeskeyfind, yara and yara-x (PEM
+rules; yara-x through its Python package where it installs), the ratio of our throughput to each, and our
+scan's stages (seconds, share, MB/s) from its ``--json`` stats. Runs are interleaved and repeated
+(medians): on a shared machine only the ratios of one run mean much. ``--scaling 1,2,4,8`` scans
+generated images of those sizes and prints the slope (s/GiB), R^2 and peak RSS.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import base64
 import json
 import lzma
 import os
+import platform
 import random
 import resource
 import shutil
@@ -224,6 +235,153 @@ def warm(path: Path) -> None:
             pass
 
 
+# -- real-dump mode ----------------------------------------------------------------------------------
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def _ours(files: list[Path]) -> dict:
+    """`evidence-viewer scan --json FILES...` (default detectors, SHA-256 included): wall, peak RSS of the
+    whole process tree, and the stats of every file."""
+    cmd = [sys.executable, "-m", "viewer.cli.main", "scan", "--json", "--min-confidence", "low", *map(str, files)]
+    wall, rss, rc, out = run_child(cmd)
+    results = json.loads(out)["results"]
+    return {"wall": wall, "rss": rss, "rc": rc, "stats": [r["stats"] for r in results],
+            "findings": sum(len(r["findings"]) for r in results), "hashed": all(r["evidence"]["sha256"] for r in results)}
+
+
+def _peer(tool: str, files: list[Path], work: Path) -> dict | None:
+    """A peer over the same files: its wall time (one process per file where the tool takes one file;
+    yara over a folder of hard links, its own multi-file mode) and its largest peak RSS."""
+    rules = work / "pem.yar"
+    rules.write_text(YARA_RULES)
+    if tool in ("rsakeyfind", "aeskeyfind"):
+        if shutil.which(tool) is None:
+            return None
+        runs = [run_child([tool, str(f)]) for f in files]
+    elif tool == "yara":
+        if shutil.which("yara") is None:
+            return None
+        folder = work / "yara-set"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        for f in files:
+            os.link(f, folder / f.name)
+        runs = [run_child(["yara", "-r", str(rules), str(folder)])]
+        shutil.rmtree(folder, ignore_errors=True)
+    elif tool == "yara-x":
+        try:
+            import yara_x  # noqa: F401
+        except ImportError:
+            return None
+        script = ("import sys, yara_x\nr = yara_x.compile(open(sys.argv[1]).read())\ns = yara_x.Scanner(r)\n"
+                  "for f in sys.argv[2:]:\n    s.scan_file(f)\n")
+        runs = [run_child([sys.executable, "-c", script, str(rules), *map(str, files)])]
+    else:
+        raise ValueError(tool)
+    return {"wall": sum(r[0] for r in runs), "rss": max(r[1] for r in runs), "rc": max(r[2] for r in runs)}
+
+
+PEERS = ("rsakeyfind", "aeskeyfind", "yara", "yara-x")
+
+
+def real_mode(args: argparse.Namespace, work: Path) -> None:
+    """One table from one run: our scan of a set of real dumps (whole process, many files in one call),
+    its stages, and each peer on the same files, with the ratio of our throughput to each peer's."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from real_dumps import make_real_dumps, sample_dumps
+
+    print(f"real dumps in {work} (heap fill {args.heap_mb} MB per holder):")
+    files = make_real_dumps(work / "real", args.heap_mb, java_heap_mb=args.java_heap_mb)
+    files += sample_dumps(SAMPLES, work / "real")
+    total = sum(f.stat().st_size for f in files)
+    for f in files:
+        warm(f)
+    print(f"set: {len(files)} dumps, {total / 1e6:.0f} MB; {args.repeat} run(s) of each tool, interleaved; "
+          "medians below")
+    walls: dict[str, list[float]] = {"ours": []}
+    rss: dict[str, float] = {"ours": 0.0}
+    stage_runs: list[dict[str, float]] = []
+    first_pass: list[float] = []
+    post: list[float] = []
+    reread: dict[str, int] = {}
+    peers_seen: list[str] = []
+    for _ in range(args.repeat):
+        res = _ours(files)
+        walls["ours"].append(res["wall"])
+        rss["ours"] = max(rss["ours"], res["rss"])
+        stages: dict[str, float] = {}
+        for st in res["stats"]:
+            for name, t in st.get("stages", {}).items():
+                stages[name] = stages.get(name, 0.0) + t
+            for name, n in st.get("reread", {}).items():
+                reread[name] = max(reread.get(name, 0), n)
+        stage_runs.append(stages)
+        first_pass.append(sum(st["seconds"] for st in res["stats"]))
+        post.append(sum(st.get("post_seconds", 0.0) for st in res["stats"]))
+        if args.skip_tools:
+            continue
+        for tool in PEERS:
+            r = _peer(tool, files, work)
+            if r is None:
+                continue
+            if tool not in peers_seen:
+                peers_seen.append(tool)
+            walls.setdefault(tool, []).append(r["wall"])
+            rss[tool] = max(rss.get(tool, 0.0), r["rss"])
+    mb = total / 1e6
+    ours = mb / _median(walls["ours"])
+    print("\n| tool | wall (s) | MB/s | peak RSS (MB) | ours / tool |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| evidence-viewer scan (default, whole process, SHA-256 included) | {_median(walls['ours']):.2f} | "
+          f"{ours:.0f} | {rss['ours']:.0f} | 1.00 |")
+    for tool in peers_seen:
+        w = _median(walls[tool])
+        print(f"| {tool}{' (PEM rules)' if tool.startswith('yara') else ''} | {w:.2f} | {mb / w:.0f} | "
+              f"{rss[tool]:.0f} | {ours / (mb / w):.2f} |")
+    names = sorted({n for s in stage_runs for n in s}, key=lambda n: -_median([s.get(n, 0.0) for s in stage_runs]))
+    stage_total = sum(_median([s.get(n, 0.0) for s in stage_runs]) for n in names) or 1.0
+    print(f"\nstages of our scan (seconds summed over the dumps and workers; first pass {_median(first_pass):.2f} s, "
+          f"post-scan {_median(post):.2f} s of wall):")
+    print("| stage | seconds | share | MB/s of the set |")
+    print("|---|---:|---:|---:|")
+    for n in names:
+        t = _median([s.get(n, 0.0) for s in stage_runs])
+        if t < 0.005:
+            continue
+        print(f"| {n} | {t:.2f} | {100 * t / stage_total:.1f}% | {mb / t if t else 0:.0f} |")
+    print("read again after the first pass: " + (", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in reread.items())
+                                                 or "nothing (every byte read once)"))
+
+
+def scaling_mode(args: argparse.Namespace, work: Path) -> None:
+    """Generated images of 1, 2, 4, 8 GiB: our scan's wall time (the slope, s per GiB, and how straight
+    the line is) and peak RSS."""
+    sizes = [float(x) for x in args.scaling.split(",")]
+    points = []
+    print("\n| image (GiB) | wall (s) | MB/s | peak RSS (MB) |")
+    print("|---:|---:|---:|---:|")
+    for gib in sizes:
+        image = work / f"scale-{gib:g}.img"
+        build_image(image, int(gib * 1024) * MiB)
+        warm(image)
+        res = _ours([image])
+        points.append((gib, res["wall"], res["rss"]))
+        print(f"| {gib:g} | {res['wall']:.2f} | {gib * 1024 * MiB / 1e6 / res['wall']:.0f} | {res['rss']:.0f} |")
+        image.unlink()
+    if len(points) >= 2:
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+        intercept = my - slope * mx
+        ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys, strict=True))
+        ss_tot = sum((y - my) ** 2 for y in ys) or 1.0
+        print(f"slope {slope:.2f} s/GiB ({1024 * MiB / 1e6 / slope:.0f} MB/s marginal), intercept {intercept:.2f} s, "
+              f"R^2 {1 - ss_res / ss_tot:.4f}; peak RSS {min(p[2] for p in points):.0f}-{max(p[2] for p in points):.0f} MB "
+              f"(target < 500)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-gib", type=float, default=2.0)
@@ -231,7 +389,28 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--skip-tools", action="store_true", help="do not run rsakeyfind/aeskeyfind/yara")
     ap.add_argument("--skip-samples", action="store_true")
+    ap.add_argument("--real", action="store_true",
+                    help="real-dump mode: gcore of live processes holding keys and the Wine/Python samples, "
+                    "our scan and its stages beside each peer, one table")
+    ap.add_argument("--scaling", metavar="GIB,...", help="generated images of these sizes (e.g. 1,2,4,8): slope and RSS")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each tool in real-dump mode (medians)")
+    ap.add_argument("--heap-mb", type=int, default=96, help="memory each live holder fills (real-dump mode)")
+    ap.add_argument("--java-heap-mb", type=int, default=256, help="the JVM's -Xmx (sets its core's size)")
     args = ap.parse_args()
+    if args.real or args.scaling:
+        work = args.workdir or Path(tempfile.mkdtemp(prefix="ev-bench-scan-"))
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+                  f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.1f}")
+            if args.real:
+                real_mode(args, work)
+            if args.scaling:
+                scaling_mode(args, work)
+        finally:
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     from viewer.evidence import open_dump
     from viewer.scan.detectors import default_detectors

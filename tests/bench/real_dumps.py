@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 GDB = shutil.which("gdb")
@@ -145,8 +145,11 @@ def _key_and_cert(work: Path) -> tuple[Path, Path]:
     return k, c
 
 
-def make_real_dumps(work: Path, heap_mb: int = 96, log: Callable[[str], None] = print) -> list[Path]:
-    """The set of real dumps, made in ``work``; each line of ``log`` says what was made or skipped."""
+def make_real_dumps(work: Path, heap_mb: int = 96, log: Callable[[str], None] = print,
+                    java_heap_mb: int = 256) -> list[Path]:
+    """The set of real dumps, made in ``work``; each line of ``log`` says what was made or skipped.
+    ``heap_mb``: how much the Python holder fills (half of it in Node.js and the JVM); ``java_heap_mb``:
+    the JVM's -Xmx, which sets most of its core's size (it is dumped whole, reserved pages included)."""
     work.mkdir(parents=True, exist_ok=True)
     out: list[Path] = []
 
@@ -188,7 +191,8 @@ def make_real_dumps(work: Path, heap_mb: int = 96, log: Callable[[str], None] = 
     if shutil.which("java"):
         src = work / "Holder.java"
         src.write_text(JAVA_HOLDER)
-        add("java (JCA)", _hold(["java", "-Xmx512m", str(src), str(heap_mb // 2)], work / "java.core"))
+        add("java (JCA)", _hold(["java", f"-Xmx{java_heap_mb}m", "-XX:+UseSerialGC", "-XX:ReservedCodeCacheSize=32m",
+                                 "-XX:CompressedClassSpaceSize=64m", str(src), str(heap_mb // 2)], work / "java.core"))
     if shutil.which("nginx"):
         port = _free_port()
         conf = work / "nginx.conf"

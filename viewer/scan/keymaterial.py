@@ -310,12 +310,16 @@ def _gmul(a: int, b: int) -> int:
 
 
 def _make_sbox() -> list[int]:
+    # inverses through log/antilog tables of the generator 3 (a^-1 = 3^(255 - log a)): 255 steps, not
+    # the 32,000 trial multiplications of a search, which cost every process ~0.2 s at start-up
+    exp, log = [0] * 255, [0] * 256
+    x = 1
+    for i in range(255):
+        exp[i], log[x] = x, i
+        x ^= _xtime(x)
     inv = [0] * 256
     for a in range(1, 256):
-        for b in range(1, 256):
-            if _gmul(a, b) == 1:
-                inv[a] = b
-                break
+        inv[a] = exp[(255 - log[a]) % 255]
     sbox = []
     for a in range(256):
         x = inv[a]
