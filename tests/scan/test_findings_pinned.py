@@ -73,6 +73,20 @@ def test_hash_off_and_cached_hash_are_not_recomputed(samples_dir):
     assert signature(off) == signature(again)
 
 
+def test_fleet_worker_hashes_in_its_scan_pass(samples_dir):
+    """The fleet's whole-dump task takes the SHA-256 from the scan's own pass (scan_range's digest)."""
+    from viewer.fleet.settings import FleetSettings
+    from viewer.fleet.work import scan_path
+    from viewer.scan.detectors import default_detectors
+
+    path = samples_dir / SAMPLE_DUMPS[1]
+    out = scan_path(str(path), FleetSettings(tuple(d.name for d in default_detectors())))
+    assert out["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    pinned = json.loads(PINNED.read_text())[path.name]
+    assert sorted([f["kind"], f["encoding"], f["offset"], f["length"], f["key_id"], f["confidence"]]
+                  for f in out["findings"]) == pinned
+
+
 HOLDER = r"""
 import ctypes, sys, base64, hmac, hashlib, json
 ctypes.CDLL(None).prctl(0x59616D61, ctypes.c_ulong(-1), 0, 0, 0)  # Yama: let gdb attach

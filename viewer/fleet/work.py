@@ -13,6 +13,7 @@ detectors and supplied keys are built once per process (:func:`viewer.fleet.sett
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
@@ -63,7 +64,10 @@ def scan_path(path: str, settings: FleetSettings) -> dict[str, Any]:
     started = time.perf_counter()
     with open_dump(path) as dump:
         chunk = whole_chunk(dump.size)
-        parts = scan_range(dump, detectors, 0, dump.size, chunk, engine=settings.engine)
+        digest = hashlib.sha256()  # in the scan's own pass: the outcome's sha256 does not read the file again
+        parts = scan_range(dump, detectors, 0, dump.size, chunk, engine=settings.engine, digest=digest)
+        if dump.source.changed() is None:
+            dump.source.adopt_sha256(digest.hexdigest())
         result = join_ranges(dump, detectors, parts, keys, chunk, engine=settings.engine, deep=settings.deep,
                              seconds=time.perf_counter() - started)
         return outcome(dump, result, time.perf_counter() - started)

@@ -591,22 +591,35 @@ def scan_range(
     chunk_size: int = DEFAULT_CHUNK,
     *,
     engine: str = "auto",
+    digest: Any = None,
 ) -> list[ChunkResult]:
     """The first pass of :func:`scan_dump` over the chunks of ``[start, end)``, inline in this thread.
 
     Each chunk is scanned exactly as scan_dump scans it (read with the overlap of the longest pattern,
     only hits that start inside it kept), so a match straddling a range boundary is found once, in the
     range where it starts. ``start`` and ``end`` must fall on chunk boundaries (``end`` may be the dump's
-    size). :func:`join_ranges` does the rest, once, over the whole dump. The compiled patterns are reused
+    size). ``digest`` (a hashlib object), when given, is updated with the range's bytes in order from the
+    buffers the scan read (one read of each byte for a caller that hashes the whole dump). :func:`join_ranges` does the rest, once, over the whole dump. The compiled patterns are reused
     across calls in one process."""
     chunk_size = max(4096, int(chunk_size))
     size = dump.size
     if start < 0 or start % chunk_size or (end < size and end % chunk_size) or end < start:
         raise ValueError(f"range [{start}, {end}) does not fall on {chunk_size}-byte chunk boundaries")
     pf, overlap = _prefilter(detectors, engine, cached=True)
-    ctx = _Context(str(dump.path), size, dump.source, pf, detectors, chunk_size, overlap)
+    source = dump.source
+    fd = source.fileno() if callable(getattr(source, "fileno", None)) else None
+    ctx = _Context(str(dump.path), size, source, pf, detectors, chunk_size, overlap, fd=fd)
+    out: list[ChunkResult] = []
     try:
-        return [ctx.scan_chunk(s) for s in range(start, min(end, size), chunk_size)]
+        for s in range(start, min(end, size), chunk_size):
+            res = ctx.scan_chunk(s)
+            if digest is not None:  # the chunk's own bytes, from the buffer just scanned, in file order
+                lead = s - max(0, s - overlap)
+                mv = memoryview(ctx.local.buf)
+                digest.update(mv[lead : lead + res.length])
+                mv.release()
+            out.append(res)
+        return out
     finally:
         ctx.close()
 
