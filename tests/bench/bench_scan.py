@@ -208,10 +208,10 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_child(cmd: list[str]) -> tuple[float, float, int, bytes]:
+def run_child(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, int, bytes]:
     """Run ``cmd``; return wall seconds, its peak RSS in MB, exit code and stdout."""
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True)
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, cwd=cwd)
     wall = time.perf_counter() - started
     kb = [line for line in proc.stderr.decode(errors="replace").splitlines() if line.startswith("MAXRSS_KB=")]
     rss = int(kb[-1].split("=")[1]) / 1024 if kb else float("nan")
@@ -241,11 +241,12 @@ def _median(values: list[float]) -> float:
     return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
 
-def _ours(files: list[Path]) -> dict:
+def _ours(files: list[Path], checkout: Path | None = None) -> dict:
     """`evidence-viewer scan --json FILES...` (default detectors, SHA-256 included): wall, peak RSS of the
-    whole process tree, and the stats of every file."""
+    whole process tree, and the stats of every file. ``checkout``: run that checkout's code instead (the
+    baseline row: the same command from another worktree, e.g. main before this work)."""
     cmd = [sys.executable, "-m", "viewer.cli.main", "scan", "--json", "--min-confidence", "low", *map(str, files)]
-    wall, rss, rc, out = run_child(cmd)
+    wall, rss, rc, out = run_child(cmd, cwd=checkout or REPO)
     results = json.loads(out)["results"]
     return {"wall": wall, "rss": rss, "rc": rc, "stats": [r["stats"] for r in results],
             "findings": sum(len(r["findings"]) for r in results), "hashed": all(r["evidence"]["sha256"] for r in results)}
@@ -320,6 +321,12 @@ def real_mode(args: argparse.Namespace, work: Path) -> None:
         stage_runs.append(stages)
         first_pass.append(sum(st["seconds"] for st in res["stats"]))
         post.append(sum(st.get("post_seconds", 0.0) for st in res["stats"]))
+        if args.baseline:
+            b = _ours(files, args.baseline)
+            walls.setdefault("baseline", []).append(b["wall"])
+            rss["baseline"] = max(rss.get("baseline", 0.0), b["rss"])
+            if "baseline" not in peers_seen:
+                peers_seen.append("baseline")
         if args.skip_tools:
             continue
         for tool in PEERS:
@@ -338,7 +345,8 @@ def real_mode(args: argparse.Namespace, work: Path) -> None:
           f"{ours:.0f} | {rss['ours']:.0f} | 1.00 |")
     for tool in peers_seen:
         w = _median(walls[tool])
-        print(f"| {tool}{' (PEM rules)' if tool.startswith('yara') else ''} | {w:.2f} | {mb / w:.0f} | "
+        label = f"evidence-viewer scan from {args.baseline} (baseline)" if tool == "baseline" else tool
+        print(f"| {label}{' (PEM rules)' if tool.startswith('yara') else ''} | {w:.2f} | {mb / w:.0f} | "
               f"{rss[tool]:.0f} | {ours / (mb / w):.2f} |")
     names = sorted({n for s in stage_runs for n in s}, key=lambda n: -_median([s.get(n, 0.0) for s in stage_runs]))
     stage_total = sum(_median([s.get(n, 0.0) for s in stage_runs]) for n in names) or 1.0
@@ -396,6 +404,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each tool in real-dump mode (medians)")
     ap.add_argument("--heap-mb", type=int, default=96, help="memory each live holder fills (real-dump mode)")
     ap.add_argument("--java-heap-mb", type=int, default=256, help="the JVM's -Xmx (sets its core's size)")
+    ap.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                    help="real-dump mode: also run the scan from this checkout (e.g. ../main), same files, same run")
     args = ap.parse_args()
     if args.real or args.scaling:
         work = args.workdir or Path(tempfile.mkdtemp(prefix="ev-bench-scan-"))
