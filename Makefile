@@ -13,7 +13,10 @@ DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus
   libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth \
   dbus-daemon dbus-bin gnome-keyring gdb xz-utils gcc libc6-dev openssl openssh-client chromium \
-  poppler-utils
+  poppler-utils zstd lz4 bzip2 zip gzip
+# QEMU (vmcores made by dump-guest-memory in tests) and makedumpfile (kdump-compressed, flattened): large,
+# so a separate list, installed by `make deps` too.
+VMCORE_DEB_PACKAGES := qemu-system-x86 makedumpfile
 
 BENCH_DEB_PACKAGES := rsakeyfind aeskeyfind yara
 
@@ -21,7 +24,7 @@ BENCH_DEB_PACKAGES := rsakeyfind aeskeyfind yara
 
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  missing=$$(for p in $(DEB_PACKAGES) $(VMCORE_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages: $$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

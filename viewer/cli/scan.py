@@ -22,7 +22,7 @@ from viewer.cli.common import (
     write_json,
 )
 from viewer.cli.terminal import emit
-from viewer.evidence import Dump, EvidenceError, open_dump
+from viewer.evidence import Dump, EvidenceError, open_dumps
 from viewer.handover import documents as report
 
 
@@ -75,13 +75,12 @@ def run(args: argparse.Namespace) -> int:
     sarif_entries: list[tuple[Dump, Any]] = []
     opened: list[Dump] = []
     try:
-        for i, path in enumerate(args.dump):
-            try:
-                dump = open_dump(path)
-            except EvidenceError as exc:
-                error(str(exc))
+        i = -1
+        for path, dump in _each_dump(args.dump):
+            if dump is None:
                 unreadable = True
                 continue
+            i += 1
             opened.append(dump)
             with progress_line(path) as state:
                 result = scan_dump(dump, detectors, state, public_keys, deep=args.deep)
@@ -103,3 +102,16 @@ def run(args: argparse.Namespace) -> int:
     if unreadable:
         return ExitCode.USAGE
     return ExitCode.FOUND if secrets_found else ExitCode.OK
+
+
+def _each_dump(paths: list[str]) -> Any:
+    """(path, dump) for every dump in every path — one per member of a ZIP of dumps — or (path, None)
+    after the one-line error of a path that cannot be read."""
+    for path in paths:
+        try:
+            dumps = open_dumps(path)
+        except EvidenceError as exc:
+            error(str(exc))
+            yield path, None
+            continue
+        yield from ((path, d) for d in dumps)

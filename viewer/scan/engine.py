@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from viewer.evidence import Dump
+from viewer.evidence.model import content_path
 from viewer.evidence.source import ByteSource
 from viewer.scan.detector import Detector, Hit, Pattern, PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
@@ -205,9 +206,11 @@ class _Context:
         loc = self.local
         if getattr(loc, "pid", None) != os.getpid():
             loc.pid = os.getpid()
-            loc.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            with self._lock:
-                self.fds.append(loc.fd)
+            # No path: the content exists only through the source (vmcore pages decompressed on demand).
+            loc.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)) if self.path else None
+            if loc.fd is not None:
+                with self._lock:
+                    self.fds.append(loc.fd)
             loc.buf = bytearray(self.chunk_size + 2 * self.overlap)
             loc.scanner = self.prefilter.scanner()
             if self.view is None:
@@ -216,6 +219,11 @@ class _Context:
 
     def _read(self, loc: threading.local, offset: int, length: int) -> memoryview:
         buf = memoryview(loc.buf)
+        if loc.fd is None:
+            assert self.view is not None
+            data = self.view.read(offset, length)
+            buf[: len(data)] = data
+            return buf[: len(data)]
         done = 0
         while done < length:
             n = os.preadv(loc.fd, [buf[done:length]], offset + done)
@@ -334,7 +342,7 @@ def scan_dump(
         chunk_size=chunk_size,
         detectors={d.name: DetectorStats() for d in detectors},
     )
-    ctx = _Context(str(dump.path), size, dump.source, pf, detectors, chunk_size, overlap)
+    ctx = _Context(_content_path(dump), size, dump.source, pf, detectors, chunk_size, overlap)
     results: list[ChunkResult] = []
     started = time.perf_counter()
 
@@ -358,7 +366,8 @@ def scan_dump(
     else:
         if executor == "process":
             _FORK_CONTEXT = ctx
-            ctx.view = None  # children re-open the file by path
+            if ctx.path:
+                ctx.view = None  # children re-open the file by path (else they inherit the source)
             pool: cf.Executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
             submit: Callable[[int], cf.Future[ChunkResult]] = lambda s: pool.submit(_process_chunk, s)  # noqa: E731
         else:
@@ -474,7 +483,7 @@ def scan_range(
     if start < 0 or start % chunk_size or (end < size and end % chunk_size) or end < start:
         raise ValueError(f"range [{start}, {end}) does not fall on {chunk_size}-byte chunk boundaries")
     pf, overlap = _prefilter(detectors, engine, cached=True)
-    ctx = _Context(str(dump.path), size, dump.source, pf, detectors, chunk_size, overlap)
+    ctx = _Context(_content_path(dump), size, dump.source, pf, detectors, chunk_size, overlap)
     try:
         return [ctx.scan_chunk(s) for s in range(start, min(end, size), chunk_size)]
     finally:
@@ -652,6 +661,13 @@ def secret_groups(findings: Iterable[Finding]) -> list[SecretGroup]:
         out.append(SecretGroup(key, best.key_id, best.kind, best.confidence, members, matches))
     out.sort(key=lambda g: (-g.confidence, g.findings[0].offset))
     return out
+
+
+def _content_path(dump: Any) -> str | None:
+    """The file the workers re-open for the bytes the offsets refer to: the dump itself, the decompressed
+    content of a container (in the cache), or None when the content exists only through the source."""
+    path = content_path(dump)
+    return str(path) if path is not None else None
 
 
 def _evidence_changed(dump: Dump) -> str | None:

@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from viewer.evidence.model import content_path
 from viewer.scan import keys
 from viewer.scan.detector import View
 from viewer.tasks import TaskState
@@ -198,7 +199,7 @@ def find_all(dump: Any, needles: Sequence[bytes], state: TaskState | None = None
         return out
     view = view if view is not None else dump.source
     size = int(view.size)
-    path = getattr(dump, "path", None)
+    path = content_path(dump)
     if _hs is not None and os.environ.get("EV_NO_HYPERSCAN", "") not in ("1", "true", "yes") and path:
         try:
             db = _hs.Database(mode=_hs.HS_MODE_BLOCK)

@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from viewer.evidence.model import content_path
 from viewer.scan import keys, kinds
 from viewer.scan.detector import Hit, PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
@@ -464,7 +465,7 @@ class _Reader:
         self.total = 0
         self.buf = bytearray(DEEP_CHUNK + 4096)
         self.fd: int | None = None
-        path = getattr(ctx.dump, "path", None)
+        path = content_path(ctx.dump)
         if path:
             try:
                 self.fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
