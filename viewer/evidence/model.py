@@ -123,12 +123,16 @@ class ParseResult:
     structure: Node
     warnings: list[str]
     details: dict[str, Any] = field(default_factory=dict)
+    #: The source the dump reads from when it is not the file's bytes as they are (a vmcore whose pages
+    #: are decompressed on demand); None: the file itself.
+    source: Any = None
 
 
 class Dump:
     """An opened dump: the read-only bytes plus the parsed model."""
 
     def __init__(self, source: ByteSource, parsed: ParseResult, origin: Any = None):
+        source = parsed.source if parsed.source is not None else source
         self.source = source
         #: Where the content came from when the evidence is a container (``containers.Origin``): the
         #: evidence file, the chain of layers and both hashes; None for a dump opened as it is.

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from viewer.evidence.containers import apport, ziparchive
+from viewer.evidence.containers import apport, flattened, ziparchive
 from viewer.evidence.containers.cache import Allowance, Cancelled, Content, ContentCache, TooLarge
 from viewer.evidence.containers.streams import READERS, CorruptStream, Peek, Reader, SourceReader, codec_of
 from viewer.evidence.errors import EvidenceError
@@ -42,6 +42,8 @@ def kind_of(head: bytes) -> str | None:
         return "zip"
     if apport.probe(head):
         return "apport"
+    if flattened.probe(head):
+        return "kdump-flattened"
     return None
 
 
@@ -207,6 +209,8 @@ def _walk(run: _Open, cur: ByteSource, cur_sha: str, layers: list[Layer], warnin
                 return
             if kind == "apport":
                 got = _apport(run, cur, cur_sha, layers, layer, warnings)
+            elif kind == "kdump-flattened":
+                got = _flattened(run, cur, cur_sha, layers, layer, warnings)
             else:
                 got = _stream(run, cur, cur_sha, layers, layer, warnings)
         except TooLarge as exc:
@@ -318,3 +322,19 @@ def _zip(run: _Open, cur: ByteSource, cur_sha: str, layers: list[Layer], layer: 
         mlayer.output_sha256, mlayer.output_size, mlayer.cached = content.sha256, content.size, content.reused
         src = ByteSource(content.path)
         _walk(run, src, content.sha256, [*layers, mlayer], mwarn, {})
+
+
+def _flattened(run: _Open, cur: ByteSource, cur_sha: str, layers: list[Layer], layer: Layer,
+               warnings: list[str]) -> tuple[ByteSource, str] | None:
+    """makedumpfile's flattened layout, rebuilt into the normal diskdump layout (``makedumpfile -R``)."""
+    hit = run.cache.lookup(cur_sha, "kdump-flattened", warnings.append, run.check)
+    if hit is None:
+        notes: list[str] = []
+
+        def build(fd: int) -> None:
+            flattened.rebuild(cur, fd, run.allowance, notes, run.progress("rebuilding the flattened kdump",
+                                                                           cur.size))
+
+        hit = run.cache.store_built(cur_sha, "kdump-flattened", build, "kdump-flattened", run.check)
+        warnings.extend(notes)
+    return _descend(cur, layers, layer, ["kdump-flattened"], hit)

@@ -216,3 +216,34 @@ class ContentCache:
             except OSError:
                 pass
         return Content(final, sha, size, False), failure
+
+    def store_built(self, parent_sha256: str, step: str, build: Callable[[int], None], what: str,
+                    check: Callable[[], None] | None = None) -> Content:
+        """Content written by ``build(fd)`` at any offsets (a layout rebuilt from records, e.g. kdump's
+        flattened format), then hashed and renamed into place; ``build`` enforces its own bounds."""
+        self._ensure()
+        fd, tmp = tempfile.mkstemp(prefix=".part-", dir=self.content)
+        try:
+            try:
+                build(fd)
+            finally:
+                os.close(fd)
+            sha = hash_file(Path(tmp), check)
+            size = os.path.getsize(tmp)
+            final = self.content / sha
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        entry = self.index / f"{_index_key(parent_sha256, step)}.json"
+        part = entry.with_suffix(".tmp")
+        try:
+            part.write_text(json.dumps({"sha256": sha, "size": size, "step": step}))
+            os.replace(part, entry)
+        except OSError:
+            pass
+        return Content(final, sha, size, False)
