@@ -127,7 +127,7 @@ class _Open:
         self.evidence = evidence
         self.state = state
         self.cache = ContentCache()
-        self.allowance = Allowance.fresh()
+        self.allowance = Allowance.fresh(evidence.size)
         self.results: list[Unwrapped] = []
 
     def check(self) -> None:

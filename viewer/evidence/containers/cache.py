@@ -28,8 +28,15 @@ from viewer.evidence.containers.streams import Reader
 from viewer.evidence.errors import EvidenceError
 
 WRITE_CHUNK = 4 * 1024 * 1024
-#: The default limit of what one open may decompress, in all layers together (a bomb stops here).
+#: The default limit of what one open may decompress, in all layers together (a bomb stops here):
+#: RATIO times the evidence file, at least FLOOR, at most DEFAULT_LIMIT — cores of sparse processes
+#: compress 50-500x; a bomb's 10^4-10^6x stops after a bounded amount of work and disk. An explicit
+#: limit (``--max-decompressed``, ``EVIDENCE_VIEWER_MAX_DECOMPRESSED``) replaces the rule.
 DEFAULT_LIMIT = 64 * 1024**3
+RATIO = 2000
+FLOOR = 1024**3
+#: Decompression also stops when the cache's filesystem would keep less than this free.
+MIN_FREE = 512 * 1024 * 1024
 
 _cache_dir: Path | None = None
 _limit: int | None = None
@@ -57,7 +64,8 @@ def set_limit(limit: int | None) -> None:
     _limit = limit
 
 
-def limit() -> int:
+def limit(evidence_size: int | None = None) -> int:
+    """The most one open of an evidence file of ``evidence_size`` bytes may decompress."""
     if _limit is not None:
         return _limit
     env = os.environ.get("EVIDENCE_VIEWER_MAX_DECOMPRESSED")
@@ -66,7 +74,9 @@ def limit() -> int:
             return parse_size(env)
         except ValueError:
             pass
-    return DEFAULT_LIMIT
+    if evidence_size is None:
+        return DEFAULT_LIMIT
+    return min(DEFAULT_LIMIT, max(FLOOR, RATIO * evidence_size))
 
 
 def parse_size(text: str) -> int:
@@ -99,8 +109,8 @@ class Allowance:
     total: int
 
     @classmethod
-    def fresh(cls) -> Allowance:
-        n = limit()
+    def fresh(cls, evidence_size: int | None = None) -> Allowance:
+        n = limit(evidence_size)
         return cls(n, n)
 
 
@@ -110,6 +120,16 @@ class Content:
     sha256: str
     size: int
     reused: bool
+
+
+def _check_free(folder: Path, what: str) -> None:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return
+    if st.f_bavail * st.f_frsize < MIN_FREE:
+        raise TooLarge(f"{what}: the cache's disk ({folder}) is almost full; stopped (move the cache with "
+                       "--cache-dir)")
 
 
 def _index_key(parent_sha256: str, step: str) -> str:
@@ -190,10 +210,12 @@ class ContentCache:
                         break
                     if len(chunk) > allowance.left:
                         raise TooLarge(
-                            f"{what}: decompresses to more than {allowance.total} bytes (the limit of one open, "
-                            "--max-decompressed or EVIDENCE_VIEWER_MAX_DECOMPRESSED); stopped — a decompression "
-                            "bomb, or raise the limit")
+                            f"{what}: decompresses to more than {allowance.total} bytes (the limit of one open: "
+                            f"{RATIO} times the file, at least {FLOOR >> 30} GiB, or --max-decompressed / "
+                            "EVIDENCE_VIEWER_MAX_DECOMPRESSED); stopped — a decompression bomb, or raise the limit")
                     allowance.left -= len(chunk)
+                    if size // (256 * 1024 * 1024) != (size + len(chunk)) // (256 * 1024 * 1024):
+                        _check_free(self.content, what)
                     out.write(chunk)
                     h.update(chunk)
                     size += len(chunk)

@@ -20,7 +20,10 @@ from typing import Protocol
 
 from viewer.evidence.source import ByteSource
 
-CHUNK = 1 << 20  # bytes read from the compressed input per call
+CHUNK = 1 << 20  # bytes read from the compressed input per call (the bindings' stream readers)
+#: Input given to the standard library's decompressors at a time: what follows a stream's end is copied
+#: once per stream, so thousands of tiny concatenated streams must not each copy a megabyte.
+FEED = 32 * 1024
 
 
 class Reader(Protocol):
@@ -97,12 +100,12 @@ class _Decompressing:
         """After a stream's end: start the next one (concatenated streams) or stop."""
         rest = self.dec.unused_data
         while len(rest) < 16:
-            more = self.inner.read(CHUNK)
+            more = self.inner.read(FEED)
             if not more:
                 break
             rest += more
         if not rest.strip(b"\0"):  # the end (gzip and tar writers may pad with zeros)
-            while (more := self.inner.read(CHUNK)):
+            while (more := self.inner.read(FEED)):
                 if more.strip(b"\0"):
                     rest = more
                     break
@@ -126,7 +129,7 @@ class _Decompressing:
                 continue
             data, self._pending = self._pending, b""
             if not data and self._needs_input():
-                data = self.inner.read(CHUNK)
+                data = self.inner.read(FEED)
                 if not data:
                     raise CorruptStream(f"{self.name}: the compressed stream ends before its end marker")
             try:
