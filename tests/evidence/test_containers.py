@@ -210,3 +210,31 @@ def test_max_decompressed_option(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "viewer.cli.main", "info", "--max-decompressed", "lots", str(gz)],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "not a size" in bad.stderr
+
+
+@pytest.mark.slow
+def test_redact_of_a_container(live, tmp_path):
+    """A .zst is redacted into a .zst (the verified copy recompressed); an apport report gives the
+    decompressed core, and the log says so. Neither keeps the keys; the inputs are untouched."""
+    from viewer.handover.redact import redact_file
+
+    zst = live["wrapped"]["zst"]
+    before = sha(zst)
+    res = redact_file(zst, tmp_path / "clean.zst")
+    assert res.clean and sha(zst) == before
+    out = (tmp_path / "clean.zst").read_bytes()
+    assert out[:4] == b"\x28\xb5\x2f\xfd"
+    assert any("recompressed the same way (zstd)" in n for n in res.warnings)
+    assert res.output_sha256 == sha(tmp_path / "clean.zst")
+    with open_dump(tmp_path / "clean.zst") as dump:
+        assert dump.chain == ["zstd", "elf-core"] and dump.size == live["core"].stat().st_size
+        content = Path(dump.content_path).read_bytes()
+    for blob in live["blobs"]:
+        assert blob not in content
+    res2 = redact_file(live["wrapped"]["crash"], tmp_path / "clean.core")
+    assert res2.clean
+    assert any("the copy is the decompressed elf-core dump" in n for n in res2.warnings)
+    data = (tmp_path / "clean.core").read_bytes()
+    assert data[:4] == b"\x7fELF" and all(b not in data for b in live["blobs"])
+    log = json.loads(Path(res2.log).read_text())
+    assert any("apport > gzip container" in n for n in log["notes"])

@@ -72,7 +72,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.evidence import Dump, EvidenceError, open_dump
+from viewer.evidence import Dump, EvidenceError, open_dumps
 from viewer.gui import regions_model as rm
 from viewer.gui import structure_model as sm
 from viewer.gui.details import DetailsPane
@@ -111,16 +111,26 @@ __all__ = ["MainWindow", "open_or_failure"]
 def open_or_failure(path: str | os.PathLike[str]) -> Dump | Failure:
     """The parsed dump, or why not in one line (a 100,000-range minidump takes a noticeable fraction of a
     second: the window runs this in a worker)."""
+    got = open_all_or_failure(path)
+    if isinstance(got, Failure):
+        return got
+    for extra in got[1:]:
+        extra.close()
+    return got[0]
+
+
+def open_all_or_failure(path: str | os.PathLike[str]) -> list[Dump] | Failure:
+    """Every dump in ``path`` (one per member of a ZIP of dumps: a tab each), or why not in one line."""
     try:
-        return open_dump(path)
+        return open_dumps(path)
     except EvidenceError as exc:
         return Failure(one_line(str(exc)))
     except Exception as exc:  # noqa: BLE001 - one clear line for the examiner, never a traceback
         return Failure(one_line(f"cannot open {path}: {type(exc).__name__}: {exc}"))
 
 
-def _open_job(_state: Any, path: str) -> Dump | Failure:
-    return open_or_failure(path)
+def _open_job(_state: Any, path: str) -> list[Dump] | Failure:
+    return open_all_or_failure(path)
 
 
 class MainWindow(QMainWindow):
@@ -570,12 +580,13 @@ class MainWindow(QMainWindow):
         Synchronous, for scripts, tests and the case's evidence; the menu, drag and drop and recent files
         use :meth:`open_path_async`, which parses in a worker.
         """
-        opened = open_or_failure(path)
+        opened = open_all_or_failure(path)
         if isinstance(opened, Failure):
             self.last_error = opened.line
             return self.last_error
         self.last_error = None
-        self.session.add_dump(opened)
+        for dump in opened:  # a ZIP of dumps: a tab each
+            self.session.add_dump(dump)
         return None
 
     def open_path(self, path: str | os.PathLike[str]) -> bool:
@@ -595,11 +606,12 @@ class MainWindow(QMainWindow):
         self._open_workers.add(worker)
         self.pool.start(worker)
 
-    def _on_opened(self, opened: Dump | Failure) -> None:
+    def _on_opened(self, opened: list[Dump] | Failure) -> None:
         if isinstance(opened, Failure):
             self._on_open_failed(opened.line)
         else:
-            self.session.add_dump(opened)
+            for dump in opened:  # a ZIP of dumps: a tab each
+                self.session.add_dump(dump)
 
     def _on_open_failed(self, reason: str) -> None:
         self.last_error = reason

@@ -272,9 +272,15 @@ def _apport(run: _Open, cur: ByteSource, cur_sha: str, layers: list[Layer], laye
         warnings.append("apport: the report has no CoreDump field; shown as the report itself")
         return None
     layer.member = "CoreDump"
-    b64 = apport.Base64Lines(cur, core)
-    head = Peek(b64, 16).head
+    try:
+        head = Peek(apport.Base64Lines(cur, core), 16).head
+    except ValueError as exc:
+        warnings.append(f"{exc}; the CoreDump is not decoded")
+        return None
     kinds = ["gzip"] if codec_of(head) == "gzip" else []
+    if not kinds:
+        warnings.append("apport: the CoreDump is not gzip-compressed (apport writes gzip); its decoded bytes "
+                        "are shown as they are")
 
     def make() -> Reader:
         reader: Reader = apport.Base64Lines(cur, core, run.progress("decoding the apport CoreDump", cur.size))
