@@ -1,4 +1,4 @@
-"""Hostile containers and vmcores (issue 15 in the harness of issue 12): bombs in every codec, archives
+"""Hostile containers, vmcores and Mach-O cores (issue 15 in the harness of issue 12): bombs in every codec, archives
 that lie about their members, nesting past any sensible depth, apport reports with broken or endless
 lines, kdump-compressed headers whose counts and page descriptors lie, flattened records that reach for
 the end of the address space. Each is written by the codecs' own libraries (zlib, lzma, zstandard, lz4,
@@ -238,6 +238,51 @@ def kdump_flattened_lying_sizes() -> bytes:
     return bytes(out)
 
 
+# -- Mach-O cores ------------------------------------------------------------------------------------
+def _macho(cmds: list[bytes], ncmds: int | None = None, sizeofcmds: int | None = None, tail: bytes = b"") -> bytes:
+    from macholib import mach_o as m
+
+    body = b"".join(cmds)
+    header = m.mach_header_64(_endian_="<", magic=m.MH_MAGIC_64, cputype=0x01000007, cpusubtype=3,
+                              filetype=m.MH_CORE, ncmds=len(cmds) if ncmds is None else ncmds,
+                              sizeofcmds=len(body) if sizeofcmds is None else sizeofcmds, flags=0, reserved=0)
+    return header.to_str() + body + tail
+
+
+def _lc(cmd: int, payload: bytes, cmdsize: int | None = None) -> bytes:
+    return struct.pack("<II", cmd, 8 + len(payload) if cmdsize is None else cmdsize) + payload
+
+
+def macho_lying_counts() -> bytes:
+    """ncmds 2**32-1 and sizeofcmds 4 GiB over 16 MiB of segment commands that all claim 2**64 bytes."""
+    seg = _lc(0x19, b"evil".ljust(16, b"\0") + struct.pack("<QQQQiiII", 0, 2**64 - 1, 0, 2**63, 7, 7,
+                                                            0xFFFFFFFF, 0))
+    return _macho([seg] * (LIMIT // 80), ncmds=0xFFFFFFFF, sizeofcmds=0xFFFFFFF0)
+
+
+def macho_zero_cmdsize() -> bytes:
+    """A load command of cmdsize 0 (a walk that never advances), then 1 MiB of garbage."""
+    return _macho([_lc(0x19, bytes(64), cmdsize=0)], ncmds=1000, sizeofcmds=MiB, tail=bytes(range(256)) * 4096)
+
+
+def macho_thread_overrun() -> bytes:
+    """LC_THREADs whose flavor counts claim 2**32 words, and 100,000 tiny flavors in one command."""
+    big = _lc(0x4, struct.pack("<II", 4, 0xFFFFFFFF) + bytes(168))
+    many = _lc(0x4, struct.pack("<II", 99, 0) * 100_000)
+    return _macho([big, many])
+
+
+def macho_note_images() -> bytes:
+    """An `all image infos` note claiming 2**32 images whose path offsets all point at one huge string."""
+    note_at = 4096
+    payload = struct.pack("<IIQII", 1, 0xFFFFFFFF, note_at + 24, 48, 0)
+    entry = struct.pack("<Q16sQQII", note_at + 8 * MiB, bytes(16), 0x1000, 0, 0, 0)
+    body = (payload + entry * (6 * MiB // 48)).ljust(8 * MiB, b"\0") + b"A" * (4 * MiB)
+    note = _lc(0x31, b"all image infos".ljust(16, b"\0") + struct.pack("<QQ", note_at, len(body)))
+    head = _macho([note])
+    return head.ljust(note_at, b"\0") + body
+
+
 GENERATORS: dict[str, Callable[[], bytes]] = {
     "gzip-bomb": gzip_bomb,
     "zstd-bomb": zstd_bomb,
@@ -261,6 +306,10 @@ GENERATORS: dict[str, Callable[[], bytes]] = {
     "kdump-bad-block-size": kdump_bad_block_size,
     "kdump-flattened-far-offsets": kdump_flattened_far_offsets,
     "kdump-flattened-lying-sizes": kdump_flattened_lying_sizes,
+    "macho-lying-counts": macho_lying_counts,
+    "macho-zero-cmdsize": macho_zero_cmdsize,
+    "macho-thread-overrun": macho_thread_overrun,
+    "macho-note-images": macho_note_images,
 }
 
 

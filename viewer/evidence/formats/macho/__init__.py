@@ -16,7 +16,7 @@ import struct
 import uuid
 from typing import Any
 
-from viewer.evidence.formats.base import ParseContext, Warnings, clean, without_gc
+from viewer.evidence.formats.base import ParseContext, Warnings, clean, sizeof, unpack_flat, without_gc
 from viewer.evidence.formats.macho.structs import (
     ARM_EXCEPTION_STATE64,
     ARM_THREAD_STATE,
@@ -92,6 +92,7 @@ class MachContext(ParseContext):
         self.segments: list[dict[str, Any]] = []
         self.notes: list[dict[str, Any]] = []
         self.commands: list[dict[str, Any]] = []
+        self.blob, self.blob_at = b"", 0
 
 
 @without_gc
@@ -109,26 +110,28 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     ctx.cputype = hdr.cputype
     arch = CPU_NAMES.get(hdr.cputype, f"cputype {hdr.cputype:#x}")
     root.value = arch
-    root.add(ctx.node("mach_header" + ("_64" if bits64 else ""), 0, H.sizeof(), None, ctx.fields(H, hdr, 0)))
-    regions: list[Region] = [Region(0, H.sizeof(), None, "header", "mach_header")]
-    start = H.sizeof()
+    root.add(ctx.node("mach_header" + ("_64" if bits64 else ""), 0, sizeof(H), None, ctx.fields(H, hdr, 0)))
+    regions: list[Region] = [Region(0, sizeof(H), None, "header", "mach_header")]
+    start = sizeof(H)
     cmds_size = ctx.clip(start, hdr.sizeofcmds, "load commands")
     end = start + cmds_size
     regions.append(Region(start, cmds_size, None, "header", "load commands"))
     ncmds = ctx.take(ctx.fit(hdr.ncmds, cmds_size, 8, "ncmds"), "load commands")
     cmd_nodes: list[Node] = []
     at = start
+    ctx.blob, ctx.blob_at = ctx.read(start, cmds_size), start  # the commands, read once (bounded by the file)
+    lc_fmt = struct.Struct("<II" if little else ">II")
     for i in range(ncmds):
-        lc = ctx.parse(S.LoadCommand, at, f"load command {i}") if at + 8 <= end else None
-        if lc is None:
+        if at + 8 > end:
             ctx.warn(f"load command {i} at {at:#x}: outside sizeofcmds; {ncmds - i} commands not read")
             break
-        if lc.cmdsize < 8 or at + lc.cmdsize > end:
-            ctx.warn(f"load command {i} at {at:#x}: cmdsize {lc.cmdsize} is below 8 or runs past the commands; "
+        cmd, cmdsize = lc_fmt.unpack_from(ctx.blob, at - start)
+        if cmdsize < 8 or at + cmdsize > end:
+            ctx.warn(f"load command {i} at {at:#x}: cmdsize {cmdsize} is below 8 or runs past the commands; "
                      "the walk stops")
             break
-        cmd_nodes.append(_command(ctx, i, at, lc.cmd, lc.cmdsize, regions))
-        at += lc.cmdsize
+        cmd_nodes.append(_command(ctx, i, at, cmd, cmdsize, regions))
+        at += cmdsize
     root.add(ctx.node("load commands", start, cmds_size, len(cmd_nodes), cmd_nodes))
     meta: dict[str, Any] = {"os": "macOS" if hdr.cputype in CPU_NAMES else None, "arch": arch,
                             "endianness": "little" if little else "big", "bits": 64 if bits64 else 32,
@@ -153,11 +156,11 @@ def _command(ctx: MachContext, i: int, at: int, cmd: int, size: int, regions: li
     node = ctx.node(f"[{i}] {name}", at, size, f"{size} bytes")
     if cmd in (LC_SEGMENT, LC_SEGMENT_64):
         Seg = S.Segment64 if cmd == LC_SEGMENT_64 else S.Segment32
-        seg = ctx.parse(Seg, at, f"{name} {i}") if size >= Seg.sizeof() else None
+        seg = unpack_flat(Seg, ctx.blob, at - ctx.blob_at) if size >= sizeof(Seg) else None
         if seg is None:
             ctx.warn(f"{name} {i} at {at:#x}: cmdsize {size} is too small")
             return node
-        node.children.extend(ctx.fields(Seg, seg, at))
+        node._children = ctx.lazy_fields(Seg, seg, at)  # built on expansion (a hostile core has 10^5 of them)
         segname = _name(seg.segname)
         node.value = f"{segname or '(unnamed)'} {seg.vmaddr:#x}+{seg.vmsize:#x}"
         present = ctx.clip(seg.fileoff, seg.filesize, f"{name} {i} ({segname})") if seg.filesize else 0
@@ -170,7 +173,7 @@ def _command(ctx: MachContext, i: int, at: int, cmd: int, size: int, regions: li
     elif cmd in (LC_THREAD, LC_UNIXTHREAD):
         node.children.extend(_thread(ctx, i, at, size))
     elif cmd == LC_NOTE:
-        note = ctx.parse(S.Note, at, f"LC_NOTE {i}") if size >= S.Note.sizeof() else None
+        note = ctx.parse(S.Note, at, f"LC_NOTE {i}") if size >= sizeof(S.Note) else None
         if note is not None:
             node.children.extend(ctx.fields(S.Note, note, at))
             owner = _name(note.data_owner)
@@ -194,8 +197,11 @@ def _thread(ctx: MachContext, i: int, at: int, size: int) -> list[Node]:
     pos = at + 8
     thread: dict[str, Any] = {"index": len(ctx.threads), "command": i, "flavors": []}
     kids: list[Node] = []
-    for _ in range(MAX_FLAVORS):
+    for n in range(MAX_FLAVORS + 1):
         if pos + 8 > end:
+            break
+        if n == MAX_FLAVORS:
+            ctx.warn(f"LC_THREAD {i}: more than {MAX_FLAVORS} register sets; the rest are not read")
             break
         sh = ctx.parse(S.StateHeader, pos, f"LC_THREAD {i} flavor")
         if sh is None:
@@ -251,17 +257,17 @@ def _state(ctx: MachContext, flavor: int, at: int, nbytes: int):
 def _note(ctx: MachContext, entry: dict[str, Any], present: int) -> list[Node]:
     S = ctx.S
     owner, at = entry["owner"], entry["offset"]
-    if owner == "addrable bits" and present >= S.AddrableBits.sizeof():
+    if owner == "addrable bits" and present >= sizeof(S.AddrableBits):
         v = ctx.parse(S.AddrableBits, at, "addrable bits")
         if v is not None:
             entry["addressing_bits"] = v.addressing_bits
             return ctx.fields(S.AddrableBits, v, at)
-    if owner == "all image infos" and present >= S.AllImageInfos.sizeof():
+    if owner == "all image infos" and present >= sizeof(S.AllImageInfos):
         v = ctx.parse(S.AllImageInfos, at, "all image infos")
         if v is None:
             return []
         kids = ctx.fields(S.AllImageInfos, v, at)
-        step = max(v.entry_size, S.ImageEntry.sizeof())
+        step = max(v.entry_size, sizeof(S.ImageEntry))
         n = ctx.take(min(ctx.count(v.entries_fileoff, v.imgcount, step, "all image infos entries"), MAX_IMAGES),
                      "all image infos entries")
         images = []
@@ -275,7 +281,7 @@ def _note(ctx: MachContext, entry: dict[str, Any], present: int) -> list[Node]:
                 path = ctx.read_copy(e.filepath_offset, MAX_PATH, f"image {j} path").split(b"\0", 1)[0].decode(
                     "utf-8", "replace")
             images.append({"path": path, "uuid": str(uuid.UUID(bytes=e.uuid)), "load_address": e.load_address})
-            kids.append(ctx.node(f"image {j}", e_at, S.ImageEntry.sizeof(), path, ctx.fields(S.ImageEntry, e, e_at)))
+            kids.append(ctx.node(f"image {j}", e_at, sizeof(S.ImageEntry), path, ctx.fields(S.ImageEntry, e, e_at)))
         entry["images"] = images
         return kids
     return []
