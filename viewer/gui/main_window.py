@@ -73,6 +73,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.evidence import Dump, EvidenceError, open_dumps
+from viewer.evidence.containers.cache import cache_dir, set_cache_dir
 from viewer.gui import regions_model as rm
 from viewer.gui import structure_model as sm
 from viewer.gui.details import DetailsPane
@@ -104,6 +105,7 @@ APP_TITLE = "Evidence Viewer"
 BOOKMARK_COLORS = ("#aa5aff", "#2bb673", "#ff8c1a", "#1a9bff", "#e0409a", "#8fbf00")
 MAX_RECENT = 10
 SETTINGS_GEOMETRY, SETTINGS_STATE, SETTINGS_RECENT, SETTINGS_THEME = "window/geometry", "window/state", "recent", "theme"
+SETTINGS_CACHE_DIR = "evidence/cache_dir"
 
 __all__ = ["MainWindow", "open_or_failure"]
 
@@ -119,18 +121,19 @@ def open_or_failure(path: str | os.PathLike[str]) -> Dump | Failure:
     return got[0]
 
 
-def open_all_or_failure(path: str | os.PathLike[str]) -> list[Dump] | Failure:
-    """Every dump in ``path`` (one per member of a ZIP of dumps: a tab each), or why not in one line."""
+def open_all_or_failure(path: str | os.PathLike[str], state: Any = None) -> list[Dump] | Failure:
+    """Every dump in ``path`` (one per member of a ZIP of dumps: a tab each), or why not in one line.
+    ``state``: progress of hashing and decompressing a container, and its cancel."""
     try:
-        return open_dumps(path)
+        return open_dumps(path, state)
     except EvidenceError as exc:
         return Failure(one_line(str(exc)))
     except Exception as exc:  # noqa: BLE001 - one clear line for the examiner, never a traceback
         return Failure(one_line(f"cannot open {path}: {type(exc).__name__}: {exc}"))
 
 
-def _open_job(_state: Any, path: str) -> list[Dump] | Failure:
-    return open_all_or_failure(path)
+def _open_job(state: Any, path: str) -> list[Dump] | Failure:
+    return open_all_or_failure(path, state)
 
 
 class MainWindow(QMainWindow):
@@ -184,6 +187,8 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self.clamp_to_screen()
         self._apply_theme(str(self.settings.value(SETTINGS_THEME, "system")))
+        if self.settings.value(SETTINGS_CACHE_DIR):  # the examiner's choice of decompression cache
+            set_cache_dir(str(self.settings.value(SETTINGS_CACHE_DIR)))
 
     # -- the current dump ------------------------------------------------------------------------
     @property
@@ -415,6 +420,12 @@ class MainWindow(QMainWindow):
                                                     QKeySequence("Ctrl+Alt+F"),
                                                     tip="Open a fleet scan's results database read-only")
         self.action_close_tab = self.add_action(file_menu, "&Close", self._close_current, QKeySequence.StandardKey.Close)
+        self.action_cancel_open = self.add_action(file_menu, "Cancel &Opening", self.cancel_opening,
+                                                  QKeySequence("Ctrl+Shift+."),
+                                                  tip="Stop decompressing a container being opened (nothing is kept)")
+        self.action_cache_dir = self.add_action(file_menu, "Decompression &Cache Folder…", self._choose_cache_dir,
+                                                tip="Where compressed evidence is decompressed to (content-addressed, "
+                                                    "read-only, re-verified on reuse)")
         file_menu.addSeparator()
         self.action_quit = self.add_action(file_menu, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         self.action_quit.setMenuRole(QAction.MenuRole.QuitRole)
@@ -599,12 +610,33 @@ class MainWindow(QMainWindow):
     def open_path_async(self, path: str | os.PathLike[str]) -> None:
         """Parse ``path`` in a worker; the tab appears when it is done (the window never blocks)."""
         worker = TaskWorker(_open_job, str(path), what=f"opening {path}")
+        worker.signals.sig_step.connect(
+            lambda step, done, total, p=path: self.statusBar().showMessage(
+                f"Opening {Path(p).name}: {step} {human_size(done)}" + (f" of {human_size(total)}" if total else "")
+                + " (Ctrl+Shift+. cancels)", 3000))
         worker.signals.sig_done.connect(self._on_opened)
         worker.signals.sig_failed.connect(self._on_open_failed)
         worker.signals.sig_finished.connect(lambda: self._open_workers.discard(worker))
         self.statusBar().showMessage(f"Opening {path}…", 3000)
         self._open_workers.add(worker)
         self.pool.start(worker)
+
+    def cancel_opening(self) -> None:
+        """Cancel every open still running (a container being decompressed); nothing is kept."""
+        for worker in list(self._open_workers):
+            worker.cancel()
+
+    def _choose_cache_dir(self) -> None:
+        start = str(self.settings.value(SETTINGS_CACHE_DIR, "") or cache_dir())
+        path = QFileDialog.getExistingDirectory(self, "Decompression cache folder", start)
+        if path:
+            self.set_cache_dir(path)
+
+    def set_cache_dir(self, path: str | None) -> None:
+        """Move the decompressed-content cache (remembered in the settings); None: the default."""
+        self.settings.setValue(SETTINGS_CACHE_DIR, path or "")
+        set_cache_dir(path or None)
+        self.statusBar().showMessage(f"Decompression cache: {cache_dir()}", 5000)
 
     def _on_opened(self, opened: list[Dump] | Failure) -> None:
         if isinstance(opened, Failure):

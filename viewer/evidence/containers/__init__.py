@@ -23,7 +23,7 @@ from viewer.evidence.containers import apport, flattened, ziparchive
 from viewer.evidence.containers.cache import Allowance, Cancelled, Content, ContentCache, TooLarge
 from viewer.evidence.containers.streams import READERS, CorruptStream, Peek, Reader, SourceReader, codec_of
 from viewer.evidence.errors import EvidenceError
-from viewer.evidence.source import ByteSource
+from viewer.evidence.source import ByteSource, HashCancelled
 from viewer.tasks import TaskState
 
 MAX_DEPTH = 8
@@ -144,8 +144,16 @@ class _Open:
     def hash(self, src: ByteSource) -> str:
         if self.state is None:
             return src.sha256()
-        return src.sha256(lambda done, total: (self.state.step_progress("hashing", done, total),  # type: ignore[union-attr]
-                                               not self.state.is_cancelled)[1])  # type: ignore[union-attr]
+        state = self.state
+
+        def progress(done: int, total: int) -> bool:
+            state.step_progress("hashing", done, total)
+            return not state.is_cancelled
+
+        try:
+            return src.sha256(progress)
+        except HashCancelled:
+            raise Cancelled(f"{self.evidence.path}: opening was cancelled; nothing was kept") from None
 
     def materialise(self, parent: ByteSource, parent_sha: str, step: str, make: Callable[[], Reader],
                     what: str, warnings: list[str]) -> Content:

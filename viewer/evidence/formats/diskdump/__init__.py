@@ -104,7 +104,7 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     n = ctx.count(pd_at, dumped, PAGE_DESC_SIZE, "page descriptors")
     prefix_end = pd_at + n * PAGE_DESC_SIZE
     regions.append(Region(pd_at, n * PAGE_DESC_SIZE, None, "header", "page descriptors"))
-    content = PagedSource(src, prefix_end, bs, pd_at, n)
+    content = PagedSource(src, prefix_end, bs, pd_at, n, warnings)
     root.add(ctx.node("page descriptors", pd_at, n * PAGE_DESC_SIZE, f"{n} pages",
                       ctx.lazy(lambda: [ctx.struct_node(f"[{i}]", PAGE_DESC, None, pd_at + i * PAGE_DESC_SIZE)
                                         for i in range(min(n, 1 << 16))])))

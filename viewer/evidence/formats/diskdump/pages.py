@@ -59,7 +59,8 @@ def _snappy(data: bytes, page: int) -> bytes:
 class PagedSource:
     plain_path = None
 
-    def __init__(self, file: ByteSource, prefix_end: int, page_size: int, pd_offset: int, pages: int):
+    def __init__(self, file: ByteSource, prefix_end: int, page_size: int, pd_offset: int, pages: int,
+                 warnings: list[str] | None = None):
         self.file = file
         self.path = file.path
         self.prefix_end = prefix_end
@@ -70,6 +71,7 @@ class PagedSource:
         self._cache: OrderedDict[int, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.damaged: dict[int, str] = {}  # page index -> why (the first 1000)
+        self.warnings = warnings  # the dump's warnings: a damaged page is added when it is first read
         self.codecs: dict[int, Callable[[bytes, int], bytes]] = {
             DUMP_DH_COMPRESSED_ZLIB: self._zlib, DUMP_DH_COMPRESSED_ZSTD: _zstd,
             DUMP_DH_COMPRESSED_LZO: _lzo, DUMP_DH_COMPRESSED_SNAPPY: _snappy,
@@ -99,8 +101,11 @@ class PagedSource:
         return data
 
     def _damaged(self, index: int, why: str) -> bytes:
-        if len(self.damaged) < 1000:
-            self.damaged.setdefault(index, why)
+        if len(self.damaged) < 1000 and index not in self.damaged:
+            self.damaged[index] = why
+            if self.warnings is not None and hasattr(self.warnings, "add"):
+                self.warnings.add(f"page {index} (content offset {self.prefix_end + index * self.page_size:#x}) "
+                                  f"reads as zeros: {why}")
         return bytes(self.page_size)
 
     def _decode(self, index: int) -> bytes:
