@@ -61,3 +61,28 @@ def test_hostile_container_opens_within_time_and_memory(name: str, tmp_path: Pat
 def test_generators_stay_within_16_mib() -> None:
     for name, make in hc.GENERATORS.items():
         assert len(make()) <= hc.LIMIT, name
+
+
+#: the entry points past opening: a scan and a redaction of the worst of them
+SCANNED = ["gzip-bomb", "zip-bomb-members", "nested-zip", "apport-bad-base64", "kdump-every-page-lies",
+           "kdump-flattened-lying-sizes", "macho-lying-counts", "macho-note-images"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SCANNED)
+def test_scan_and_redact_of_a_hostile_container_end(name: str, tmp_path: Path, monkeypatch) -> None:
+    from tests.hostile import entry
+
+    monkeypatch.setenv("EVIDENCE_VIEWER_MAX_DECOMPRESSED", hc.TEST_LIMIT)
+    monkeypatch.setenv("EVIDENCE_VIEWER_CACHE_DIR", str(tmp_path / "cache"))
+    path = hc.write(name, tmp_path / name)
+    got = entry.check_finished(run_limited(path, "tests.hostile.entry:scan", cpu_seconds=60, wall_seconds=120),
+                               f"scan {name}")
+    assert got["outcome"] == "scanned" and not got["cancelled"], got
+    assert got["n_warnings"] >= 1, got
+    red = entry.check_finished(run_limited(path, "tests.hostile.entry:redact", cpu_seconds=90, wall_seconds=180),
+                               f"redact {name}")
+    if name.startswith("kdump-every"):
+        assert red["outcome"] == "RedactError" and "kdump-compressed" in red["message"], red
+    else:
+        assert red["outcome"] in ("clean", "not-clean"), red
