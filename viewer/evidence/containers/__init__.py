@@ -224,6 +224,12 @@ def _walk(run: _Open, cur: ByteSource, cur_sha: str, layers: list[Layer], warnin
         except TooLarge as exc:
             warnings.append(str(exc))
             got = None
+        except EvidenceError:
+            raise  # cancelled, or the evidence changed on disk
+        except Exception as exc:  # noqa: BLE001 - a codec's error on hostile bytes: this layer is shown as it is
+            warnings.append(f"{kind} layer at depth {len(layers) + 1} cannot be read ({type(exc).__name__}: "
+                            f"{str(exc)[:200]}); shown as it is")
+            got = None
         if got is None:  # this layer could not be unwrapped: show it as it is
             _finish(run, cur, cur_sha, layers, warnings)
             return
