@@ -70,6 +70,6 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 fuzz: venv  ## a long fuzz run of every parser and of the hostile-input harness (random seeds); FUZZ_EXAMPLES=N to change its length
-	EV_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} bash tests/run-under-session.sh $(PY) -m pytest -q tests/evidence/test_fuzz.py \
+	EV_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} bash tests/run-under-session.sh $(PY) -m pytest -q tests/evidence/test_fuzz.py tests/evidence/test_fuzz_containers.py \
 	  tests/evidence/test_robustness.py tests/evidence/test_hostile.py
 	EV_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} bash tests/run-under-session.sh $(PY) -m pytest -q tests/hostile
