@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             for i, dump in enumerate(dumps):
                 if len(dumps) > 1:
-                    emit(f"== dump {i + 1} of {len(dumps)}: member {dump.origin.layers[-1].member}")
+                    emit(f"== dump {i + 1} of {len(dumps)}: member {dump.origin.member if dump.origin else ''}")
                 emit(*info_lines(dump, with_hash))
     finally:
         for d in dumps:

@@ -30,7 +30,7 @@ def open_dump(path: str | os.PathLike[str], state: TaskState | None = None) -> D
         extra.close()
     if len(dumps) > 1:
         dumps[0].warnings.insert(0, f"the container holds {len(dumps)} dumps; this is the first "
-                                 f"({dumps[0].origin.layers[-1].member if dumps[0].origin else ''}): "
+                                 f"({dumps[0].origin.member if dumps[0].origin else ''}): "
                                  "`info` and `scan` report each, the window opens each in a tab")
     return dumps[0]
 

@@ -190,9 +190,8 @@ def evidence_json(dump: Dump, with_hash: bool = True) -> dict[str, Any]:
         out["evidence_size"] = dump.evidence_size
         out["content_sha256"] = dump.content_sha256()
         out["chain"] = dump.chain
-        members = [layer.member for layer in origin.layers if layer.kind == "zip" and layer.member]
-        if members:
-            out["member"] = " > ".join(members)
+        if origin.member:
+            out["member"] = origin.member
         out["offsets"] = "decompressed content"
     return out
 

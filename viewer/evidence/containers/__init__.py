@@ -90,6 +90,12 @@ class Origin:
     def chain(self) -> list[str]:
         return [layer.kind for layer in self.layers]
 
+    @property
+    def member(self) -> str | None:
+        """The ZIP member(s) the dump came from (``outer.zip member > inner member``), or None."""
+        names = [layer.member for layer in self.layers if layer.kind == "zip" and layer.member]
+        return " > ".join(names) if names else None
+
     def to_json(self) -> dict[str, Any]:
         return {"chain": self.chain, "evidence_path": str(self.path), "evidence_size": self.source.size,
                 "content_sha256": self.content_sha256, "content_path": str(self.content_path),
@@ -328,16 +334,15 @@ def _zip(run: _Open, cur: ByteSource, cur_sha: str, layers: list[Layer], layer: 
 
         try:
             content = run.materialise(cur, cur_sha, "zip:" + m.name, make, f"zip member {m.name!r}", mwarn)
-        except TooLarge as exc:
+        except TooLarge as exc:  # the open's allowance is spent: the archive is shown as it is
             mwarn.append(str(exc))
-            continue_warn = mwarn
-            _finish(run, cur, cur_sha, layers, continue_warn)
+            _finish(run, cur, cur_sha, layers, mwarn)
             return
-        except (NotImplementedError, RuntimeError, OSError, ValueError) as exc:
-            if isinstance(exc, EvidenceError):
-                raise
-            mwarn.append(f"zip member {m.name!r} cannot be read ({type(exc).__name__}); skipped")
-            warnings.extend(mwarn[len(warnings):])
+        except EvidenceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - encrypted, unknown method, a lying local header: skip it
+            warnings.append(f"zip member {m.name!r} cannot be read ({type(exc).__name__}: {str(exc)[:120]}); "
+                            "skipped")
             continue
         mlayer.output_sha256, mlayer.output_size, mlayer.cached = content.sha256, content.size, content.reused
         src = ByteSource(content.path)
