@@ -97,9 +97,8 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     regions.append(Region(bitmap_at + half, half, None, "header", "bitmap 2 (pages dumped)"))
     root.add(ctx.node("bitmap 1", bitmap_at, half, "a bit per page frame that exists"))
     root.add(ctx.node("bitmap 2", bitmap_at + half, half, "a bit per page frame dumped"))
-    raw = np.frombuffer(src.read(bitmap_at + half, (max_mapnr + 7) // 8), dtype=np.uint8)
-    bits = np.unpackbits(raw, bitorder="little")[:max_mapnr]
-    dumped = int(bits.sum())
+    starts, ends = _runs(src, bitmap_at + half, max_mapnr)
+    dumped = int((ends - starts).sum()) if len(starts) else 0
     pd_at = bitmap_at + bitmap_len
     n = ctx.count(pd_at, dumped, PAGE_DESC_SIZE, "page descriptors")
     prefix_end = pd_at + n * PAGE_DESC_SIZE
@@ -110,8 +109,6 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
                       ctx.lazy(lambda: [ctx.struct_node(f"[{i}]", PAGE_DESC, None, pd_at + i * PAGE_DESC_SIZE)
                                         for i in range(min(n, 1 << 16))])))
     # runs of dumped pfns -> physical regions, laid out one after another in the content
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], bits.astype(np.int8), [0]))))
-    starts, ends = edges[0::2], edges[1::2]
     runs = ctx.take_regions(len(starts), "runs of dumped pages")
     physical = []
     rank = 0
@@ -134,6 +131,34 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     root.value = f"{n} pages, {meta['compression'] or 'uncompressed'}"
     # the tree's nodes lie in the content (the prefix is the file's own bytes; pages follow)
     return ParseResult(FORMAT, meta, regions, root, warnings, details, source=content)
+
+
+BITMAP_CHUNK = 1 << 20  # bytes of bitmap (8 million page frames) unpacked at a time
+
+
+def _runs(src: ByteSource, at: int, nbits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first pfn, end pfn) of every run of set bits in the bitmap at ``at``, read a chunk at a time: the
+    memory is that of one chunk and of the runs, not of one byte per page frame of the machine."""
+    starts: list[np.ndarray] = []
+    ends: list[np.ndarray] = []
+    prev = 0  # the last bit of the previous chunk
+    done = 0  # bits seen
+    nbytes = (nbits + 7) // 8
+    for off in range(0, nbytes, BITMAP_CHUNK):
+        raw = np.frombuffer(src.read(at + off, min(BITMAP_CHUNK, nbytes - off)), dtype=np.uint8)
+        bits = np.unpackbits(raw, bitorder="little")[: max(0, nbits - off * 8)].astype(np.int8)
+        if not bits.size:
+            break
+        edges = np.diff(np.concatenate(([prev], bits)))
+        starts.append(np.flatnonzero(edges == 1).astype(np.int64) + off * 8)
+        ends.append(np.flatnonzero(edges == -1).astype(np.int64) + off * 8)
+        prev = int(bits[-1])
+        done = off * 8 + bits.size
+    if prev:
+        ends.append(np.array([done], dtype=np.int64))
+    if not starts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(starts), np.concatenate(ends)
 
 
 _DESC_DTYPE = np.dtype([("offset", "<i8"), ("size", "<u4"), ("flags", "<u4"), ("page_flags", "<u8")])
