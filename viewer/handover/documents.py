@@ -367,6 +367,10 @@ def sarif_document(entries: list[tuple[Dump, ScanResult]], threshold: Confidence
         artifact: dict[str, Any] = {"location": {"uri": Path(dump.path).resolve().as_uri()}, "length": dump.size}
         if with_hash:
             artifact["hashes"] = {"sha-256": dump.sha256()}
+        if getattr(dump, "origin", None) is not None:  # findings' offsets are in the decompressed content
+            artifact["properties"] = {"chain": dump.chain, "content_sha256": dump.content_sha256(),
+                                      "content_length": dump.size, "offsets": "decompressed content"}
+            artifact["length"] = dump.evidence_size
         artifacts.append(artifact)
         items.extend(SarifItem(f.to_json(), index) for f in result.findings if f.confidence >= threshold)
     return sarif_log(artifacts, items)
