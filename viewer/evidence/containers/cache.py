@@ -122,6 +122,33 @@ class Content:
     reused: bool
 
 
+SPARSE_BLOCK = 64 * 1024
+_ZEROS = bytes(SPARSE_BLOCK)
+
+
+def _write_sparse(fd: int, chunk: bytes, at: int) -> None:
+    """Write ``chunk`` at ``at``, leaving holes where a 64 KiB block is all zeros: cores are mostly
+    zeros (reserved, untouched memory), and a hole costs no disk and no write time. Reads are the same.
+    (Blocks are compared as bytes slices: a memoryview comparison is fifty times slower.)"""
+    n = len(chunk)
+    blocks = range(0, n, SPARSE_BLOCK)
+    zero = [chunk[i:i + SPARSE_BLOCK] == _ZEROS[: min(SPARSE_BLOCK, n - i)] for i in blocks]
+    view = memoryview(chunk)
+    i = 0
+    while i < len(zero):
+        if zero[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(zero) and not zero[j]:
+            j += 1
+        start, end = i * SPARSE_BLOCK, min(n, j * SPARSE_BLOCK)
+        done = 0
+        while done < end - start:
+            done += os.pwrite(fd, view[start + done:end], at + start + done)
+        i = j
+
+
 def _check_free(folder: Path, what: str) -> None:
     try:
         st = os.statvfs(folder)
@@ -194,8 +221,9 @@ class ContentCache:
         h = hashlib.sha256()
         size = 0
         failure: Exception | None = None
+        pos = 0
         try:
-            with os.fdopen(fd, "wb") as out:
+            with os.fdopen(fd, "wb", buffering=0) as out:
                 while True:
                     if check is not None:
                         check()
@@ -216,9 +244,11 @@ class ContentCache:
                     allowance.left -= len(chunk)
                     if size // (256 * 1024 * 1024) != (size + len(chunk)) // (256 * 1024 * 1024):
                         _check_free(self.content, what)
-                    out.write(chunk)
+                    _write_sparse(out.fileno(), chunk, pos)
+                    pos += len(chunk)
                     h.update(chunk)
                     size += len(chunk)
+                os.ftruncate(out.fileno(), size)  # a content ending in zeros: its holes count
             sha = h.hexdigest()
             final = self.content / sha
             os.chmod(tmp, 0o444)
