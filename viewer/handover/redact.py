@@ -708,8 +708,11 @@ def _container_plan(dump: Dump) -> tuple[list[str], str] | None:
     if all(k in RECOMPRESS for k in chain):
         return list(chain), (f"the input is a {' > '.join(chain)} container: the copy was redacted "
                              f"decompressed, verified, then recompressed the same way ({' > '.join(chain)})")
+    several = next((w for w in dump.warnings if w.startswith("the container holds ")), None)
+    only = (f"; the archive holds several dumps and only the first ({origin.member}) is in the copy — "
+            "extract the others to redact them") if several else ""
     return [], (f"the input is a {' > '.join(chain)} container: the copy is the decompressed {dump.format} "
-                "dump (redacted), not the container")
+                f"dump (redacted), not the container{only}")
 
 
 def _recompress(plain: str, codecs: list[str], out: Path) -> str:
