@@ -15,7 +15,9 @@ from pathlib import Path
 
 from macholib import mach_o as m
 
-CPU_TYPE_X86_64, CPU_TYPE_ARM64, CPU_TYPE_POWERPC = 0x01000007, 0x0100000C, 18
+CPU_TYPE_X86_64, CPU_TYPE_ARM64, CPU_TYPE_POWERPC, CPU_TYPE_X86 = 0x01000007, 0x0100000C, 18, 7
+X86_32_ORDER = ("eax", "ebx", "ecx", "edx", "edi", "esi", "ebp", "esp", "ss", "eflags", "eip", "cs", "ds", "es",
+                "fs", "gs")
 X86_64_ORDER = ("rax", "rbx", "rcx", "rdx", "rdi", "rsi", "rbp", "rsp", "r8", "r9", "r10", "r11", "r12", "r13",
                 "r14", "r15", "rip", "rflags", "cs", "fs", "gs")
 # struct user_regs_struct (x86_64 NT_PRSTATUS pr_reg) field order
@@ -37,13 +39,19 @@ def macho_core(out: Path, segments: list[tuple[str, int, bytes, int]], registers
     """A Mach-O core: ``segments`` = [(name, vmaddr, bytes, initprot)], one thread with ``registers``,
     notes ``addrable bits`` and ``all image infos`` (``images`` = [(path, load address)])."""
     e = endian
+    bits32 = cputype == CPU_TYPE_X86
+    seg_size, header_size = (56, 28) if bits32 else (72, 32)
     state = _thread_state(cputype, registers, e)
     cmds: list[bytes] = []
     ncmds = len(segments) + 1 + 2
-    sizeofcmds = len(segments) * 72 + (8 + len(state)) + 2 * 40
-    header = m.mach_header_64(_endian_=e, magic=m.MH_MAGIC_64, cputype=cputype, cpusubtype=3,
-                              filetype=m.MH_CORE, ncmds=ncmds, sizeofcmds=sizeofcmds, flags=0, reserved=0)
-    data_at = (32 + sizeofcmds + 4095) // 4096 * 4096
+    sizeofcmds = len(segments) * seg_size + (8 + len(state)) + 2 * 40
+    if bits32:
+        header = m.mach_header(_endian_=e, magic=m.MH_MAGIC, cputype=cputype, cpusubtype=3, filetype=m.MH_CORE,
+                               ncmds=ncmds, sizeofcmds=sizeofcmds, flags=0)
+    else:
+        header = m.mach_header_64(_endian_=e, magic=m.MH_MAGIC_64, cputype=cputype, cpusubtype=3,
+                                  filetype=m.MH_CORE, ncmds=ncmds, sizeofcmds=sizeofcmds, flags=0, reserved=0)
+    data_at = (header_size + sizeofcmds + 4095) // 4096 * 4096
     # note payloads first, then segment data, page aligned
     addrable = struct.pack(e + "II", 3, addressing_bits)
     paths = b""
@@ -62,9 +70,10 @@ def macho_core(out: Path, segments: list[tuple[str, int, bytes, int]], registers
     body = bytearray()
     off = seg_at
     for name, vmaddr, data, prot in segments:
-        seg = m.segment_command_64(_endian_=e, segname=name.encode()[:16], vmaddr=vmaddr, vmsize=len(data),
-                                   fileoff=off, filesize=len(data), maxprot=7, initprot=prot, nsects=0, flags=0)
-        cmds.append(m.load_command(_endian_=e, cmd=m.LC_SEGMENT_64, cmdsize=72).to_str() + seg.to_str())
+        kind, cmd = (m.segment_command, m.LC_SEGMENT) if bits32 else (m.segment_command_64, m.LC_SEGMENT_64)
+        seg = kind(_endian_=e, segname=name.encode()[:16], vmaddr=vmaddr, vmsize=len(data),
+                   fileoff=off, filesize=len(data), maxprot=7, initprot=prot, nsects=0, flags=0)
+        cmds.append(m.load_command(_endian_=e, cmd=cmd, cmdsize=seg_size).to_str() + seg.to_str())
         body += data
         off += len(data)
     cmds.append(m.load_command(_endian_=e, cmd=m.LC_THREAD, cmdsize=8 + len(state)).to_str() + state)
@@ -74,7 +83,7 @@ def macho_core(out: Path, segments: list[tuple[str, int, bytes, int]], registers
                 + m.note_command(_endian_=e, data_owner=b"all image infos", offset=data_at + 24,
                                  size=len(all_images)).to_str())
     blob = header.to_str() + b"".join(cmds)
-    assert len(blob) == 32 + sizeofcmds
+    assert len(blob) == header_size + sizeofcmds
     with open(out, "wb") as f:
         f.write(blob.ljust(data_at, b"\0"))
         f.write(notes_blob.ljust(seg_at - data_at, b"\0"))
@@ -88,6 +97,9 @@ def _thread_state(cputype: int, regs: dict[str, int], e: str) -> bytes:
         gpr = m.thread_command(_endian_=e, flavor=4, count=42).to_str() + struct.pack(e + "21Q", *values)
         exc = m.thread_command(_endian_=e, flavor=6, count=4).to_str() + struct.pack(e + "HHIQ", 14, 0, 4, 0xDEAD)
         return gpr + exc
+    if cputype == CPU_TYPE_X86:
+        values = [regs.get(n, 0) & 0xFFFFFFFF for n in X86_32_ORDER]
+        return m.thread_command(_endian_=e, flavor=1, count=16).to_str() + struct.pack(e + "16I", *values)
     if cputype == CPU_TYPE_ARM64:
         values = [regs.get(f"x{i}", 0) for i in range(29)] + [regs.get(n, 0) for n in ("fp", "lr", "sp", "pc")]
         gpr = m.thread_command(_endian_=e, flavor=6, count=68).to_str() + struct.pack(e + "33QII", *values,

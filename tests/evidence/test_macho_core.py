@@ -13,7 +13,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.builders.live import dump_holder
-from tests.builders.macho import CPU_TYPE_ARM64, CPU_TYPE_POWERPC, macho_core, prstatus_registers
+from tests.builders.macho import (
+    CPU_TYPE_ARM64,
+    CPU_TYPE_POWERPC,
+    CPU_TYPE_X86,
+    macho_core,
+    prstatus_registers,
+)
 from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
 
@@ -49,10 +55,13 @@ def cores(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "x86_64": macho_core(work / "x86_64.core", segs, regs, images),
         "arm64": macho_core(work / "arm64.core", segs, arm_regs, images, cputype=CPU_TYPE_ARM64),
         "ppc-be": macho_core(work / "ppc.core", segs[:8], {}, images[:2], cputype=CPU_TYPE_POWERPC, endian=">"),
+        # an i386 layout (32-bit header and LC_SEGMENT), addresses folded into 32 bits
+        "i386": macho_core(work / "i386.core", [(n, a & 0xFFFFF000, d, p) for n, a, d, p in segs[:8]],
+                           {"eip": regs["rip"] & 0xFFFFFFFF, "esp": regs["rsp"] & 0xFFFFFFFF}, [], cputype=CPU_TYPE_X86),
     }
 
 
-@pytest.mark.parametrize("name", ["x86_64", "arm64", "ppc-be"])
+@pytest.mark.parametrize("name", ["x86_64", "arm64", "ppc-be", "i386"])
 def test_segments_threads_and_notes_match_lief(cores, name):
     path = cores[name]
     ref = lief.MachO.parse(str(path)).at(0)
@@ -75,7 +84,9 @@ def test_segments_threads_and_notes_match_lief(cores, name):
         thread = dump.details["threads"][0]
         tc = ref.thread_command
         assert (thread["flavors"][0]["flavor"], thread["flavors"][0]["count"]) == (tc.flavor, tc.count)
-        if name != "ppc-be":
+        if name == "i386":
+            assert thread["pc"] == tc.pc == cores["regs"]["rip"] & 0xFFFFFFFF and dump.meta["bits"] == 32
+        elif name != "ppc-be":
             assert thread["pc"] == tc.pc == cores["regs"]["rip"]
             assert [m["name"] for m in dump.details["modules"]] == [p for p, _ in cores["images"]]
             assert dump.details["notes"][0]["addressing_bits"] == 47
