@@ -424,7 +424,7 @@ class MainWindow(QMainWindow):
                                                   QKeySequence("Ctrl+Shift+."),
                                                   tip="Stop decompressing a container being opened (nothing is kept)")
         self.action_cache_dir = self.add_action(file_menu, "Decompression &Cache Folder…", self._choose_cache_dir,
-                                                tip="Where compressed evidence is decompressed to (content-addressed, "
+                                                QKeySequence("Ctrl+Alt+H"), tip="Where compressed evidence is decompressed to (content-addressed, "
                                                     "read-only, re-verified on reuse)")
         file_menu.addSeparator()
         self.action_quit = self.add_action(file_menu, "&Quit", self.close, QKeySequence("Ctrl+Q"))
