@@ -238,3 +238,24 @@ def test_redact_of_a_container(live, tmp_path):
     assert data[:4] == b"\x7fELF" and all(b not in data for b in live["blobs"])
     log = json.loads(Path(res2.log).read_text())
     assert any("apport > gzip container" in n for n in log["notes"])
+
+
+def test_a_container_that_shrinks_while_it_is_decompressed(tmp_path):
+    """The evidence changes on disk mid-stream: one clear EvidenceChanged, nothing left in the cache."""
+    from viewer.evidence import EvidenceError
+    from viewer.tasks import TaskState
+
+    src = tmp_path / "data.bin"
+    src.write_bytes(os.urandom(8 * 1024 * 1024))
+    gz = compress(src, "gz")
+    done = []
+
+    def shrink(step: str, _done: int, _total: int) -> None:
+        if step.startswith("decompressing") and not done:
+            done.append(True)
+            os.truncate(gz, 1000)
+
+    with pytest.raises(EvidenceError, match="changed on disk"):
+        open_dumps(gz, TaskState(on_step=shrink))
+    content = Path(os.environ["EVIDENCE_VIEWER_CACHE_DIR"]) / "content"
+    assert not list(content.glob(".part-*"))
