@@ -14,9 +14,10 @@ DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth \
   dbus-daemon dbus-bin gnome-keyring gdb xz-utils gcc libc6-dev openssl openssh-client chromium \
   poppler-utils zstd lz4 bzip2 zip gzip
-# QEMU (vmcores made by dump-guest-memory in tests) and makedumpfile (kdump-compressed, flattened): large,
+# QEMU (vmcores made by dump-guest-memory in tests), makedumpfile (kdump-compressed, flattened), a Linux kernel
+# and busybox (a real kernel boots under TCG and crashes, so its vmcore carries VMCOREINFO): large,
 # so a separate list, installed by `make deps` too.
-VMCORE_DEB_PACKAGES := qemu-system-x86 makedumpfile
+VMCORE_DEB_PACKAGES := qemu-system-x86 makedumpfile linux-image-cloud-amd64 busybox-static
 
 BENCH_DEB_PACKAGES := rsakeyfind aeskeyfind yara
 

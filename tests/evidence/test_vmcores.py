@@ -152,3 +152,51 @@ def test_zstd_pages(vm, tmp_path):
             if r.kind == "physical":
                 assert kd.read(r.file_offset, r.size) == ref.read(ref.va_to_file(r.vaddr), r.size)
         assert not kd.source.damaged
+
+
+@pytest.fixture(scope="module")
+def linux(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from tests.builders.qemu import linux_vmcores
+
+    work = tmp_path_factory.mktemp("linux")
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    marker = f"EVIDENCE-VIEWER-MARKER {os.urandom(8).hex()}"
+    return {**linux_vmcores(work, {"key.pem": pem}, marker), "pem": pem, "marker": marker}
+
+
+def test_a_linux_kernels_vmcoreinfo_is_in_both_formats(linux):
+    """A real kernel (Debian's cloud kernel under TCG) gave QEMU its VMCOREINFO: it is decoded in the
+    ELF vmcore and the kdump-compressed one, and says which kernel it is."""
+    for name in ("elf", "kdump-zlib"):
+        with open_dump(linux[name]) as dump:
+            info = dump.details["vmcoreinfo"]
+            assert info["OSRELEASE"] == linux["release"] and info["PAGESIZE"] == "4096", name
+            assert dump.meta["os_version"] == linux["release"]
+            node = next(n for n in dump.structure.children if n.name == "VMCOREINFO")
+            first = node.children[0]
+            assert first.name == "OSRELEASE" and dump.read(first.offset, first.length) == \
+                f"OSRELEASE={linux['release']}".encode()
+
+
+def test_a_linux_kernels_memory_is_the_same_in_both_formats(linux):
+    """Every dumped page of the kdump equals the ELF's; the kernel's log holds the marker the guest
+    wrote (as its serial console shows), and the scan finds the key file the guest read, confirmed, at
+    the same physical address in both."""
+    assert linux["marker"].encode() in linux["serial"].read_bytes()
+    found = {}
+    with open_dump(linux["elf"]) as elf, open_dump(linux["kdump-zlib"]) as kd:
+        assert not kd.warnings, kd.warnings
+        for r in kd.regions:
+            if r.kind == "physical":
+                at = elf.va_to_file(r.vaddr)
+                for off in range(0, r.size, 8 << 20):
+                    n = min(8 << 20, r.size - off)
+                    assert elf.read(at + off, n) == kd.read(r.file_offset + off, n), hex(r.vaddr + off)
+        for name, dump in (("elf", elf), ("kdump", kd)):
+            assert dump.source.find(linux["marker"].encode()) >= 0, name
+            keys = {f.vaddr for f in scan_dump(dump).findings
+                    if f.kind == "rsa-private-key" and str(f.confidence) == "confirmed"}
+            assert keys, name
+            found[name] = keys
+    assert found["elf"] == found["kdump"]
