@@ -32,15 +32,21 @@ deps:
 	  fi; \
 	fi
 
+# `make run` installs what the application needs; the test packages (pytest, hypothesis, ruff…) only come
+# with `make test` / `make venv` (.installed-test implies .installed).
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed-test
 
-run: deps venv
+run: deps $(VENV)/.installed
 	@$(VENV)/bin/evidence-viewer $(SAMPLE)
 
 test: deps venv

@@ -34,3 +34,14 @@ def make_window(qtbot: Any, settings: QSettings, size: tuple[int, int] = (1400, 
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+DEMO_SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "sample" / "demo-keyholder.core"
+
+
+def scanned(qtbot: Any, window: Any, path: Path = DEMO_SAMPLE) -> None:
+    """``path`` opened in ``window`` and scanned to the end, its SHA-256 known (the demo sample by default)."""
+    assert window.load(path) is None
+    assert window.scans.start_scan()
+    qtbot.waitUntil(window.scans.idle, timeout=120_000)
+    qtbot.waitUntil(lambda: window.sha256 is not None, timeout=20_000)

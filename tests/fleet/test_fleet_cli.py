@@ -38,6 +38,7 @@ def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "skipped as done" in err and "gone: no such file or folder" in err
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 def test_a_list_on_stdin_with_hosts(tmp_path: Path) -> None:
     """``-``: one path a line, a tab and the host after it; comments and blank lines skipped."""
     other = tmp_path / "other.core"
@@ -50,6 +51,7 @@ def test_a_list_on_stdin_with_hosts(tmp_path: Path) -> None:
         assert {d["path"]: d["host"] for d in db.dumps()} == {str(DEMO_CORE): "host-a", str(other): "host-b"}
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 def test_json_lines_sarif_quarantine_and_redaction(fleet_dir: Path, tmp_path: Path) -> None:
     work = copy_tree(fleet_dir, tmp_path / "in")
     quarantine, redacted = tmp_path / "q", tmp_path / "red"
@@ -186,6 +188,7 @@ def test_a_thousand_small_dumps_in_one_run(tmp_path: Path) -> None:
     print(f"1000 dumps in {seconds:.1f} s")
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 def test_watch_takes_files_once_they_stop_growing(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -38,13 +38,12 @@ def test_results_table_and_double_click(tmp_path: Path, qtbot, qtmodeltester) ->
 
 
 def test_a_file_that_is_not_a_results_database(tmp_path: Path, qtbot, monkeypatch) -> None:
-    from PySide6.QtWidgets import QMessageBox
 
     from viewer.gui.fleet_results import open_fleet_results
     from viewer.gui.main_window import MainWindow
 
     shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda _w, _t, text: shown.append(text))
+    monkeypatch.setattr("viewer.gui.fleet_results.warn", lambda _w, _t, text: shown.append(text))
     window = MainWindow()
     qtbot.addWidget(window)
     (tmp_path / "x.sqlite").write_bytes(b"no")

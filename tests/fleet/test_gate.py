@@ -116,6 +116,7 @@ def whole_detectors():
     return default_detectors()
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 def test_a_killed_worker_loses_nothing(fleet_dir: Path, tmp_path: Path) -> None:
     pool = LocalPool(2)
     killed: list[int] = []

@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QHeaderView
 
-from tests.builders.window import ini_settings
+from tests.builders.window import ini_settings, scanned
 from tests.builders.window import make_window as build_window
 from tests.conftest import CORPUS, REPO
 from viewer.case import open_case
@@ -39,13 +39,6 @@ def window(qtbot, settings):
     win = make_window(qtbot, settings)
     yield win
     win.close()
-
-
-def scanned(qtbot, window, path: Path = SAMPLE) -> None:
-    assert window.load(path) is None
-    assert window.scans.start_scan()
-    qtbot.waitUntil(window.scans.idle, timeout=120_000)
-    qtbot.waitUntil(lambda: window.sha256 is not None, timeout=20_000)
 
 
 def test_a_finding_is_selected_from_its_first_byte_at_the_top_with_start_end_length(qtbot, window):

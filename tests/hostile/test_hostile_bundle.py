@@ -83,6 +83,7 @@ def test_extract_refuses_and_writes_nothing(name: str, base: Path, tmp_path: Pat
     _nothing_written(bundle)
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 @pytest.mark.parametrize("name", NAMES)
 def test_verify_command_exit_code_and_escaped_output(name: str, base: Path, tmp_path: Path, request) -> None:
     """`evidence-viewer verify`: 2 unreadable (one line), 1 problems (one line each), 0 sound; no control
@@ -101,6 +102,7 @@ def test_verify_command_exit_code_and_escaped_output(name: str, base: Path, tmp_
 
 @pytest.mark.parametrize("name", ["name-dotdot", "name-absolute", "name-controls", "symlink-member",
                                   "audit-nested", "manifest-nested", "bomb-lying-size"])
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 def test_extract_command_refuses_in_one_line(name: str, base: Path, tmp_path: Path, request) -> None:
     known(request, BROKEN_EXTRACT.get(name, BROKEN.get(name)))
     bundle = _made(name, base, tmp_path)

@@ -44,6 +44,7 @@ def test_hostile_strings_survive_a_round_trip(tmp_path: Path) -> None:
     assert got["outcome"] == "opened" and got["name"] == hostile_case.TEXT, got
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 def test_case_show_escapes_every_hostile_string(tmp_path: Path) -> None:
     """`evidence-viewer case show` of the hostile-strings case: no control character reaches the terminal."""
     path = hostile_case.write("hostile-strings", tmp_path / "case")
@@ -57,6 +58,7 @@ def test_case_show_escapes_every_hostile_string(tmp_path: Path) -> None:
     assert_no_raw_controls(out.stderr, escaped=False)
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 @pytest.mark.parametrize("name", ["kdf-iterations-2^31", "symlink-to-fifo", "a-zip", "payload-bomb"])
 def test_case_commands_refuse_in_one_line(name: str, tmp_path: Path, request) -> None:
     """The command line on a hostile case: exit 2, one clear line, within the limits."""

@@ -56,6 +56,7 @@ def test_scan_of_a_hostile_dump_ends_and_warns(name: str, tmp_path: Path, reques
     assert got["n_warnings"] >= 1, f"{name}: a hostile dump scanned without a word about it: {got}"
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 @pytest.mark.parametrize("name", ["lime-huge-range", "minidump-lying-strings", "kernel-full-many-runs"])
 def test_scan_command_on_a_hostile_dump(name: str, tmp_path: Path) -> None:
     path = hostile.write(name, tmp_path / f"{name}.bin")
@@ -65,6 +66,7 @@ def test_scan_command_on_a_hostile_dump(name: str, tmp_path: Path) -> None:
     assert re.search(r"warning", stdout, re.I), stdout[-2000:]
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 def test_scan_command_escapes_the_dumps_strings(terminal_dump: Path) -> None:
     """Exit 1 (the key is found); the hostile module name reaches neither stream raw, text or JSON."""
     for fmt in ((), ("--json",)):
@@ -117,6 +119,7 @@ def test_redaction_of_the_terminal_dump_is_clean(terminal_dump: Path, tmp_path: 
     assert got["outcome"] == "clean" and got["ranges"] >= 1, got
 
 
+@pytest.mark.slow  # the command line in a child process (or a killed one): the full tier
 def test_redact_command_escapes_the_dumps_strings(terminal_dump: Path, tmp_path: Path) -> None:
     out_path = tmp_path / "clean.dmp"
     out = entry.run_cli("redact", terminal_dump, "--out", out_path, cpu_seconds=REDACT_CPU, wall_seconds=WALL)

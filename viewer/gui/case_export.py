@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -49,6 +48,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.case.store import CaseFile, recovery_path
+from viewer.gui.plain import PlainLabel, message_box, rich_label
 
 BUNDLE_FILTER = "Case bundles (*.zip);;All files (*)"
 PDF_FILTER = "PDF documents (*.pdf);;All files (*)"
@@ -212,7 +212,7 @@ class ExportBundleDialog(QDialog):
         self._replace_ok: Path | None = None  # the file dialog already asked before replacing this one
         self.setObjectName("export-bundle-dialog")
         self.setWindowTitle("Export bundle")
-        intro = QLabel(f"A ZIP that carries the case <b>{escape(cf.case.name)}</b> to someone else: the "
+        intro = rich_label(f"A ZIP that carries the case <b>{escape(cf.case.name)}</b> to someone else: the "
                        "encrypted case file, a self-contained report.html, the findings as JSON, CSV and "
                        "SARIF, the audit trail, and a manifest with the SHA-256 of every member. The case "
                        "is saved first, with the export in its audit trail.")
@@ -233,7 +233,7 @@ class ExportBundleDialog(QDialog):
         self.secrets_check.setToolTip("Off: every byte of a secret finding is masked (••); key ids stand in "
                                       "for keys")
         self.secrets_check.toggled.connect(self._on_secrets_toggled)
-        note = QLabel("Secret bytes are masked unless you include them; the manifest and the audit trail "
+        note = PlainLabel("Secret bytes are masked unless you include them; the manifest and the audit trail "
                       "record the choice.")
         note.setObjectName("export-note")
         note.setWordWrap(True)
@@ -276,9 +276,9 @@ class ExportBundleDialog(QDialog):
         if not path.suffix:
             path = path.with_suffix(".zip")
         if path.exists() and path != self._replace_ok:
-            box = QMessageBox(QMessageBox.Icon.Question, "Export bundle", f"{path.name} exists. Replace it?",
-                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
-            box.setObjectName("export-replace-confirm")
+            box = message_box(QMessageBox.Icon.Question, "Export bundle", f"{path.name} exists. Replace it?",
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self,
+                              name="export-replace-confirm")
             box.setDefaultButton(QMessageBox.StandardButton.No)
             if box.exec() != QMessageBox.StandardButton.Yes:
                 return

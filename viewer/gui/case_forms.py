@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.gui.plain import PlainLabel
 from viewer.workspace.case_form import CASE_SUFFIX, NewCaseForm
 from viewer.workspace.session import OpenDump
 
@@ -100,7 +100,7 @@ class NewCaseDialog(QDialog):
                 inner.addWidget(check)
                 self.evidence_checks[od.token] = check
             layout.addWidget(group)
-        self.problem_label = QLabel()
+        self.problem_label = PlainLabel()
         self.problem_label.setObjectName("new-case-problems")
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: palette(link)")
@@ -150,7 +150,7 @@ class PassphraseDialog(QDialog):
         self.setObjectName("passphrase-dialog")
         self.setWindowTitle(title)
         self.setMinimumWidth(DIALOG_MIN_WIDTH)
-        self.reason = QLabel(reason)
+        self.reason = PlainLabel(reason)
         self.reason.setObjectName("passphrase-reason")
         self.reason.setWordWrap(True)
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -162,7 +162,7 @@ class PassphraseDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.reason)
-        layout.addWidget(QLabel("Passphrase:"))
+        layout.addWidget(PlainLabel("Passphrase:"))
         layout.addWidget(self.edit)
         layout.addWidget(buttons)
 

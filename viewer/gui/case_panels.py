@@ -13,37 +13,33 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QObject,
     Qt,
     Signal,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
-    QInputDialog,
-    QLabel,
     QLineEdit,
     QListWidget,
-    QMessageBox,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from viewer.case import STATUSES, CaseError, CaseFile
 from viewer.case.model import SEVERITIES, EvidenceRef, FindingRecord
-from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui import context_menus
+from viewer.gui.item_models import AnyIndex, FlatTable
+from viewer.gui.plain import PlainLabel, ask_text, esc, rich_label, tip, warn
 from viewer.gui.task_worker import one_line
+from viewer.workspace.review_history import FIELDS, ReviewHistory
 
 
-class _Table(QAbstractTableModel):
+class _Table(FlatTable):
     """A flat, read-only table of rows (lists of display strings) with a header."""
 
     headers: Sequence[str] = ()
@@ -61,16 +57,14 @@ class _Table(QAbstractTableModel):
     def item(self, row: int) -> Any:
         return self._items[row]
 
-    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self.headers)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        return header_data(section, orientation, role, self.headers)
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        value = self._cell(index, role)
+        return tip(value) if role == Qt.ItemDataRole.ToolTipRole else value  # dump text shown literally
+
+    def _cell(self, index: AnyIndex, role: int) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._rows)):
             return None
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
@@ -124,23 +118,6 @@ class AuditModel(_Table):
                             str(e.get("author", "")), _summary(e)] for i, e in enumerate(events)])
 
 
-def table(model: QAbstractTableModel, name: str) -> QTableView:
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 6)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    return view
-
-
 # -- the review of one finding --------------------------------------------------------------------
 class ReviewPanel(QWidget):
     """Status, severity, tags and the comment thread of the selected finding; changes call ``annotate``.
@@ -154,8 +131,9 @@ class ReviewPanel(QWidget):
         super().__init__(parent)
         self.case: CaseFile | None = None
         self.record: FindingRecord | None = None
+        self.history: ReviewHistory | None = None  # where status, severity and tag changes are recorded (Undo)
         self._loading = False
-        self.title = QLabel()
+        self.title = rich_label()  # the kind from the case file: escaped (esc)
         self.title.setWordWrap(True)
         self.status_combo = QComboBox()
         self.status_combo.setObjectName("review-status")
@@ -169,6 +147,7 @@ class ReviewPanel(QWidget):
         self.comments = QListWidget()
         self.comments.setObjectName("review-comments")
         self.comments.setWordWrap(True)
+        context_menus.install(self.comments)
         self.comment_edit = QLineEdit()
         self.comment_edit.setObjectName("review-comment-edit")
         self.comment_edit.setPlaceholderText("Add a comment…")
@@ -189,7 +168,7 @@ class ReviewPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(form)
-        layout.addWidget(QLabel("Comments"))
+        layout.addWidget(PlainLabel("Comments"))
         layout.addWidget(self.comments, 1)
         layout.addLayout(row)
         self.status_combo.currentTextChanged.connect(lambda s: self._annotate(status=s))
@@ -212,14 +191,14 @@ class ReviewPanel(QWidget):
             self.edit_button.setEnabled(False)
             self.comments.clear()
             if not enabled:
-                self.title.setText(why or "Select a finding of a case's evidence to review it.")
+                self.title.setText(esc(why) or "Select a finding of a case's evidence to review it.")
                 self.status_combo.setCurrentIndex(0)
                 self.severity_combo.setCurrentIndex(0)
                 self.tags_edit.clear()
                 return
             f = record.finding
             stale = " — stale: the last scan no longer reports it" if record.stale else ""
-            self.title.setText(f"<b>{f.get('kind')}</b> at {int(f.get('offset', 0)):#x} ({f.get('length')} bytes){stale}")
+            self.title.setText(f"<b>{esc(f.get('kind'))}</b> at {int(f.get('offset', 0)):#x} ({esc(f.get('length'))} bytes){stale}")
             self.status_combo.setCurrentText(record.review.status)
             self.severity_combo.setCurrentText(record.review.severity)
             self.tags_edit.setText(", ".join(record.review.tags))
@@ -251,7 +230,7 @@ class ReviewPanel(QWidget):
         try:
             self.case.edit_comment(self.record.id, index, text, evidence_sha256=self.record.evidence_sha256)
         except (CaseError, ValueError, KeyError, IndexError) as exc:
-            QMessageBox.warning(self, "Review", one_line(str(exc)))
+            warn(self, "Review", one_line(str(exc)))
             return False
         self.show_record(self.case, self.record)
         self.comments.setCurrentRow(index)
@@ -264,7 +243,7 @@ class ReviewPanel(QWidget):
             return
         assert self.record is not None
         old = self.record.review.comments[index].text
-        text, ok = QInputDialog.getMultiLineText(self, "Edit comment", "Comment:", old)
+        text, ok = ask_text(self, "Edit comment", "Comment:", old, multiline=True)
         if ok:
             self.edit_comment(index, text)
 
@@ -272,9 +251,16 @@ class ReviewPanel(QWidget):
         if self._loading or self.case is None or self.record is None:
             return
         try:
-            self.record = self.case.annotate(self.record.id, evidence_sha256=self.record.evidence_sha256, **changes)
+            reviewed = {k: v for k, v in changes.items() if k in FIELDS}
+            if self.history is not None and reviewed and len(reviewed) == len(changes):  # undoable
+                target = [(self.record.id, self.record.evidence_sha256)]
+                name = next(iter(reviewed))
+                self.history.apply(self.case, f"{name} of {self.record.finding.get('kind')}", target, **reviewed)
+                self.record = self.case.case.finding(self.record.id, self.record.evidence_sha256)
+            else:
+                self.record = self.case.annotate(self.record.id, evidence_sha256=self.record.evidence_sha256, **changes)
         except (CaseError, ValueError, KeyError) as exc:
-            QMessageBox.warning(self, "Review", one_line(str(exc)))
+            warn(self, "Review", one_line(str(exc)))
             return
         self.show_record(self.case, self.record)
         self.sig_changed.emit()
@@ -294,14 +280,14 @@ class ReviewPanel(QWidget):
 # -- key slots ------------------------------------------------------------------------------------
 def ask_new_passphrase(parent: QWidget, title: str) -> str | None:
     """A passphrase typed twice (hidden); None when cancelled or the two differ (then says so)."""
-    first, ok = QInputDialog.getText(parent, title, "New passphrase:", QLineEdit.EchoMode.Password)
+    first, ok = ask_text(parent, title, "New passphrase:", echo=QLineEdit.EchoMode.Password)
     if not ok or not first:
         return None
-    again, ok = QInputDialog.getText(parent, title, "The same passphrase again:", QLineEdit.EchoMode.Password)
+    again, ok = ask_text(parent, title, "The same passphrase again:", echo=QLineEdit.EchoMode.Password)
     if not ok:
         return None
     if again != first:
-        QMessageBox.warning(parent, title, "The two passphrases differ; nothing was changed.")
+        warn(parent, title, "The two passphrases differ; nothing was changed.")
         return None
     return first
 
@@ -318,8 +304,9 @@ class KeySlotsDialog(QDialog):
         self.case = case
         self.kdf = kdf
         self.list = QListWidget()
+        context_menus.install(self.list)
         self.list.setObjectName("key-slots")
-        self.message = QLabel()
+        self.message = PlainLabel()
         self.message.setWordWrap(True)
         add = QPushButton("Add passphrase…")
         add.clicked.connect(self._ask_add)
@@ -332,7 +319,7 @@ class KeySlotsDialog(QDialog):
         row.addWidget(remove)
         row.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("A case opens with any one of its slots. Changes are written by the next save."))
+        layout.addWidget(PlainLabel("A case opens with any one of its slots. Changes are written by the next save."))
         layout.addWidget(self.list)
         layout.addLayout(row)
         layout.addWidget(self.message)

@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QTextBrowser,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.gui.palette import confidence_colours
+from viewer.gui.plain import PlainLabel
 from viewer.scan.finding import Confidence, Finding
 from viewer.workspace.findings_view import CONFIDENCE_MEANING, confidence_label, hex_or_dash
 
@@ -81,7 +81,7 @@ def _confidence_html(conf: Confidence) -> str:
             f" — {_esc(CONFIDENCE_MEANING[conf])}")
 
 
-class ElidedLabel(QLabel):
+class ElidedLabel(PlainLabel):
     """One line that shortens itself in the middle to the width it gets (the full text in ``full_text``
     and the tooltip): a 64-digit key id must not widen the dock it sits in."""
 
@@ -121,7 +121,7 @@ class DetailsPane(QWidget):
         self.copy_button.clicked.connect(self.copy_key_id)
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Key id:"))
+        row.addWidget(PlainLabel("Key id:"))
         row.addWidget(self.key_label, 1)
         row.addWidget(self.copy_button)
         layout = QVBoxLayout(self)

@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from viewer.gui.hexview import HexView
+from viewer.gui.minimap import Minimap
 from viewer.gui.palette import role_color, role_label, swatch_css
+from viewer.gui.plain import rich_label
 from viewer.workspace.highlights import dump_highlights, legend
 from viewer.workspace.session import OpenDump
 from viewer.workspace.status import ModuleIndex
@@ -39,14 +41,21 @@ class DumpTab(QWidget):
         self.hex = HexView(self)
         self.hex.setObjectName("hex-view")
         self.hex.set_dump(self.dump)
-        self.legend = QLabel()
+        self.legend = rich_label()  # swatches: the role labels are the window's own words
         self.legend.setObjectName("hex-legend")
         self.legend.setContentsMargins(6, 2, 6, 2)
         self.legend.hide()
+        self.minimap = Minimap(self.hex, self)  # the whole file beside the bytes: entropy, regions, findings
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.hex, 1)
+        row.addWidget(self.minimap)
+        self.minimap.set_dump(self.dump)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.hex, 1)
+        layout.addLayout(row, 1)
         layout.addWidget(self.legend)
 
     def refresh_highlights(self) -> None:
@@ -54,6 +63,7 @@ class DumpTab(QWidget):
         state = self.state
         marks = dump_highlights(state.findings, state.bookmarks, state.search_hits, state.field, paint_color)
         self.hex.set_highlights(marks)
+        self.minimap.set_findings(state.findings)
         self._update_legend(legend(marks), {m.role: m.color for m in marks})
 
     def _update_legend(self, kinds: dict[str, list[str]], colors: dict[str, QColor]) -> None:

@@ -53,9 +53,10 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QVBoxLayout, QWidget
 
 from viewer.gui.palette import role_color
+from viewer.gui.plain import PlainLabel, rich_label
 from viewer.gui.task_worker import TaskWorker
 from viewer.scan.entropy import DEFAULT_BLOCK, HIGH_ENTROPY, EntropyPyramid
 from viewer.workspace.entropy_series import (
@@ -196,16 +197,15 @@ class EntropyPlot(QWidget):
             item.setZValue(z)
             self.plot_item.addItem(item, ignoreBounds=True)
 
-        self.hover_label = QLabel("")
+        self.hover_label = PlainLabel("")
         self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status_label = QLabel("no dump")
+        self.status_label = PlainLabel("no dump")
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setMaximumWidth(160)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.hide()
-        self.legend_label = QLabel(self._legend_html())
-        self.legend_label.setTextFormat(Qt.TextFormat.RichText)
+        self.legend_label = rich_label(self._legend_html())
 
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)

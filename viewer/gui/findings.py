@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
+    QMenu,
     QStackedWidget,
     QTableView,
     QTreeView,
@@ -43,8 +43,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.gui import context_menus
 from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
 from viewer.gui.palette import VERDICT_MEANING, confidence_colours, role_color, verdict_colour
+from viewer.gui.plain import PlainLabel, tip
 from viewer.scan.finding import Confidence, Finding
 from viewer.workspace.findings_view import (
     COL_CONFIDENCE,
@@ -239,6 +241,10 @@ class FindingsModel(QAbstractTableModel):
         return _header(section, orientation, role, HEADERS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        value = self._cell(index, role)
+        return tip(value) if role == Qt.ItemDataRole.ToolTipRole else value  # dump text shown literally
+
+    def _cell(self, index: AnyIndex, role: int) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._findings):
             return None
         col = index.column()
@@ -362,6 +368,10 @@ class FindingsTreeModel(QAbstractItemModel):
         return _header(section, orientation, role, TREE_HEADERS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        value = self._cell(index, role)
+        return tip(value) if role == Qt.ItemDataRole.ToolTipRole else value  # dump text shown literally
+
+    def _cell(self, index: AnyIndex, role: int) -> Any:
         item = self.item(index)
         if item is None:
             return None
@@ -424,7 +434,7 @@ class FindingsPanel(QWidget):
         self.text_filter.setClearButtonEnabled(True)
         self.group_box = QCheckBox("group by secret")
         self.group_box.setToolTip("One row per key id; its locations below it")
-        self.count_label = QLabel()
+        self.count_label = PlainLabel()
 
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -465,6 +475,11 @@ class FindingsPanel(QWidget):
         layout.setSpacing(4)
         layout.addLayout(bar)
         layout.addWidget(self.stack, 1)
+
+        # right-click on a finding: the window's actions on it (copy location, key id, export this finding)
+        self.finding_actions: list[Callable[[Finding, QMenu], None]] = []
+        context_menus.install(self.table, self._table_menu)
+        context_menus.install(self.tree, self._tree_menu)
 
         self.kind_combo.currentIndexChanged.connect(self._filters_changed)
         self.confidence_combo.currentIndexChanged.connect(self._filters_changed)
@@ -636,6 +651,22 @@ class FindingsPanel(QWidget):
         self.table.viewport().update()
         self.table.scrollTo(row)
         return True
+
+    def _finding_menu(self, finding: Finding, menu: QMenu) -> None:
+        for add in self.finding_actions:
+            add(finding, menu)
+
+    def _table_menu(self, index: QModelIndex, menu: QMenu) -> None:
+        f = index.data(FINDING_ROLE)
+        if isinstance(f, Finding):
+            self._finding_menu(f, menu)
+
+    def _tree_menu(self, index: QModelIndex, menu: QMenu) -> None:
+        item = self.tree_model.item(index)
+        if isinstance(item, FindingGroup):
+            item = item.best  # a group's row: the actions on its best copy
+        if isinstance(item, Finding):
+            self._finding_menu(item, menu)
 
     def select_row(self, row: int) -> None:
         """Select the ``row``-th visible row of the table (or the ``row``-th group in group mode)."""

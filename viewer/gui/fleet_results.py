@@ -11,22 +11,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QHeaderView,
-    QLabel,
-    QMessageBox,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from viewer.fleet.db import ResultsDB, ResultsError
-from viewer.gui.item_models import NO_PARENT, header_data
+from viewer.gui import context_menus
+from viewer.gui.item_models import FlatTable
+from viewer.gui.plain import PlainLabel, inform, warn
 from viewer.units import human_size
 
 COLUMNS = ("Verdict", "Secrets", "Path", "Host", "Format", "Size", "SHA-256", "Quarantined / redacted")
@@ -34,26 +34,19 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 
-class FleetResultsModel(QAbstractTableModel):
+class FleetResultsModel(FlatTable):
     """One row per dump of the database (``dumps()`` rows), read-only."""
+
+    headers = COLUMNS
 
     def __init__(self, rows: list[dict[str, Any]], parent: QWidget | None = None):
         super().__init__(parent)
         self.rows = rows
 
-    def rowCount(self, parent: Index = NO_PARENT) -> int:  # noqa: N802 - Qt's name
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = NO_PARENT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        return header_data(section, orientation, role, COLUMNS)
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+        r = self.row_at(index)
+        if r is None:
             return None
-        r = self.rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return [r["verdict"] or "", "" if r["secrets"] is None else str(r["secrets"]), r["path"], r["host"] or "",
@@ -84,8 +77,9 @@ class FleetResultsDialog(QDialog):
         self.db_path = db_path
         self.open_dump = open_dump
         self.setWindowTitle(f"Fleet results — {os.path.basename(db_path)}")
-        self.summary = QLabel()
+        self.summary = PlainLabel()
         self.table = QTableView()
+        context_menus.install(self.table)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
@@ -121,7 +115,7 @@ class FleetResultsDialog(QDialog):
         assert isinstance(proxy, QSortFilterProxyModel) and self.model is not None
         path = self.model.dump_path(proxy.mapToSource(index).row())
         if path is None:
-            QMessageBox.information(self, "Fleet results", "The dump is no longer at its path or in quarantine.")
+            inform(self, "Fleet results", "The dump is no longer at its path or in quarantine.")
             return
         self.open_dump(path)
 
@@ -137,7 +131,7 @@ def open_fleet_results(window: Any, path: str | None = None) -> FleetResultsDial
     try:
         dialog = FleetResultsDialog(path, window.open_path_async, window)
     except ResultsError as exc:
-        QMessageBox.warning(window, "Fleet results", str(exc))
+        warn(window, "Fleet results", str(exc))
         return None
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()

@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.evidence.model import Dump, Region
+from viewer.gui.plain import ask, tip
 from viewer.workspace.highlights import Highlight, IntervalIndex
 
 __all__ = ["COPY_FORMATS", "HexView", "Highlight", "IntervalIndex", "MAX_COPY", "format_copy"]
@@ -623,7 +624,7 @@ class HexView(QAbstractScrollArea):
             if off is None:
                 QToolTip.hideText()
             else:
-                QToolTip.showText(event.globalPos(), self.tooltip_text(off), self.viewport())
+                QToolTip.showText(event.globalPos(), tip(self.tooltip_text(off)), self.viewport())
             return True
         return super().viewportEvent(event)
 
@@ -756,7 +757,7 @@ class HexView(QAbstractScrollArea):
 
     # -- copy ------------------------------------------------------------------------------------
     def _ask_secret_copy(self, text: str) -> bool:
-        answer = QMessageBox.question(
+        answer = ask(
             self,
             "Copy secret bytes?",
             text,

@@ -18,7 +18,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QHeaderView,
-    QLabel,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.evidence import Dump
+from viewer.gui.plain import PlainLabel, tip
 
 MAX_CHARS = 64
 READ = 2 * MAX_CHARS  # enough for every row (UTF-16: 64 code units)
@@ -112,7 +112,7 @@ class Inspector(QWidget):
         self.offset: int | None = None
         self._raw: dict[str, Any] = {}
         self._targets: dict[str, int] = {}  # pointer row -> file offset it points to
-        self.title = QLabel("no dump")
+        self.title = PlainLabel("no dump")
         self.tree = QTreeWidget()
         self.tree.setColumnCount(3)
         self.tree.setHeaderLabels(["Type", "Value", ""])
@@ -255,7 +255,7 @@ class Inspector(QWidget):
                 else:
                     text = f"{addr:#x} (not in the dump)"
             self._items[name].setText(COL_VALUE, text)
-            self._items[name].setToolTip(COL_VALUE, text)
+            self._items[name].setToolTip(COL_VALUE, tip(text))
 
     def _module_at(self, addr: int) -> str | None:
         modules = (self.dump.details or {}).get("modules") if self.dump is not None else None
@@ -270,7 +270,7 @@ class Inspector(QWidget):
 
     def _set(self, name: str, text: str, raw: Any) -> None:
         self._items[name].setText(COL_VALUE, text)
-        self._items[name].setToolTip(COL_VALUE, text)
+        self._items[name].setToolTip(COL_VALUE, tip(text))
         self._raw[name] = raw
 
     def _clear_values(self) -> None:

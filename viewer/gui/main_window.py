@@ -57,8 +57,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QHeaderView,
-    QInputDialog,
-    QLabel,
     QLineEdit,
     QListView,
     QMainWindow,
@@ -74,20 +72,28 @@ from PySide6.QtWidgets import (
 
 from viewer.evidence import Dump, EvidenceError, open_dumps
 from viewer.evidence.containers.cache import cache_dir, set_cache_dir
+from viewer.gui import context_menus, dock_focus
 from viewer.gui import regions_model as rm
 from viewer.gui import structure_model as sm
 from viewer.gui.details import DetailsPane
 from viewer.gui.dump_tab import DumpTab
 from viewer.gui.entropy_plot import EntropyPlot
 from viewer.gui.features.base import Failure, Feature
+from viewer.gui.features.bookmarks import BookmarksController
 from viewer.gui.features.case import CaseController
+from viewer.gui.features.compare import CompareController
 from viewer.gui.features.export import ExportController
+from viewer.gui.features.finding_menu import FindingMenu
 from viewer.gui.features.handover import HandoverController
 from viewer.gui.features.scan import ScanController
+from viewer.gui.features.secrets import SecretsController
 from viewer.gui.findings import FindingsPanel
 from viewer.gui.fleet_results import open_fleet_results
+from viewer.gui.help import add_help_menu
 from viewer.gui.inspector import Inspector
 from viewer.gui.palette import dark_palette
+from viewer.gui.plain import PlainLabel, ask_text, message_box
+from viewer.gui.plain import tip as plain_tip
 from viewer.gui.regions_model import RegionsModel
 from viewer.gui.search import FindBar
 from viewer.gui.structure_model import StructureModel
@@ -181,7 +187,14 @@ class MainWindow(QMainWindow):
         self.cases = CaseController(self)
         self.handover = HandoverController(self, self.cases, self.scans)
         self.exports = ExportController(self, self.cases)
-        self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports]
+        self.bookmarks = BookmarksController(self)
+        self.finding_menu = FindingMenu(self, self.findings_panel)
+        self.secrets = SecretsController(self, self.finding_menu)
+        self.compare = CompareController(self, self.scans.menu, self.handover.last_redaction_of)
+        self.features: list[Feature] = [self.scans, self.cases, self.handover, self.exports, self.bookmarks,
+                                        self.finding_menu, self.secrets, self.compare]
+        context_menus.install_window_menus(self)  # right-click on the window's own tables
+        self.help_actions = add_help_menu(self)  # the last menu: Keyboard shortcuts (F1), About
         self._follow_session()
         self.update_title()
         self.resize(1400, 900)
@@ -245,8 +258,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def message(self, icon: QMessageBox.Icon, title: str, text: str, name: str) -> QMessageBox:
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
-        box.setObjectName(name)
+        box = message_box(icon, title, text, QMessageBox.StandardButton.Ok, self, name=name)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
@@ -275,7 +287,9 @@ class MainWindow(QMainWindow):
         self.find_bar.hide()
         self.find_bar.sig_result_activated.connect(self._on_search_result)
         self.find_bar.sig_search_done.connect(self._on_search_done)
-        self._placeholder = QLabel("Open a dump with File ▸ Open… (Ctrl+O), or drop it here")
+        self._placeholder = PlainLabel("Open a dump with File ▸ Open… (Ctrl+O), or drop it here;\n"
+                                       "then Scan ▸ Scan for secrets (Ctrl+R) looks for keys in it.\n"
+                                       "Help ▸ Keyboard shortcuts (F1) lists every shortcut.")
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setEnabled(False)  # drawn in the disabled (grey) text colour
         font = self._placeholder.font()
@@ -360,6 +374,7 @@ class MainWindow(QMainWindow):
         self.entropy_plot.setObjectName("entropy-plot")
         self.entropy_plot.sig_offset_clicked.connect(self.go_to_offset)
         self.entropy_plot.sig_finding_clicked.connect(self._on_finding_marker_clicked)
+        self.entropy_plot.sig_ready.connect(self._on_entropy_ready)  # the minimap of that dump's tab
         self.entropy_dock = self.add_dock("Entropy", "entropy-dock", self.entropy_plot, bottom)
 
         self.inspector = Inspector()
@@ -464,6 +479,10 @@ class MainWindow(QMainWindow):
         self.action_utf16 = self.add_action(view, "Text as &UTF-16", self._toggle_text_mode,
                                             QKeySequence("Ctrl+Shift+U"))
         self.action_utf16.setCheckable(True)
+        self.action_minimap = self.add_action(view, "&Minimap beside the bytes", self._toggle_minimap,
+                                              QKeySequence("Ctrl+Shift+M"))
+        self.action_minimap.setCheckable(True)
+        self.action_minimap.setChecked(True)
         theme_menu = view.addMenu("&Theme")
         self._theme_group = QActionGroup(self)
         for key, label, keys in (("system", "Follow the &system", "Ctrl+Shift+1"), ("light", "&Light", "Ctrl+Shift+2"),
@@ -473,13 +492,18 @@ class MainWindow(QMainWindow):
             act.setCheckable(True)
             act.setData(key)
             self._theme_group.addAction(act)
+        view.addSeparator()
+        self.action_next_dock = self.add_action(view, "Focus the next dock", lambda: dock_focus.cycle(self, 1),
+                                                QKeySequence(Qt.Key.Key_F6))
+        self.action_previous_dock = self.add_action(view, "Focus the previous dock", lambda: dock_focus.cycle(self, -1),
+                                                    QKeySequence("Shift+F6"))
 
     def _build_status(self) -> None:
         """Where the cursor is, and the selection, at the left; the features' jobs and the dump's format,
         size and hash at the right (:meth:`_build_dump_labels`, after the scan's widgets)."""
         bar = self.statusBar()
-        self._selection_label = QLabel()
-        self.cursor_label = QLabel()
+        self._selection_label = PlainLabel()
+        self.cursor_label = PlainLabel()
         self.cursor_label.setObjectName("cursor-label")
         bar.addWidget(self.cursor_label, 1)
         bar.addWidget(self._selection_label)
@@ -488,9 +512,9 @@ class MainWindow(QMainWindow):
 
     def _build_dump_labels(self) -> None:
         bar = self.statusBar()
-        self.format_label = QLabel()
-        self.size_label = QLabel()
-        self.sha256_label = QLabel()
+        self.format_label = PlainLabel()
+        self.size_label = PlainLabel()
+        self.sha256_label = PlainLabel()
         self.sha256_label.setObjectName("sha256-label")
         self.sha256_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.sha256_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
@@ -650,8 +674,7 @@ class MainWindow(QMainWindow):
         self._show_error(reason)
 
     def _show_error(self, text: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot open evidence", text, QMessageBox.StandardButton.Ok, self)
-        box.setObjectName("open-error")
+        box = message_box(QMessageBox.Icon.Warning, "Cannot open evidence", text, parent=self, name="open-error")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
@@ -675,6 +698,8 @@ class MainWindow(QMainWindow):
     def _on_dump_added(self, od: OpenDump) -> None:
         """A tab with the dump's hex view; it becomes the current dump, and hashing starts."""
         tab = DumpTab(od)
+        tab.minimap.setVisible(self.action_minimap.isChecked())
+        tab.minimap.sig_offset_clicked.connect(self.go_to_offset)
         tab.hex.sig_cursor_moved.connect(self._on_cursor_moved)
         tab.hex.sig_selection_changed.connect(lambda offset, length, od=od: self._on_hex_selection(od, offset, length))
         tab.hex.sig_status.connect(lambda text: self.statusBar().showMessage(text, 5000))
@@ -682,7 +707,7 @@ class MainWindow(QMainWindow):
         self._remember(str(od.dump.path))
         title, tip = tab_title(self.session, od)
         index = self.tabs.addTab(tab, title)
-        self.tabs.setTabToolTip(index, tip)
+        self.tabs.setTabToolTip(index, plain_tip(tip))
         self.tabs.setCurrentIndex(index)  # _on_tab_changed makes it the session's current dump
         self.session.set_current(od)  # (already, unless the tab widget kept its current index)
         self._start_hash(od)
@@ -913,6 +938,18 @@ class MainWindow(QMainWindow):
                     self.tree.scrollTo(index)
                 finally:
                     self._syncing = False
+            self._highlight_field(offset, index)
+
+    def _highlight_field(self, offset: int, index: QModelIndex) -> None:
+        """The parsed field under the cursor is outlined in the hex view (its name in the tooltip), as
+        the structure tree shows it; bytes in no field (captured memory) outline nothing."""
+        od = self.session.current
+        node = self.structure_model.node(index) if index.isValid() else None
+        inside = (node is not None and index.parent().isValid() and node.length > 0
+                  and node.offset <= offset < node.offset + node.length)
+        wanted = (node.offset, node.length, str(node.name)) if inside and node is not None else None
+        if od is not None and od.field != wanted:
+            self.session.set_field(od, wanted)
 
     def _structure_index(self, dump: Dump, offset: int) -> QModelIndex:
         """The tree row for the byte at ``offset``: the deepest field holding it; for a byte of captured
@@ -952,7 +989,7 @@ class MainWindow(QMainWindow):
     def ask_go_to(self) -> None:
         if self.hex is None:
             return
-        text, ok = QInputDialog.getText(self, "Go to", "File offset, or virtual address prefixed with 'va:' (hex with 0x):")
+        text, ok = ask_text(self, "Go to", "File offset, or virtual address prefixed with 'va:' (hex with 0x):")
         if ok and text.strip():
             error = self.go_to(text)
             if error:
@@ -977,7 +1014,7 @@ class MainWindow(QMainWindow):
         if self.tab is None:
             return
         offset, length = self.tab.hex.selection()
-        name, ok = QInputDialog.getText(self, "Bookmark", f"Name for {max(1, length)} bytes at {offset:#x}:")
+        name, ok = ask_text(self, "Bookmark", f"Name for {max(1, length)} bytes at {offset:#x}:")
         if not ok:
             return
         color = QColorDialog.getColor(self._next_bookmark_color(), self, "Bookmark colour",
@@ -1015,6 +1052,16 @@ class MainWindow(QMainWindow):
     def _toggle_width(self, checked: bool) -> None:
         for tab in self._tabs.values():
             tab.hex.set_bytes_per_row(32 if checked else 16)
+
+    def _toggle_minimap(self, checked: bool) -> None:
+        for tab in self._tabs.values():
+            tab.minimap.setVisible(checked)
+
+    def _on_entropy_ready(self, pyramid: Any) -> None:
+        plotted = self.entropy_plot.dump
+        for tab in self._tabs.values():
+            if tab.dump is plotted:
+                tab.minimap.set_pyramid(pyramid)
 
     def _toggle_text_mode(self, checked: bool) -> None:
         for tab in self._tabs.values():

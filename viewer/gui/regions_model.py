@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QObject, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QFontDatabase
 
 from viewer.evidence.model import Region
-from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui.item_models import AnyIndex, FlatTable
+from viewer.gui.plain import tip
 from viewer.units import human_size
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -32,8 +33,11 @@ HEADER_TIPS = (
 _NUMERIC = (COL_OFFSET, COL_SIZE, COL_VADDR)
 
 
-class RegionsModel(QAbstractTableModel):
+class RegionsModel(FlatTable):
     """Read-only table of regions: file offset, size, virtual address, kind, name, perms."""
+
+    headers = HEADERS
+    tips = HEADER_TIPS
 
     def __init__(self, regions: Sequence[Region] = (), parent: QObject | None = None):
         super().__init__(parent)
@@ -48,16 +52,14 @@ class RegionsModel(QAbstractTableModel):
     def region(self, row: int) -> Region:
         return self._regions[row]
 
-    def rowCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(self._regions)
-
-    def columnCount(self, parent: AnyIndex = NO_PARENT) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        return header_data(section, orientation, role, HEADERS, HEADER_TIPS)
+    def row_count(self) -> int:
+        return len(self._regions)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        value = self._cell(index, role)
+        return tip(value) if role == Qt.ItemDataRole.ToolTipRole else value  # dump text shown literally
+
+    def _cell(self, index: AnyIndex, role: int) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._regions):
             return None
         r = self._regions[index.row()]

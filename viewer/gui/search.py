@@ -21,7 +21,6 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.gui.plain import PlainLabel
 from viewer.gui.task_worker import TaskWorker
 from viewer.scan.search import DEFAULT_LIMIT, find_all, parse_query
 from viewer.workspace.jobs import search_job
@@ -93,7 +93,7 @@ class FindBar(QWidget):
         self.find_button.setDefault(True)
         self.next_button.setToolTip("Next result (F3)")
         self.prev_button.setToolTip("Previous result (Shift+F3)")
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.results_list = QListWidget()
         self.results_list.setFont(self._fixed)
         self.results_list.setUniformItemSizes(True)  # 10,000 rows stay cheap

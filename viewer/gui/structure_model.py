@@ -20,8 +20,9 @@ from PySide6.QtGui import QFontDatabase
 
 from viewer.evidence.model import Node
 from viewer.gui.item_models import NO_PARENT, AnyIndex, header_data
+from viewer.gui.plain import tip
 from viewer.units import human_size
-from viewer.workspace.structure_view import decoded_time
+from viewer.workspace.structure_view import decoded
 
 FETCH_BATCH = 1000
 MAX_VALUE_CHARS = 160
@@ -253,6 +254,10 @@ class StructureModel(QAbstractItemModel):
         return header_data(section, orientation, role, HEADERS, HEADER_TIPS)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        value = self._cell(index, role)
+        return tip(value) if role == Qt.ItemDataRole.ToolTipRole else value  # dump text shown literally
+
+    def _cell(self, index: AnyIndex, role: int) -> Any:
         if not index.isValid():
             return None
         node: Node = index.internalPointer().node
@@ -261,7 +266,7 @@ class StructureModel(QAbstractItemModel):
             if col == COL_FIELD:
                 return _clip(_one_line(str(node.name)), MAX_VALUE_CHARS)
             if col == COL_VALUE:
-                when = decoded_time(node.name, node.value)
+                when = decoded(node.name, node.value)
                 shown = format_value(node.value)[0]
                 return f"{shown}  ({when})" if when else shown
             if col == COL_OFFSET:
@@ -272,7 +277,7 @@ class StructureModel(QAbstractItemModel):
                 return _clip(str(node.name), MAX_TOOLTIP_CHARS)
             if col == COL_VALUE:  # the whole value, however narrow the column (the display is elided)
                 shown, more = format_value(node.value)
-                when = decoded_time(node.name, node.value)
+                when = decoded(node.name, node.value)
                 text = more or shown
                 if when:
                     text += f"\n{when}"

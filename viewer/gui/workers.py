@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from viewer.evidence import Dump
+from viewer.gui.plain import PlainLabel
 from viewer.gui.task_worker import BATCH, MAX_EMITS_PER_S, TaskWorker, one_line
 from viewer.workspace.jobs import GUI_CHUNK, scan_job
 
@@ -35,9 +36,9 @@ def scan_task(dump: Dump, detectors: Sequence[Any] | None = None, public_keys: S
 def status_job_widgets(bar: Any, name: str, cancel_text: str, on_cancel: Any) -> tuple[Any, Any, Any]:
     """A long job's widgets at the right of a status bar, hidden until it runs: a label (what it does), a
     progress bar (busy until its first report) and a Cancel button calling ``on_cancel``."""
-    from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
+    from PySide6.QtWidgets import QProgressBar, QPushButton
 
-    label = QLabel()
+    label = PlainLabel()
     label.setObjectName(f"{name}-label")
     progress = QProgressBar()
     progress.setObjectName(f"{name}-busy")

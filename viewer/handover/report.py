@@ -45,6 +45,7 @@ import jinja2
 
 from viewer.handover.documents import MASK, TOOL_NAME
 from viewer.scan.entropy import DEFAULT_BLOCK, compute_entropy
+from viewer.scan.finding import Confidence
 from viewer.tasks import TaskState
 from viewer.units import human_size
 
@@ -234,7 +235,7 @@ def _finding(r: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
             ("Evidence", f"{paths.get(sha, '?')} ({sha[:16]}…)"),
             ("Location", f"file offset {_hex_or_text(r['offset'])} ({r['offset']}), {r['length']} bytes, va {va}"),
             ("Region", r.get("region") or "(outside any region)"),
-            ("Encoding", r["encoding"]), ("Confidence", r["confidence"]),
+            ("Encoding", r["encoding"]), ("Confidence", confidence_words(r["confidence"])),
             ("Secret", "yes" if secret else "no (public context)"),
             ("Key id", r.get("key_id") or "—"), ("Matches", ", ".join(map(str, r.get("matches") or [])) or "—"),
             ("Status", f"{rv['status']}" + (" (stale: the last scan no longer reports it)" if r["stale"] else "")),
@@ -247,17 +248,25 @@ def _finding(r: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def confidence_words(value: Any) -> str:
+    """A record's confidence as the window says it (``math-checked``, not the verdict's word)."""
+    try:
+        return Confidence.parse(str(value)).words
+    except ValueError:
+        return str(value)
+
+
 def _groups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The secret findings grouped by key id (one key found in five places is one secret)."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
+    for r in records:  # a secret without a key id is a secret of its own (the engine's and the window's count)
         if r.get("secret", True):
-            groups[str(r.get("key_id") or "(no key id)")].append(r)
+            groups[str(r.get("key_id") or f"(no key id) {r.get('id')}")].append(r)
     order = {"low": 1, "medium": 2, "high": 3, "confirmed": 4}
     return [{
         "key": key,
         "kinds": ", ".join(sorted({str(r["kind"]) for r in rs})),
-        "confidence": max((r["confidence"] for r in rs), key=lambda c: order.get(c, 0)),
+        "confidence": confidence_words(max((r["confidence"] for r in rs), key=lambda c: order.get(c, 0))),
         "statuses": ", ".join(sorted({str(r["review"]["status"]) for r in rs})),
         "ids": [r["id"] for r in rs],
     } for key, rs in sorted(groups.items())]

@@ -33,6 +33,13 @@ class Confidence(IntEnum):
         except KeyError:
             raise ValueError(f"unknown confidence {text!r}: use confirmed, high, medium or low") from None
 
+    @property
+    def words(self) -> str:
+        """How a person reads it (window, report): ``math-checked`` for CONFIRMED — "confirmed" is the
+        reviewer's verdict, and one word for both read as if a person had confirmed what was computed.
+        The value in JSON, CSV and SARIF stays ``confirmed`` (a format's contract)."""
+        return "math-checked" if self is Confidence.CONFIRMED else str(self)
+
 
 @dataclass
 class Finding:

@@ -48,12 +48,7 @@ CONFIDENCE_MEANING = {
 
 # The scanner's confidence in words of its own: "confirmed" is the reviewer's verdict (the case's
 # review status), and one word for both read as if a person had confirmed what the mathematics checked.
-CONFIDENCE_LABELS = {
-    Confidence.CONFIRMED: "math-checked",
-    Confidence.HIGH: "high",
-    Confidence.MEDIUM: "medium",
-    Confidence.LOW: "low",
-}
+CONFIDENCE_LABELS = {c: c.words for c in Confidence}  # one home: Confidence.words
 
 
 def confidence_label(confidence: Confidence) -> str:

@@ -33,6 +33,7 @@ from viewer.scan.finding import Finding
 from viewer.tasks import TaskState
 from viewer.workspace.bookmark_store import PendingBookmarks
 from viewer.workspace.events import EmitterGroup, EventEmitter
+from viewer.workspace.review_history import ReviewHistory
 
 DEFAULT_BOOKMARK_COLOUR = "#6eaa5aff"  # #AARRGGBB: the translucent violet of bookmarks
 UNTRUSTED_STATES = ("changed", "missing", "unreadable")  # evidence in these states is not the evidence
@@ -118,6 +119,7 @@ class Session:
         self.case: CaseFile | None = None
         self.case_dirty = False
         self.case_hold: str | None = None  # "bundle" / "pdf" while an export reads the case
+        self.reviews = ReviewHistory()  # this session's review changes of the open case (Undo/Redo)
         self.evidence_states: dict[str, str] = {}  # evidence sha256 -> "checking…", "ok", "changed", ...
         # evidence sha256 -> where its file is when not where the case says (a bundle extracted elsewhere)
         self.evidence_overrides: dict[str, Path] = {}
@@ -275,6 +277,7 @@ class Session:
         self.case = cf
         self.case_dirty = False
         self.evidence_states = {}
+        self.reviews.clear()  # the steps were another case's
         if cf is None:
             self.evidence_overrides = {}
             for od in self._dumps.values():

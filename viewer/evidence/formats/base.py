@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import struct as _struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,23 +225,34 @@ class ParseContext:
         length = max(0, min(length, self.size - offset))
         return Node(name, offset, length, value, children)
 
-    def lazy(self, build: Callable[[], list[Node]]) -> Callable[[], list[Node]]:
+    def lazy(self, build: Callable[[], Iterable[Node]], total: int | None = None) -> Callable[[], list[Node]]:
         """Children built on first expansion, within the tree's node budget (``MAX_TREE_NODES`` in all,
-        ``MAX_LIST_NODES`` under one node); built without cyclic GC, as a parse is: a list of 100,000
-        nodes would otherwise trigger collections over everything alive."""
+        ``MAX_LIST_NODES`` under one node).
+
+        ``build`` may return a generator: only the nodes that will be listed are made, so a table of
+        100,000 entries costs ``MAX_LIST_NODES`` nodes, not 100,000 (``total`` then says how many the
+        table has, for the "... more" line). Built without cyclic GC, as a parse is: a list of 100,000
+        nodes would otherwise trigger collections over everything alive.
+        """
 
         def children() -> list[Node]:
             budget = self.budget
             if budget.tree_nodes <= 0:
                 return [Node("not listed", self.size, 0, f"the tree of this dump lists at most {MAX_TREE_NODES} nodes")]
-            with gc_paused():
-                kids = build()
             room = min(MAX_LIST_NODES, budget.tree_nodes)
-            if len(kids) > room:
-                rest = len(kids) - room + 1
+            with gc_paused():
+                made = build()
+                if isinstance(made, list):
+                    kids, count = made, len(made)
+                else:
+                    kids = list(itertools.islice(made, room + 1))
+                    count = len(kids) if total is None or len(kids) <= room else max(total, len(kids))
+            if count > room:
                 last = kids[room - 1]
                 kids = kids[: room - 1]
-                kids.append(Node(f"... {rest} more", last.offset, 0, "not listed in the tree"))
+                known = total is not None or isinstance(made, list)
+                label = f"... {count - room + 1} more" if known else "... more"
+                kids.append(Node(label, last.offset, 0, "not listed in the tree"))
             budget.tree_nodes -= len(kids)
             return kids
 
@@ -323,8 +335,7 @@ class ParseContext:
                     return []
             else:
                 parsed = value() if callable(value) else value
-            with gc_paused():
-                return self.fields(struct_, parsed, offset, fmt)
+            return self.fields(struct_, parsed, offset, fmt)  # a handful of nodes: no GC pause needed
 
         return children
 

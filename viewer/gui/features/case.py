@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEventLoop, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -63,9 +62,10 @@ from viewer.gui.case_panels import (
     EvidenceModel,
     KeySlotsDialog,
     ReviewPanel,
-    table,
 )
 from viewer.gui.features.base import Feature, Host
+from viewer.gui.plain import PlainLabel, ask, ask_text, esc, message_box, rich_label
+from viewer.gui.table_view import table_view
 from viewer.gui.task_worker import TaskWorker, one_line
 from viewer.scan.finding import Finding
 from viewer.workspace.case_form import NewCaseForm
@@ -129,6 +129,7 @@ class CaseController(Feature):
         host = self.host
         self.review = ReviewPanel()
         self.review.setObjectName("review-panel")
+        self.review.history = self.session.reviews  # status, severity, tags: undoable (Edit ▸ Undo)
         self.review.sig_changed.connect(self.session.mark_dirty)
         self.review_dock = host.add_dock("Review", "review-dock", self.review, Qt.DockWidgetArea.RightDockWidgetArea,
                                          toggle_shortcut="Alt+8", height=280)
@@ -136,19 +137,19 @@ class CaseController(Feature):
         self.evidence_model = EvidenceModel(self)
         self.bookmarks_model = BookmarksModel(self)
         self.audit_model = AuditModel(self)
-        self.evidence_view = table(self.evidence_model, "case-evidence")
+        self.evidence_view = table_view(self.evidence_model, "case-evidence")
         self.evidence_view.doubleClicked.connect(self._on_evidence_activated)
-        self.bookmarks_view = table(self.bookmarks_model, "case-bookmarks")
+        self.bookmarks_view = table_view(self.bookmarks_model, "case-bookmarks")
         self.bookmarks_view.doubleClicked.connect(self._on_bookmark_activated)
-        self.audit_view = table(self.audit_model, "case-audit")
+        self.audit_view = table_view(self.audit_model, "case-audit")
         self.audit_verify_button = QPushButton("Verify the audit trail")
         self.audit_verify_button.clicked.connect(self.verify_audit)
-        self.audit_result = QLabel()
+        self.audit_result = PlainLabel()
         self.audit_result.setObjectName("audit-result")
         self.audit_result.setWordWrap(True)
         self.audit_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         audit_box = table_with_action(self.audit_view, self.audit_verify_button, self.audit_result)
-        self.info = QLabel(NO_CASE)
+        self.info = rich_label(NO_CASE)  # case name, path, examiner: escaped (esc)
         self.info.setObjectName("case-info")
         self.info.setWordWrap(True)
         self.tabs = QTabWidget()
@@ -158,7 +159,7 @@ class CaseController(Feature):
         self.relocate_button.setToolTip("Point a missing or moved evidence item at its file: the file is hashed "
                                         "and accepted only with the evidence's SHA-256")
         self.relocate_button.clicked.connect(self._ask_relocate)
-        self.relocate_result = QLabel()
+        self.relocate_result = PlainLabel()
         self.relocate_result.setObjectName("relocate-result")
         self.relocate_result.setWordWrap(True)
         evidence_box = table_with_action(self.evidence_view, self.relocate_button, self.relocate_result)
@@ -190,6 +191,16 @@ class CaseController(Feature):
         self._examiner_separator = menu.addSeparator()
         self.action_examiner = host.add_action(menu, "E&xaminer name…", self._ask_examiner, "Ctrl+Alt+P",
                                                "Your name, recorded as the author of every change to a case")
+        edit = host.menu("edit")
+        first = edit.actions()[0] if edit.actions() else None
+        self.action_undo = host.add_action(edit, "&Undo review change", self.undo_review, QKeySequence.StandardKey.Undo,
+                                           "Set the last status, severity or tags change back (the trail keeps both)")
+        self.action_redo = host.add_action(edit, "&Redo review change", self.redo_review, QKeySequence.StandardKey.Redo)
+        if first is not None:  # Undo and Redo first in Edit, as everywhere
+            for act in (self.action_undo, self.action_redo):
+                edit.removeAction(act)
+                edit.insertAction(first, act)
+            edit.insertSeparator(first)
 
     def add_case_actions(self, actions: list[QAction]) -> None:
         """Another feature's actions on the case (export), in their own group above Examiner name…."""
@@ -213,8 +224,8 @@ class CaseController(Feature):
             self.session.case.author = make_author(name)
 
     def _ask_examiner(self) -> None:
-        name, ok = QInputDialog.getText(self.parent_widget, "Examiner",
-                                        "Your name (the author of your changes to cases):", text=self.examiner_name())
+        name, ok = ask_text(self.parent_widget, "Examiner", "Your name (the author of your changes to cases):",
+                            self.examiner_name())
         if ok:
             self.set_examiner_name(name)
 
@@ -282,7 +293,7 @@ class CaseController(Feature):
             return False
         path = Path(path)
         if recover is None and has_recovery(path):
-            answer = QMessageBox.question(
+            answer = ask(
                 self.parent_widget, "Recover the case?",
                 f"{path.name} has unsaved changes from an earlier session (autosaved). Open them?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
@@ -392,7 +403,7 @@ class CaseController(Feature):
             return False
         if self.session.case_dirty:
             if save is None:
-                answer = QMessageBox.question(
+                answer = ask(
                     self.parent_widget, "Unsaved case", f"Save the changes to {cf.case.name}?",
                     QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                     | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
@@ -497,6 +508,36 @@ class CaseController(Feature):
         return not self._verify_workers
 
     # -- review, bookmarks -----------------------------------------------------------------------
+    def undo_review(self) -> bool:
+        """Set the last review step back (as new audit events); True when there was one."""
+        return self._step(self.session.reviews.undo)
+
+    def redo_review(self) -> bool:
+        return self._step(self.session.reviews.redo)
+
+    def _step(self, fn: Callable[[Any], Any]) -> bool:
+        cf = self.session.case
+        if cf is None or self.session.case_hold is not None:
+            return False
+        try:
+            step = fn(cf)
+        except (CaseError, ValueError, KeyError) as exc:
+            self._case_error("Review", str(exc))
+            return False
+        if step is None:
+            return False
+        self.status(f"{'Undone' if fn == self.session.reviews.undo else 'Redone'}: {step.text}", 5000)
+        self.session.mark_dirty()
+        self._review_finding(self.session.finding)
+        return True
+
+    def _update_undo(self) -> None:
+        reviews, ok = self.session.reviews, self.session.case is not None and self.session.case_hold is None
+        self.action_undo.setEnabled(ok and reviews.can_undo())
+        self.action_redo.setEnabled(ok and reviews.can_redo())
+        self.action_undo.setText(f"&Undo {reviews.undo_text()}" if reviews.can_undo() else "&Undo review change")
+        self.action_redo.setText(f"&Redo {reviews.redo_text()}" if reviews.can_redo() else "&Redo review change")
+
     def _review_finding(self, finding: Finding | None) -> None:
         if finding is None:
             self.review.show_record(None, None)
@@ -637,6 +678,7 @@ class CaseController(Feature):
             for view in (self.evidence_view, self.bookmarks_view, self.audit_view):
                 view.resizeColumnsToContents()
         self._update_actions()
+        self._update_undo()
         self._update_relocate_button()
         self.host.update_title()
 
@@ -658,17 +700,16 @@ class CaseController(Feature):
         star = " — unsaved changes" if dirty else ""
         recovered = " (recovered from the autosave)" if cf.recovered else ""
         number = f" #{cf.case.number}" if cf.case.number else ""
-        self.info.setText(f"<b>{cf.case.name}</b>{number} — {cf.path}{recovered}{star}<br>"
-                          f"examiner: {cf.case.examiner or '—'}; you are: {cf.author}; "
+        self.info.setText(f"<b>{esc(cf.case.name)}</b>{esc(number)} — {esc(cf.path)}{recovered}{star}<br>"
+                          f"examiner: {esc(cf.case.examiner or '—')}; you are: {esc(cf.author)}; "
                           f"{len(cf.case.evidence)} evidence, {len(cf.case.findings)} findings, "
                           f"{len(cf.case.bookmarks)} bookmarks")
         self.dock.setWindowTitle(f"Case: {cf.case.name}{' *' if dirty else ''}")
 
     def _case_error(self, title: str, text: str) -> None:
         self.host.last_error = one_line(text)
-        box = QMessageBox(QMessageBox.Icon.Warning, title, self.host.last_error, QMessageBox.StandardButton.Ok,
-                          self.parent_widget)
-        box.setObjectName("case-error")
+        box = message_box(QMessageBox.Icon.Warning, title, self.host.last_error, QMessageBox.StandardButton.Ok,
+                          self.parent_widget, name="case-error")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 

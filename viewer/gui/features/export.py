@@ -41,6 +41,8 @@ from viewer.gui.case_export import (
 )
 from viewer.gui.features.base import Feature, Host
 from viewer.gui.features.case import CaseController
+from viewer.gui.plain import message_box
+from viewer.gui.report_preview import ReportPreview
 from viewer.gui.task_worker import one_line
 from viewer.gui.workers import status_job_widgets
 from viewer.handover.bundle import BundleError, ExportCancelled
@@ -67,9 +69,12 @@ class ExportController(Feature):
         self.action_print_report = host.add_action(cases.menu, "&Print report to PDF…", self._ask_print_report,
                                                    QKeySequence.StandardKey.Print,
                                                    "The case report as a PDF (secret bytes masked)")
-        for act in (self.action_export_bundle, self.action_print_report):
+        self.action_preview = host.add_action(cases.menu, "Pre&view report…", self.preview_report, "Ctrl+Shift+P",
+                                              "The report as it will be printed and bundled, before any export")
+        self.preview: ReportPreview | None = None
+        for act in (self.action_preview, self.action_export_bundle, self.action_print_report):
             cases.menu.removeAction(act)
-        cases.add_case_actions([self.action_export_bundle, self.action_print_report])
+        cases.add_case_actions([self.action_preview, self.action_export_bundle, self.action_print_report])
         self.label, self.busy, self.cancel_button = status_job_widgets(
             host.statusBar(), "case-export", "Cancel export", self.cancel)
         self.session.events.case_changed.connect(lambda _cf: self._update_actions())
@@ -84,6 +89,7 @@ class ExportController(Feature):
         enabled = self.session.case is not None and self.job is None
         self.action_export_bundle.setEnabled(enabled)
         self.action_print_report.setEnabled(enabled)
+        self.action_preview.setEnabled(enabled)
 
     def _begin(self, job: str, text: str) -> None:
         """Mark the export running and hold the case still."""
@@ -174,10 +180,9 @@ class ExportController(Feature):
 
     def confirm_include_secrets(self, parent: QWidget | None = None) -> bool:
         """Ask, defaulting to No, whether the bundle may carry live key material."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Include secret bytes?", SECRETS_WARNING,
+        box = message_box(QMessageBox.Icon.Warning, "Include secret bytes?", SECRETS_WARNING,
                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                          parent or self.parent_widget)
-        box.setObjectName("export-secrets-confirm")
+                          parent or self.parent_widget, name="export-secrets-confirm")
         box.setDefaultButton(QMessageBox.StandardButton.No)
         return box.exec() == QMessageBox.StandardButton.Yes
 
@@ -306,6 +311,36 @@ class ExportController(Feature):
                                      cancelled_errors=(ExportCancelled,), step=self._on_step,
                                      done=lambda pages: self._on_report_written(out, pages), failed=failed,
                                      cancelled=lambda _v: failed("cancelled"))
+        return True
+
+    def preview_report(self) -> bool:
+        """Render the masked report in a worker (the case held still meanwhile) and show it in a
+        :class:`ReportPreview`; False when it could not start. No file, no audit event."""
+        from viewer.handover.bundle import render_case_report
+
+        cf = self.session.case
+        if cf is None or self.job is not None:
+            self.status("Open a case first" if cf is None else "An export is running", 5000)
+            return False
+        self._begin("preview", "rendering the report…")
+        paths = dict(self.session.evidence_overrides)
+
+        def work(state: TaskState) -> str:
+            return render_case_report(cf, include_secrets=False, evidence_paths=paths, state=state)
+
+        def done(html: str) -> None:
+            self._end()
+            self.preview = ReportPreview(html, cf.case.name, self._ask_print_report, self._ask_export_bundle,
+                                         self.parent_widget)
+            self.preview.show()
+
+        def failed(text: str) -> None:
+            self._end()
+            self._refuse("Preview report", text)
+
+        self._worker = self.run_task(work, what="cannot render the report", known=KNOWN_ERRORS,
+                                     cancelled_errors=(ExportCancelled,), step=self._on_step, done=done,
+                                     failed=failed, cancelled=lambda _v: failed("cancelled"))
         return True
 
     def _on_report_written(self, out: Path, pages: int) -> None:

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 from viewer.evidence import EvidenceError
-from viewer.gui.case_export import BUNDLE_FILTER
+from viewer.gui.bundle_forms import OpenBundleDialog
 from viewer.gui.features.base import Feature, Host
 from viewer.gui.features.case import CaseController
 from viewer.gui.features.scan import ScanController
+from viewer.gui.plain import message_box
 from viewer.gui.task_worker import one_line
 from viewer.gui.workers import status_job_widgets
 from viewer.handover.bundle import BundleError, VerifyResult, verify_bundle
@@ -127,15 +128,25 @@ class HandoverController(Feature):
     def idle(self) -> bool:
         return not self.bundle_busy and not self.redact_busy
 
+    def last_redaction_of(self, dump_path: Path) -> str | None:
+        """The redacted copy written last of ``dump_path`` in this session (what Compare offers first)."""
+        r = self.redaction_result
+        if r is None or Path(r.input).resolve() != Path(dump_path).resolve():
+            return None
+        return str(r.output)
+
     # -- open a bundle ---------------------------------------------------------------------------
+    def open_bundle_dialog(self, bundle: str = "") -> OpenBundleDialog:
+        """The Open bundle dialog (bundle and target folder, each with Browse…), not shown yet."""
+        return OpenBundleDialog(bundle, self.parent_widget)
+
     def _ask_open_bundle(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "Open bundle", "", BUNDLE_FILTER)
-        if not path:
-            return
-        folder, ok = QInputDialog.getText(self.parent_widget, "Open bundle", "Extract the case to the folder:",
-                                          text=str(default_target(path)))
-        if ok and folder.strip():
-            self.open_bundle(path, folder.strip())
+        dialog = self.open_bundle_dialog()
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                self.open_bundle(dialog.bundle(), dialog.target())
+        finally:
+            dialog.deleteLater()
 
     def open_bundle(self, path: str | os.PathLike[str], target_dir: str | os.PathLike[str] | None = None,
                     passphrase: str | None = None, *, ask_signer: bool = True) -> bool:
@@ -169,11 +180,10 @@ class HandoverController(Feature):
         if not ask_signer or (check.valid and check.trusted):
             self._extract(path, target, res, passphrase)
             return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Open bundle: who made it?",
+        box = message_box(QMessageBox.Icon.Warning, "Open bundle: who made it?",
                           f"{path.name} verifies: every member matches its manifest.\n\n{signer_text(check)}\n\n"
                           "Open it anyway?", QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
-                          self.parent_widget)
-        box.setObjectName("bundle-signer-confirm")
+                          self.parent_widget, name="bundle-signer-confirm")
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.setWindowModality(Qt.WindowModality.WindowModal)
@@ -338,7 +348,8 @@ class HandoverController(Feature):
             verdict = f"NOT clean: {len(result.remaining)} finding(s) remain ({kinds})."
         lines = [verdict, f"{n} range{'s' if n != 1 else ''} overwritten in {result.rounds} round(s), "
                  f"{result.seconds:.1f} s.", f"Copy: {result.output}", f"Log: {result.log}",
-                 f"Input unchanged, SHA-256 {result.input_sha256}"]
+                 f"Input unchanged, SHA-256 {result.input_sha256}",
+                 "Scan ▸ Compare with a copy… (Ctrl+Alt+D) shows every changed run beside the original."]
         if case_line:
             lines.append(case_line)
         lines += [f"note: {one_line(w)}" for w in result.warnings[:5]]

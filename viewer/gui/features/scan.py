@@ -8,9 +8,10 @@ the dump being scanned cancels the scan first (the worker reads the dump's mappi
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QProgressBar, QPushButton
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressBar, QPushButton
 
 from viewer.gui.features.base import Feature, Host
+from viewer.gui.plain import PlainLabel
 from viewer.gui.task_worker import TaskWorker, one_line
 from viewer.gui.workers import scan_task
 from viewer.units import human_size
@@ -42,7 +43,7 @@ class ScanController(Feature):
         self.progress.setMaximumWidth(220)
         self.progress.setRange(0, 1000)
         self.progress.hide()
-        self.label = QLabel()
+        self.label = PlainLabel()
         self.label.setContentsMargins(6, 0, 6, 0)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel_scan)

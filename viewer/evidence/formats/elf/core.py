@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import posixpath
+from collections.abc import Iterator
 from typing import Any
 
 from viewer.evidence.formats.base import MAX_REGIONS, Warnings, parse_at, without_gc
@@ -206,12 +207,12 @@ def _phdrs_node(ctx: ElfContext) -> Node:
         return ctx.node(f"[{i}] {PT_NAMES.get(ph.p_type, hex(ph.p_type))}", off, size,
                         f"{ph.p_vaddr:#x}", ctx.lazy_fields(S.Phdr, ph, off, fmt))
 
-    def children() -> list[Node]:
-        return [phdr(i, off, ph) for i, (off, ph) in enumerate(ctx.phdrs)]
+    def children() -> Iterator[Node]:
+        return (phdr(i, off, ph) for i, (off, ph) in enumerate(ctx.phdrs))
 
     start = ctx.phdrs[0][0] if ctx.phdrs else ctx.ehdr.e_phoff
     return ctx.node("program headers", start, len(ctx.phdrs) * ctx.ehdr.e_phentsize, len(ctx.phdrs),
-                    ctx.lazy(children))
+                    ctx.lazy(children, len(ctx.phdrs)))
 
 
 def _note_node(ctx: ElfContext, note: Note) -> Node:

@@ -189,6 +189,6 @@ def _bitmap_regions(ctx: KernelContext, first_page: int, starts: np.ndarray, len
         pages = min(length, stored - done)
         offset = first_page + done * PAGE_SIZE
         ctx.memory.append(Region(offset, pages * PAGE_SIZE, start * PAGE_SIZE, "physical", f"run {i}"))
-    body._children = ctx.lazy(lambda: [
+    body._children = ctx.lazy(lambda: (
         Node(r.name, r.file_offset, r.size, f"physical {r.vaddr:#x}") for r in ctx.memory
-    ])
+    ), len(ctx.memory))

@@ -64,9 +64,9 @@ def _triage_blocks(ctx: KernelContext, triage: Any) -> None:
     table = Node("data blocks", triage.DataBlocksOffset, count * entry.sizeof(), f"{count} blocks")
     step = entry.sizeof()
     at = triage.DataBlocksOffset
-    table._children = ctx.lazy(lambda: [
+    table._children = ctx.lazy(lambda: (
         ctx.struct_node(f"DataBlock[{i}]", entry, b, at + i * step, f"{b.Address:#x}") for i, b in enumerate(blocks)
-    ])
+    ), len(blocks))
     ctx.root.add(table)
     ctx.regions.append(Region(triage.DataBlocksOffset, count * step, None, "header", "triage data blocks"))
 
@@ -135,10 +135,10 @@ def _triage_drivers(ctx: KernelContext, triage: Any) -> None:
     step = entry.sizeof()
     at = triage.DriverListOffset
     table = Node("driver list", at, count * step, f"{count} drivers")
-    table._children = ctx.lazy(lambda: [
+    table._children = ctx.lazy(lambda: (
         ctx.struct_node(f"Driver[{i}]", entry, d, at + i * step, m["name"])
         for i, (d, m) in enumerate(zip(drivers, modules, strict=True))
-    ])
+    ), len(drivers))
     ctx.root.add(table)
     ctx.regions.append(Region(at, count * step, None, "header", "triage driver list"))
     if triage.StringPoolOffset and triage.StringPoolSize:

@@ -7,7 +7,7 @@ stream's bytes present in the file before anything is read; long lists get lazil
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import accumulate
 from typing import Any
 
@@ -272,13 +272,12 @@ def decode_memory_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     starts, sizes, rvas = arr["start"].tolist(), arr["size"].tolist(), arr["rva"].tolist()
     ctx.memory_lists.append({"stream": s.index, "starts": starts, "sizes": sizes, "offsets": rvas})
 
-    def children() -> list[Node]:
-        return [count_node("NumberOfMemoryRanges", s.rva, 4, count)] + [
-            descriptor_node(ctx, S.MINIDUMP_MEMORY_DESCRIPTOR, starts[i], sizes[i], start + 16 * i, rvas[i])
-            for i in range(n)
-        ]
+    def children() -> Iterator[Node]:
+        yield count_node("NumberOfMemoryRanges", s.rva, 4, count)
+        for i in range(n):
+            yield descriptor_node(ctx, S.MINIDUMP_MEMORY_DESCRIPTOR, starts[i], sizes[i], start + 16 * i, rvas[i])
 
-    return Node(s.name, s.rva, s.length, f"{n} ranges", ctx.lazy(children))
+    return Node(s.name, s.rva, s.length, f"{n} ranges", ctx.lazy(children, 1 + n))
 
 
 def decode_memory64_list(ctx: MinidumpState, s: StreamEntry) -> Node:
@@ -294,14 +293,14 @@ def decode_memory64_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     offsets = list(accumulate(sizes[:-1], initial=hdr.BaseRva)) if n else []
     ctx.memory_lists.append({"stream": s.index, "starts": starts, "sizes": sizes, "offsets": offsets})
 
-    def children() -> list[Node]:
-        head = ctx.fields(S.MINIDUMP_MEMORY64_LIST_HEADER, hdr, s.rva)
-        return head + [
-            descriptor_node(ctx, S.MINIDUMP_MEMORY_DESCRIPTOR64, starts[i], sizes[i], start + 16 * i, offsets[i])
-            for i in range(n)
-        ]
+    head = ctx.fields(S.MINIDUMP_MEMORY64_LIST_HEADER, hdr, s.rva)
 
-    return Node(s.name, s.rva, s.length, f"{n} ranges from {hdr.BaseRva:#x}", ctx.lazy(children))
+    def children() -> Iterator[Node]:
+        yield from head
+        for i in range(n):
+            yield descriptor_node(ctx, S.MINIDUMP_MEMORY_DESCRIPTOR64, starts[i], sizes[i], start + 16 * i, offsets[i])
+
+    return Node(s.name, s.rva, s.length, f"{n} ranges from {hdr.BaseRva:#x}", ctx.lazy(children, len(head) + n))
 
 
 def descriptor_node(
@@ -339,8 +338,8 @@ def decode_memory_info_list(ctx: MinidumpState, s: StreamEntry) -> Node:
     ctx.memory_info = arr
     entry = S.MINIDUMP_MEMORY_INFO
 
-    def children() -> list[Node]:
-        out = list(head)
+    def children() -> Iterator[Node]:
+        yield from head
         for i in range(n):
             off = start + i * es
             row = arr[i]
@@ -348,18 +347,9 @@ def decode_memory_info_list(ctx: MinidumpState, s: StreamEntry) -> Node:
             summary = (
                 f"{S.MEM_STATES.get(int(row['state']), hex(int(row['state'])))} {int(row['protect']):#x}"
             )
-            out.append(
-                Node(
-                    label,
-                    off,
-                    sizeof(entry),
-                    summary,
-                    ctx.lazy_fields(entry, None, off),
-                )
-            )
-        return out
+            yield Node(label, off, sizeof(entry), summary, ctx.lazy_fields(entry, None, off))
 
-    return Node(s.name, s.rva, s.length, f"{n} regions", ctx.lazy(children))
+    return Node(s.name, s.rva, s.length, f"{n} regions", ctx.lazy(children, len(head) + n))
 
 
 # -- exception, system info, misc info --------------------------------------------------------------
