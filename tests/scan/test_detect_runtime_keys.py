@@ -1,0 +1,146 @@
+"""Keys in the layouts other runtimes keep them (Go, the JVM, OpenSSL-based Node.js and nginx), on
+synthetic images: Ed25519 seed‖public key and bare seeds, HMAC ipad/opad pairs with the raw key, and
+controls (random data, runs of the pad bytes, pad blocks without their partner). The live processes are in
+test_scan_live_runtimes.py."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import random
+import struct
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from tests.builders.scan import assert_patterns_compile
+from viewer.evidence import open_dump
+from viewer.scan.detectors import default_detectors, select_detectors
+from viewer.scan.detectors.hmacpads import HmacPadDetector
+from viewer.scan.engine import scan_dump
+from viewer.scan.finding import Confidence
+from viewer.scan.keys import key_id, symmetric_key_id
+
+
+def heap_like(rng: random.Random, size: int) -> bytearray:
+    """Bytes that look like a heap: pointers, lengths, zeros, a little text."""
+    out = bytearray()
+    while len(out) < size:
+        r = rng.random()
+        if r < 0.4:
+            out += struct.pack("<Q", 0x7F0000000000 + rng.randrange(1 << 32) * 8)
+        elif r < 0.7:
+            out += struct.pack("<Q", rng.randrange(4096))
+        elif r < 0.9:
+            out += bytes(8)
+        else:
+            out += rng.choice([b"hostname", b"/usr/lib", b"GET / HT", b"content-"])
+    return out[:size]
+
+
+def seed_public(seed: bytes) -> bytes:
+    pub = ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    return seed + pub
+
+
+def ed_key_id(seed: bytes):
+    return key_id(ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key())
+
+
+def test_ed25519_seed_public_pair_and_seed_copies(tmp_path: Path):
+    rng = random.Random(25519)
+    img = heap_like(rng, 4 << 20)
+    seed = os.urandom(32)
+    img[0x10008 : 0x10048] = seed_public(seed)  # 8-byte aligned, among pointers
+    img[0x200000 : 0x200020] = seed  # a bare copy
+    other = os.urandom(32)
+    img[0x300010 : 0x300030] = other  # a random 32 bytes that is no key's seed
+    img[0x380000 : 0x380000 + (1 << 16)] = os.urandom(1 << 16)  # random data
+    path = tmp_path / "ed.raw"
+    path.write_bytes(bytes(img))
+    res = scan_dump(open_dump(path), select_detectors(["ed25519"]))
+    got = {(f.offset, f.encoding) for f in res.findings}
+    assert got == {(0x10008, "ed25519-seed-public"), (0x200000, "ed25519-seed")}
+    assert {f.key_id for f in res.findings} == {ed_key_id(seed)}
+    assert all(f.confidence == Confidence.CONFIRMED for f in res.findings)
+    assert len(res.secrets) == 1
+
+
+def test_ed25519_found_from_a_supplied_public_key_through_a_pointer(tmp_path: Path):
+    """OpenSSL's ECX_KEY: the public key inline, a pointer to the private key elsewhere. A raw image has
+    no address map: pointers are followed in an ELF core (the live tests); here the key lies right before
+    its public key in a long random run, which the first pass skips."""
+    rng = random.Random(7)
+    img = heap_like(rng, 1 << 20)
+    seed = os.urandom(32)
+    img[0x40000 : 0x40400] = os.urandom(0x400)
+    img[0x40200 : 0x40240] = seed_public(seed)  # inside random bytes: not an island
+    path = tmp_path / "ed2.raw"
+    path.write_bytes(bytes(img))
+    assert not scan_dump(open_dump(path), select_detectors(["ed25519"])).findings
+    from viewer.scan.publickeys import load_public_keys
+
+    pub_pem = tmp_path / "pub.pem"
+    pub_pem.write_bytes(ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    res = scan_dump(open_dump(path), select_detectors(["ed25519"]), public_keys=load_public_keys([pub_pem]))
+    assert [(f.offset, f.encoding) for f in res.findings] == [(0x40200, "ed25519-seed-public")]
+    assert res.findings[0].matches and res.public_keys[0]["found"]
+
+
+def pads(key: bytes, block: int) -> tuple[bytes, bytes]:
+    k = key.ljust(block, b"\0")
+    return bytes(b ^ 0x36 for b in k), bytes(b ^ 0x5C for b in k)
+
+
+def test_hmac_pad_pairs_and_raw_key(tmp_path: Path):
+    rng = random.Random(2104)
+    img = heap_like(rng, 2 << 20)
+    k256, k512 = os.urandom(32), os.urandom(48)
+    i256, o256 = pads(k256, 64)
+    img[0x8000 : 0x8040] = i256
+    img[0x8050 : 0x8090] = o256  # Java: the next array, after its 16-byte header
+    i512, o512 = pads(k512, 128)
+    img[0x20000 : 0x20080] = o512  # opad first (Go allocates opad, then ipad)
+    img[0x20080 : 0x20100] = i512
+    img[0x100000 : 0x100020] = k256  # the raw key
+    # controls: a run of '6' after random bytes without a partner; an opad run without an ipad
+    img[0x140000 : 0x140040] = os.urandom(20) + b"6" * 44
+    img[0x150000 : 0x150040] = bytes(b ^ 0x5C for b in os.urandom(20).ljust(64, b"\0"))
+    path = tmp_path / "hmac.raw"
+    path.write_bytes(bytes(img))
+    res = scan_dump(open_dump(path), select_detectors(["hmacpads"]))
+    got = {(f.offset, f.length, f.encoding, f.key_id) for f in res.findings}
+    assert got == {
+        (0x8000, 64, "hmac-ipad", symmetric_key_id(k256)),
+        (0x8050, 64, "hmac-opad", symmetric_key_id(k256)),
+        (0x100000, 32, "raw", symmetric_key_id(k256)),
+        (0x20080, 128, "hmac-ipad", symmetric_key_id(k512)),
+        (0x20000, 128, "hmac-opad", symmetric_key_id(k512)),
+    }
+    assert all(f.confidence == Confidence.CONFIRMED for f in res.findings)
+    assert len(res.secrets) == 2
+    # the key id is the one the JWT-driven detector gives a verified secret: one secret either way
+    assert symmetric_key_id(k256) == symmetric_key_id(bytes(b ^ 0x36 for b in i256[:32]))
+    assert hmac.new(k256, b"x", hashlib.sha256).digest()  # a usable key
+
+
+def test_patterns_compile():
+    assert_patterns_compile([HmacPadDetector()])
+
+
+def test_controls_stay_clean(tmp_path: Path):
+    """Random data, heap-like data, runs of both pad bytes: nothing from the new detectors."""
+    rng = random.Random(1)
+    img = heap_like(rng, 2 << 20) + os.urandom(2 << 20) + (b"6" * 1000 + b"\\" * 1000) * 16
+    path = tmp_path / "control.raw"
+    path.write_bytes(bytes(img))
+    res = scan_dump(open_dump(path), select_detectors(["ed25519", "hmacpads"]))
+    assert res.findings == []
+
+
+def test_new_detectors_are_default():
+    names = {d.name for d in default_detectors()}
+    assert {"ed25519", "hmacpads"} <= names
