@@ -144,3 +144,42 @@ def test_controls_stay_clean(tmp_path: Path):
 def test_new_detectors_are_default():
     names = {d.name for d in default_detectors()}
     assert {"ed25519", "hmacpads"} <= names
+
+
+def jint(value: int) -> bytes:
+    """A Java BigInteger's int[] magnitude as the JVM keeps it: big-endian word order, little-endian words."""
+    be = value.to_bytes(-(-value.bit_length() // 32) * 4, "big")
+    return b"".join(be[i : i + 4][::-1] for i in range(0, len(be), 4))
+
+
+def java_int_array(value: int) -> bytes:
+    """The whole int[]: mark word, compressed class pointer, length, the magnitude."""
+    mag = jint(value)
+    return struct.pack("<QII", 1, 0x6C38, len(mag) // 4) + mag
+
+
+def test_java_biginteger_int_arrays_around_a_supplied_modulus(tmp_path: Path):
+    """Only the JVM's int[] copies of n and p are in the image: the factor is found next to the modulus
+    and every int[] copy of each private number is reported under the key's id."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from viewer.scan.publickeys import load_public_keys
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    nums = key.private_numbers()
+    rng = random.Random(17)
+    img = heap_like(rng, 2 << 20)
+    at_n, at_p, at_d = 0x40010, 0x40400, 0x180008
+    for at, value in ((at_n, nums.public_numbers.n), (at_p, nums.p), (at_d, nums.d)):
+        arr = java_int_array(value)
+        img[at - 16 : at - 16 + len(arr)] = arr
+    path = tmp_path / "jvm.raw"
+    path.write_bytes(bytes(img))
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    res = scan_dump(open_dump(path), select_detectors(["bignum"]), public_keys=load_public_keys([pub]))
+    got = {(f.offset, f.details["component"], f.details["layout"]) for f in res.findings}
+    assert got == {(at_p, "p", "jint"), (at_d, "d", "jint")}
+    assert {f.key_id for f in res.findings} == {key_id(key.public_key())}
+    assert res.public_keys[0]["found"]

@@ -123,6 +123,16 @@ class Ed25519Detector:
         before = np.where(starts > 0, top[np.maximum(starts - 1, 0)], 1) == 0
         after = np.where(ends < n, top[np.minimum(ends, n - 1)], 1) == 0
         keep = before | after
+        # a longer run inside an array whose header (the word before it; the JVM's length is its high
+        # half) holds a length that covers the run: a Java int[] of a BigInteger's magnitude, a byte[] —
+        # one number, not a key among other objects (the JVM's heap is full of them after RSA key
+        # generation: 1024-bit candidates in int[32])
+        length = (w[np.maximum(starts - 1, 0)] >> np.uint64(32)).astype(np.int64)
+        size = (ends - starts) * 8
+        inside = np.zeros(len(starts), dtype=bool)
+        for unit in (1, 4, 8):
+            inside |= (length * unit >= size - 8) & (length * unit <= 4 * size)
+        keep &= ~(inside & (starts > 0) & (size > 64))
         starts, ends = starts[keep], ends[keep]
         # 3. windows: every one in a short run; at both ends of a longer one (a key is an object of its
         # own, next to others: its bytes begin or end the run; random runs of 15-16 words are mostly the
