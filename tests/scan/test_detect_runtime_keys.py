@@ -183,3 +183,36 @@ def test_java_biginteger_int_arrays_around_a_supplied_modulus(tmp_path: Path):
     assert got == {(at_p, "p", "jint"), (at_d, "d", "jint")}
     assert {f.key_id for f in res.findings} == {key_id(key.public_key())}
     assert res.public_keys[0]["found"]
+
+
+def test_jdk_ec_scalar_layouts_and_a_bare_sec1(tmp_path: Path):
+    """The JDK's forms of an EC scalar: an IntegerPolynomial long[] of 26-bit limbs, the little-endian
+    byte[] (arrayS), and its PKCS#8's inner SEC1 without public key (``medium`` alone): proved against the
+    supplied public key, the SEC1 finding confirmed in place, every copy under the key's id."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from viewer.scan.detectors.ecbignum import jdk_limbs
+    from viewer.scan.publickeys import load_public_keys
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    d = key.private_numbers().private_value
+    rng = random.Random(256)
+    img = heap_like(rng, 1 << 20)
+    limbs = jdk_limbs(d, "P-256")
+    img[0x10000 : 0x10010 + len(limbs)] = struct.pack("<QII", 1, 0x6E30, 10) + limbs
+    img[0x20000 : 0x20030] = struct.pack("<QII", 1, 0x6848, 32) + d.to_bytes(32, "little")
+    sec1 = bytes.fromhex("302502010104 20".replace(" ", "")) + d.to_bytes(32, "big")
+    img[0x30008 : 0x30008 + len(sec1)] = sec1
+    path = tmp_path / "jdk-ec.raw"
+    path.write_bytes(bytes(img))
+    alone = scan_dump(open_dump(path), select_detectors(["der"]))
+    assert [(f.offset, f.confidence, f.key_id) for f in alone.findings] == [(0x30008, Confidence.MEDIUM, None)]
+    pub = tmp_path / "ec.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    res = scan_dump(open_dump(path), select_detectors(["der", "ecbignum"]), public_keys=load_public_keys([pub]))
+    got = {(f.offset, f.encoding, f.details.get("layout")) for f in res.findings}
+    assert got == {(0x10010, "raw-bignum", "jdk-limbs"), (0x20010, "raw-bignum", "le64"),
+                   (0x30008, "der-sec1", None), (0x3000f, "raw-bignum", "be")}
+    assert {f.key_id for f in res.findings} == {key_id(key.public_key())}
+    assert all(f.confidence == Confidence.CONFIRMED for f in res.findings)
