@@ -216,3 +216,31 @@ def test_jdk_ec_scalar_layouts_and_a_bare_sec1(tmp_path: Path):
                    (0x30008, "der-sec1", None), (0x3000f, "raw-bignum", "be")}
     assert {f.key_id for f in res.findings} == {key_id(key.public_key())}
     assert all(f.confidence == Confidence.CONFIRMED for f in res.findings)
+
+
+def test_jdk_rotated_decryption_schedule_at_every_byte_offset(tmp_path: Path):
+    """The JDK's decryption schedule (the key's round first, then the reversed rounds), as the JVM keeps
+    it (int[]: little-endian words) at an aligned offset and as HPROF writes it (big-endian ints) at odd
+    offsets of a packed record; OpenSSL's ordinary schedules at offsets 1-3 too."""
+    from viewer.scan.detectors.aes import DEC, ENC, layout_bytes
+    from viewer.scan.keymaterial import swap32
+
+    rng = random.Random(128)
+    img = heap_like(rng, 1 << 20)
+    k1, k2, k3 = os.urandom(16), os.urandom(32), os.urandom(24)
+    plants = [
+        (0x10010, swap32(layout_bytes(k2, True, True)), k2, DEC),  # JVM int[]
+        (0x20003, layout_bytes(k2, True, True), k2, DEC),  # HPROF: big-endian ints, packed
+        (0x30001, layout_bytes(k1, False), k1, ENC),
+        (0x40002, swap32(layout_bytes(k3, True)), k3, DEC),
+        (0x50007, layout_bytes(k1, True, True), k1, DEC),
+    ]
+    for at, blob, _k, _e in plants:
+        img[at : at + len(blob)] = blob
+    path = tmp_path / "aes.raw"
+    path.write_bytes(bytes(img))
+    res = scan_dump(open_dump(path), select_detectors(["aes"]))
+    got = sorted((f.offset, f.encoding, f.key_id) for f in res.findings if f.encoding != "raw")
+    assert got == sorted((at, enc, symmetric_key_id(k)) for at, _b, k, enc in plants)
+    rotated = {f.offset for f in res.findings if f.details.get("rotated") == "jdk"}
+    assert rotated == {0x10010, 0x20003, 0x50007}

@@ -563,7 +563,9 @@ def symmetric_forms(key: bytes) -> list[Form]:
     -384 and -512; the padding after the key is public, only the key's part is a form)."""
     out = bytes_forms(key, "symmetric key")
     if len(key) in (16, 24, 32):
-        for sched, name in ((expand_key(key), "aes schedule"), (decrypt_schedule(key), "aes decryption schedule")):
+        dec = decrypt_schedule(key)
+        for sched, name in ((expand_key(key), "aes schedule"), (dec, "aes decryption schedule"),
+                            (dec[-16:] + dec[:-16], "aes decryption schedule (JDK)")):
             out += [Form(sched, 1, name), Form(swap32(sched), 1, f"{name}, 32-bit little-endian words")]
     hmac_keys = {key} if len(key) <= max(HMAC_BLOCKS.values()) else set()
     for name, block in HMAC_BLOCKS.items():
