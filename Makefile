@@ -16,12 +16,23 @@ DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus
   poppler-utils
 
 BENCH_DEB_PACKAGES := rsakeyfind aeskeyfind yara
+# The runtimes whose live processes the slow tests dump (tests/builders/runtimes.py): a JVM with jcmd, Go,
+# Node.js, nginx with curl for real TLS handshakes. Only `make test` (and `make runtime-deps`) installs them:
+# `make run` and `make test-fast` do not need them.
+RUNTIME_DEB_PACKAGES := default-jdk-headless golang-go nodejs nginx-light curl
 
-.PHONY: run test test-fast deps bench-deps venv lint bench clean fuzz
+.PHONY: run test test-fast deps runtime-deps bench-deps venv lint bench clean fuzz
 
 deps:
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEB_PACKAGES)"
+
+runtime-deps:
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(RUNTIME_DEB_PACKAGES)"
+
+.PHONY: install-debs
+install-debs:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages: $$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -39,7 +50,7 @@ venv: $(VENV)/.installed
 run: deps venv
 	@$(VENV)/bin/evidence-viewer $(SAMPLE)
 
-test: deps venv
+test: deps runtime-deps venv
 	@bash tests/run-under-session.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: deps venv  ## the suite without the tests marked slow; under 3 minutes
