@@ -15,9 +15,9 @@ HEAD_SIZE = 64
 
 
 def _registered() -> list[ModuleType]:
-    from viewer.evidence.formats import elf, kernel_dump, lime, minidump
+    from viewer.evidence.formats import elf, hprof, kernel_dump, lime, minidump
 
-    return [minidump, elf, kernel_dump, lime]
+    return [minidump, elf, kernel_dump, lime, hprof]
 
 
 def detect(head: bytes) -> ModuleType | None:
