@@ -123,7 +123,13 @@ def rsa_from_blob(data: bytes, encoding: str) -> tuple[int, int, int | None, int
 
 def key_objects(data: bytes, encoding: str) -> Iterator[Any]:
     """Every key object (``cryptography``, public or private) the bytes of a finding can be read as:
-    RSA key blobs, X.509, PEM/DER private and public keys, OpenSSH, JWK. Cheap failures, never raises."""
+    RSA key blobs, X.509, PEM/DER private and public keys, OpenSSH, JWK, raw Ed25519 seeds (the
+    ``ed25519-seed`` and ``ed25519-seed-public`` layouts). Cheap failures, never raises."""
+    if encoding in ("ed25519-seed", "ed25519-seed-public") and len(data) >= 32:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        yield ed25519.Ed25519PrivateKey.from_private_bytes(data[:32])
+        return
     blob = rsa_from_blob(data, encoding)
     if blob is not None:
         n, e, p, q = blob

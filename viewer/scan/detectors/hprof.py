@@ -47,6 +47,7 @@ SECRET_CLASS = "javax.crypto.spec.SecretKeySpec"
 RSA_FIELDS = {"n": "n", "e": "e", "d": "d", "p": "p", "q": "q", "pe": "dp", "qe": "dq", "coeff": "qinv"}
 CURVES = {32: [("P-256", ec.SECP256R1())], 48: [("P-384", ec.SECP384R1())], 66: [("P-521", ec.SECP521R1())]}
 ENCODING = "hprof-object"
+MIN_DISTINCT = 7  # distinct byte values a raw key needs (a random 16-byte key has ~15)
 
 
 class HprofDetector:
@@ -160,6 +161,8 @@ class HprofDetector:
                 value, mag = bigs[ref]
                 located.append((mag, value, "be", "s.mag"))
             for arr, d, layout, path in located:
+                if len(set(d.to_bytes(max(1, (d.bit_length() + 7) // 8), "big"))) < MIN_DISTINCT:
+                    continue  # a placeholder or a redacted scalar
                 size = arr.length if layout == "le" else (d.bit_length() + 7) // 8
                 best: tuple[Confidence, str, str, list[str]] | None = None
                 for name, curve in CURVES.get(size, []) + [c for s, cs in CURVES.items() if s > size for c in cs][:1]:
@@ -197,6 +200,8 @@ class HprofDetector:
             if arr is None or arr.type != 8 or not 1 <= arr.count <= 1024:
                 continue
             key = src.read(arr.offset, arr.length)
+            if len(set(key)) < max(MIN_DISTINCT, len(key) // 3):
+                continue  # a placeholder or a redacted key ("REDACTED" has 6 distinct bytes), not a key
             algorithm = fmt.string_value(src, idx, obj.fields.get("algorithm", (0, 0, 0))[1]) or "?"
             upper = algorithm.upper()
             kind = (kinds.AES_KEY if upper.startswith("AES") else kinds.HMAC_SECRET if upper.startswith("HMAC")
