@@ -232,7 +232,8 @@ def test_jdk_rotated_decryption_schedule_at_every_byte_offset(tmp_path: Path):
         (0x10010, swap32(layout_bytes(k2, True, True)), k2, DEC),  # JVM int[]
         (0x20003, layout_bytes(k2, True, True), k2, DEC),  # HPROF: big-endian ints, packed
         (0x30001, layout_bytes(k1, False), k1, ENC),
-        (0x40002, swap32(layout_bytes(k3, True)), k3, DEC),
+        (0x40000, swap32(layout_bytes(k3, True)), k3, DEC),  # AES-192 decryption: aligned only
+        (0x48002, layout_bytes(k3, False), k3, ENC),
         (0x50007, layout_bytes(k1, True, True), k1, DEC),
     ]
     for at, blob, _k, _e in plants:

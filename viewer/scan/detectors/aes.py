@@ -182,8 +182,14 @@ def _make_kinds() -> list[_Kind]:
         for nk in (4, 6, 8):
             out.append(_Kind(nk, False, nk - 1, 0, _stencil_zeros(nk, False, nk - 1, 0, align), align))
         for nk, d in ((4, 5), (6, 3), (8, 9)):
+            if align and nk == 6:
+                continue  # see below
             for rotated in (False, True):
                 out.append(_Kind(nk, True, 0, d, _stencil_zeros(nk, True, 0, d, align, rotated), align, rotated))
+    # Not recognised: AES-192 decryption schedules 1-3 bytes past a word boundary. Their stencil holds at
+    # only 7 aligned positions, which would make the prefilter sample its stencil twice as densely for
+    # every kind that shares it (measured: +60% for the whole detector); AES-192 is rare, and misaligned
+    # decryption schedules only come from packed formats.
     return out
 
 
