@@ -197,6 +197,48 @@ def test_jvm_keys(jvm):
     assert all(s["found"] for s in result.public_keys)
 
 
+def test_jvm_heap_dump(jvm, tmp_path: Path):
+    """The same JVM's heap written by ``jcmd PID GC.heap_dump``: parsed, every key found by its objects
+    with the object context, and redacted into a valid HPROF that re-scans clean."""
+    from viewer.evidence.formats import hprof
+    from viewer.handover.redact import redact_file
+
+    tmp, _core, heap, truth = jvm
+    rsa_pub = serialization.load_der_public_key(bytes.fromhex(truth["rsa"]))
+    ec_pub = serialization.load_der_public_key(bytes.fromhex(truth["ec"]))
+    hkey, akey = bytes.fromhex(truth["hmac"]), bytes.fromhex(truth["aes"])
+    with open_dump(heap) as dump:
+        assert dump.format == "hprof" and not dump.warnings
+        objects = [n.name for n in dump.structure.find("key objects").children]
+        assert any(n.startswith("sun.security.rsa.RSAPrivateCrtKeyImpl @") for n in objects)
+    keys = public_files(tmp, truth, ["rsa", "ec"])
+    result = scan(heap, keys)
+    r = secrets_of(result, key_id(rsa_pub))
+    check_rsa(heap, [f for f in r if f.encoding != "der-pkcs1"], rsa_pub)
+    fields = {f.details.get("hprof", {}).get("field") for f in r}
+    assert {"p.mag", "q.mag", "d.mag"} <= fields
+    assert all(f.details["hprof"]["class"] == "sun.security.rsa.RSAPrivateCrtKeyImpl" for f in r
+               if f.details.get("hprof", {}).get("field") in ("p.mag", "q.mag"))
+    e = secrets_of(result, key_id(ec_pub))
+    assert any(f.details.get("hprof", {}).get("field") == "arrayS" for f in e)
+    aes = secrets_of(result, symmetric_key_id(akey))
+    assert any(f.details.get("rotated") == "jdk" for f in aes)  # big-endian ints, packed records
+    assert any(f.details.get("hprof", {}).get("class") == "javax.crypto.spec.SecretKeySpec" for f in aes)
+    assert {f.encoding for f in secrets_of(result, symmetric_key_id(hkey))} >= {"hmac-ipad", "hmac-opad"}
+    assert all(f.confidence == Confidence.CONFIRMED for f in r + e)
+
+    out = tmp_path / "clean.hprof"
+    done = redact_file(heap, out, public_keys=load_public_keys(keys))
+    assert done.clean
+    with open_dump(heap) as before, open_dump(out) as after:
+        assert after.format == "hprof" and not after.warnings and after.meta == before.meta
+        assert len(hprof.resolved(after.source).primitive_arrays) == len(hprof.resolved(before.source).primitive_arrays)
+        data = after.read(0, after.size)
+    assert akey not in data and hkey not in data
+    again = scan(out, keys)
+    assert not [f for f in again.findings if f.secret and f.confidence > Confidence.LOW]
+
+
 def test_jvm_control(tmp_path: Path):
     core = tmp_path / "java-control.core"
     runtimes.java_dump(tmp_path, runtimes.JAVA_CONTROL, core)
