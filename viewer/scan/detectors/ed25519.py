@@ -109,7 +109,7 @@ class Ed25519Detector:
 
     def scan_block(self, view: Any, start: int, data: bytes | memoryview) -> Iterable[Finding]:
         """The first pass: seed-public key pairs starting in this block (run in the scan's workers)."""
-        buf = bytes(data) if not isinstance(data, bytes) else data
+        buf = memoryview(data).cast("B") if not isinstance(data, bytes) else memoryview(data)  # no copies
         own = len(buf) if start + len(buf) >= view.size else max(0, len(buf) - self.block_overlap)
         out: list[Finding] = []
         for lo, hi in self._worth(buf, start):
@@ -117,7 +117,7 @@ class Ed25519Detector:
         return out
 
     @staticmethod
-    def _worth(buf: bytes, start: int) -> list[tuple[int, int]]:
+    def _worth(buf: bytes | memoryview, start: int) -> list[tuple[int, int]]:
         """Byte ranges of ``buf`` worth the full search: a quarter of the words (every 4th; a 64-byte key
         covers two of them) tested first, by pieces of ``SCREEN`` words; a piece is skipped when no two
         consecutive sampled words look random (zeros, text, pointers) or when nearly all do (random,
@@ -147,7 +147,7 @@ class Ed25519Detector:
                 ranges.append((lo, hi))
         return ranges
 
-    def pairs_in(self, buf: bytes, start: int, own: int) -> list[Finding]:
+    def pairs_in(self, buf: bytes | memoryview, start: int, own: int) -> list[Finding]:
         """The seed-public key pairs starting in ``buf[:own]`` (``buf`` read from file offset ``start``)."""
         size = len(buf)
         a0 = (-start) % 8
