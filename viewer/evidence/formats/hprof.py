@@ -80,6 +80,7 @@ CLASS_DUMP, INSTANCE_DUMP, OBJECT_ARRAY, PRIMITIVE_ARRAY = 0x20, 0x21, 0x22, 0x2
 MAX_OBJECTS = 1 << 22  # instances and arrays indexed (offsets); beyond, a warning
 MAX_STRINGS = 1 << 21
 MAX_CLASSES = 1 << 17
+OPEN_STEPS = 20_000  # heap sub-records checked per segment at open
 
 # the key classes the tree lists (and the scanner reads): class name -> what it is
 KEY_CLASSES = {
@@ -143,6 +144,14 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
         else:
             run.append(r)
     flush()
+    # the first sub-records of each heap segment are walked at open (bounded), so that a segment that
+    # lies about its contents says so now; the full index is built when the scanner or the tree asks
+    probe_index = Index(id_size, {}, {}, {}, [])
+    for r in records[:64]:
+        if r.tag in HEAP_TAGS:
+            _walk_heap(src, probe_index, r, {}, [], [0], max_steps=OPEN_STEPS)
+    for w in probe_index.warnings[:16]:
+        ctx.warn(w)
     counts: dict[str, int] = {}
     for r in records:
         name = TAGS.get(r.tag, f"tag {r.tag:#04x}")
@@ -320,18 +329,22 @@ def _build_index(src: ByteSource) -> Index:
 
 
 def _walk_heap(src: ByteSource, idx: Index, rec: Record, class_names: dict[int, int],
-               pending: list[tuple[int, int]], budget: list[int]) -> None:
+               pending: list[tuple[int, int]], budget: list[int], max_steps: int | None = None) -> None:
     ids = idx.id_size
     end = rec.body + rec.length
     view = src.view(rec.body, rec.length)
     pos = 0
     length = len(view)
+    steps = 0
 
     def uint(at: int, n: int) -> int:
         return int.from_bytes(view[at : at + n], "big")
 
     try:
         while pos < length:
+            steps += 1
+            if max_steps is not None and steps > max_steps:
+                return
             kind = view[pos]
             if kind in ROOTS:
                 n_ids, n_u4 = ROOTS[kind]
