@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import time
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -110,20 +109,15 @@ def test_hostile_heaps_open_with_warnings_within_bounds(name: str, tmp_path: Pat
     path = tmp_path / f"{name}.hprof"
     path.write_bytes(HOSTILE[name]())
     assert path.stat().st_size <= 16 * 1024 * 1024
-    tracemalloc.start()
     started = time.process_time()
-    try:
-        with open_dump(path) as dump:
-            assert dump.format == "hprof"
-            idx = hprof.resolved(dump.source)
-            nodes = sum(1 for _ in dump.structure.walk())
-            result = scan_dump(dump, executor="inline")
-            warnings = [*dump.warnings, *idx.warnings, *result.warnings]
-    finally:
-        _cur, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+    with open_dump(path) as dump:
+        assert dump.format == "hprof"
+        idx = hprof.resolved(dump.source)
+        nodes = sum(1 for _ in dump.structure.walk())
+        result = scan_dump(dump, executor="inline")
+        warnings = [*dump.warnings, *idx.warnings, *result.warnings]
+    # memory and the open's own time limits: tests/evidence/test_hostile.py (the shared hostile registry)
     assert time.process_time() - started < 30
-    assert peak < 300 * 1024 * 1024
     assert nodes >= 1
     assert warnings, f"{name}: a hostile heap opened without a word about it"
     assert not [w for w in warnings if "failed" in w or "raised" in w]

@@ -80,6 +80,7 @@ CLASS_DUMP, INSTANCE_DUMP, OBJECT_ARRAY, PRIMITIVE_ARRAY = 0x20, 0x21, 0x22, 0x2
 MAX_OBJECTS = 1 << 22  # instances and arrays indexed (offsets); beyond, a warning
 MAX_STRINGS = 1 << 21
 MAX_CLASSES = 1 << 17
+MAX_RECORD_NODES = 100_000  # records listed in the tree
 OPEN_STEPS = 20_000  # heap sub-records checked per segment at open
 
 # the key classes the tree lists (and the scanner reads): class name -> what it is
@@ -125,48 +126,38 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     if id_size not in (4, 8):
         ctx.warn(f"identifier size {id_size} is not 4 or 8; records read with 8")
         id_size = 8
-    records = walk_records(ctx, header_size)
+    walk = walk_records(ctx, header_size, HEAP_TAGS)
     regions = [Region(0, header_size, None, "header", "HPROF header")]
-    run: list[Record] = []
-
-    def flush() -> None:
-        if run:
-            start, end = run[0].offset, run[-1].body + run[-1].length
-            regions.append(Region(start, end - start, None, "records", f"records {len(regions)}"))
-            run.clear()
-
+    pieces = [(r.offset, RECORD_SIZE + r.length, "heap") for r in walk.kept]
+    pieces += [(a, b - a, "records") for a, b in walk.runs]
+    pieces.sort()
+    pieces = pieces[: ctx.take_regions(len(pieces), "HPROF records")]
     heap = 0
-    for r in records:
-        if r.tag in HEAP_TAGS:
-            flush()
-            regions.append(Region(r.offset, RECORD_SIZE + r.length, None, "heap", f"heap dump segment {heap}"))
+    for at, length, kind in pieces:
+        if kind == "heap":
+            regions.append(Region(at, length, None, "heap", f"heap dump segment {heap}"))
             heap += 1
         else:
-            run.append(r)
-    flush()
+            regions.append(Region(at, length, None, "records", f"records {len(regions)}"))
     # the first sub-records of each heap segment are walked at open (bounded), so that a segment that
     # lies about its contents says so now; the full index is built when the scanner or the tree asks
     probe_index = Index(id_size, {}, {}, {}, [])
-    for r in records[:64]:
-        if r.tag in HEAP_TAGS:
-            _walk_heap(src, probe_index, r, {}, [], [0], max_steps=OPEN_STEPS)
+    for r in walk.kept[:64]:
+        _walk_heap(src, probe_index, r, {}, [], [0], max_steps=OPEN_STEPS)
     for w in probe_index.warnings[:16]:
         ctx.warn(w)
-    counts: dict[str, int] = {}
-    for r in records:
-        name = TAGS.get(r.tag, f"tag {r.tag:#04x}")
-        counts[name] = counts.get(name, 0) + 1
+    counts = {TAGS.get(tag, f"tag {tag:#04x}"): n for tag, n in walk.counts.items()}
     meta = {"os": "unknown", "arch": "java", "format_version": header.format, "identifier_size": id_size,
-            "timestamp_ms": header.timestamp_ms, "records": len(records), "heap_dump_segments": heap}
+            "timestamp_ms": header.timestamp_ms, "records": walk.total, "heap_dump_segments": heap}
     header_node = Node("header", 0, header_size, header.format, [
         ctx.node("format", 0, nul + 1, header.format),
         ctx.node("identifier_size", nul + 1, 4, header.identifier_size),
         ctx.node("timestamp_ms", nul + 5, 8, header.timestamp_ms),
     ])
-    root = Node("HPROF heap dump", 0, src.size, f"{header.format}, {len(records)} records", [
+    root = Node("HPROF heap dump", 0, src.size, f"{header.format}, {walk.total} records", [
         header_node,
         Node("records", header_size, src.size - header_size, ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
-             ctx.lazy(lambda: _record_nodes(ctx, records))),
+             ctx.lazy(lambda: _record_nodes(ctx, header_size))),
         Node("classes", header_size, 0, "classes with their instance counts (built when expanded)",
              ctx.lazy(lambda: _class_nodes(ctx, src))),
         Node("key objects", header_size, 0, "instances of key classes with their fields (built when expanded)",
@@ -177,33 +168,62 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     return ParseResult(FORMAT, meta, regions, root, ctx.warnings, details)
 
 
-def walk_records(ctx: ParseContext, start: int) -> list[Record]:
-    """Every record header from ``start``: a body past the end of the file is clipped (and ends the walk)."""
-    out: list[Record] = []
+@dataclass
+class Walk:
+    """What one walk of the record headers saw: the records kept, the count of every tag, the runs of
+    records that are not heap dump segments (start, end), and how many records there were."""
+
+    kept: list[Record]
+    counts: dict[int, int]
+    runs: list[tuple[int, int]]
+    total: int
+
+
+def walk_records(ctx: ParseContext, start: int, keep: frozenset[int] | None = None, limit: int | None = None
+                 ) -> Walk:
+    """Every record header from ``start`` (a tight loop: a heap dump holds millions of UTF8 records); the
+    records whose tag is in ``keep`` (all when None; at most ``limit``) are kept. A body past the end of
+    the file is clipped and ends the walk, with a warning."""
+    walk = Walk([], {}, [], 0)
     view = ctx.src.view()
     size = ctx.size
     offset = start
+    unpack = _RECORD.unpack_from
+    counts = walk.counts
+    kept = walk.kept
+    run_start = None
     try:
         while offset < size:
             if size - offset < RECORD_SIZE:
                 ctx.warn(f"record at {offset:#x}: header truncated ({size - offset} of {RECORD_SIZE} bytes)")
                 break
-            if not ctx.take_regions(1, "HPROF records"):
-                break
-            tag, _time, length = _RECORD.unpack_from(view, offset)
+            tag, _time, length = unpack(view, offset)
             present = min(length, size - offset - RECORD_SIZE)
-            out.append(Record(offset, tag, present))
+            counts[tag] = counts.get(tag, 0) + 1
+            walk.total += 1
+            if (keep is None or tag in keep) and (limit is None or len(kept) < limit):
+                kept.append(Record(offset, tag, present))
+            if tag in HEAP_TAGS:
+                if run_start is not None:
+                    walk.runs.append((run_start, offset))
+                    run_start = None
+            elif run_start is None:
+                run_start = offset
             if present < length:
                 ctx.warn(f"record {TAGS.get(tag, hex(tag))} at {offset:#x}: {length} bytes run past the end "
                          f"of the file; clipped to {present}")
+                offset = size
                 break
             offset += RECORD_SIZE + length
+        if run_start is not None:
+            walk.runs.append((run_start, min(offset, size)))
     finally:
         view.release()
-    return out
+    return walk
 
 
-def _record_nodes(ctx: ParseContext, records: list[Record]) -> list[Node]:
+def _record_nodes(ctx: ParseContext, start: int) -> list[Node]:
+    records = walk_records(ctx.quiet(), start, None, MAX_RECORD_NODES).kept
     return [ctx.node(f"{TAGS.get(r.tag, f'tag {r.tag:#04x}')}", r.offset, RECORD_SIZE + r.length,
                      f"{r.length} bytes", ctx.lazy_fields(RECORD, None, r.offset))
             for r in records]
@@ -306,7 +326,7 @@ def _build_index(src: ByteSource) -> Index:
     strings: dict[int, str] = {}
     class_names: dict[int, int] = {}
     idx = Index(id_size, strings, {}, {}, ctx.warnings)
-    records = walk_records(ctx, nul + 13 if nul >= 0 else len(head))
+    records = walk_records(ctx, nul + 13 if nul >= 0 else len(head), frozenset({0x01, 0x02, *HEAP_TAGS})).kept
     for r in records:
         if r.tag == 0x01 and len(strings) < MAX_STRINGS and r.length >= id_size:
             body = src.read(r.body, min(r.length, 4096))
