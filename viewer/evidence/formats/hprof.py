@@ -67,6 +67,7 @@ TAGS = {
     0x0D: "CPU SAMPLES", 0x0E: "CONTROL SETTINGS", 0x1C: "HEAP DUMP SEGMENT", 0x2C: "HEAP DUMP END",
 }
 HEAP_TAGS = (0x0C, 0x1C)
+FIXED_LENGTHS = {0x0E: 6, 0x2C: 0, 0x03: 4}  # body lengths of the fixed-size records
 
 # basic types: (name, size in bytes; 0 = an identifier)
 TYPES = {2: ("object", 0), 4: ("boolean", 1), 5: ("char", 2), 6: ("float", 4), 7: ("double", 8),
@@ -192,6 +193,7 @@ def walk_records(ctx: ParseContext, start: int, keep: frozenset[int] | None = No
     counts = walk.counts
     kept = walk.kept
     run_start = None
+    odd = 0
     try:
         while offset < size:
             if size - offset < RECORD_SIZE:
@@ -201,6 +203,9 @@ def walk_records(ctx: ParseContext, start: int, keep: frozenset[int] | None = No
             present = min(length, size - offset - RECORD_SIZE)
             counts[tag] = counts.get(tag, 0) + 1
             walk.total += 1
+            fixed = FIXED_LENGTHS.get(tag)
+            if fixed is not None and length != fixed:
+                odd += 1
             if (keep is None or tag in keep) and (limit is None or len(kept) < limit):
                 kept.append(Record(offset, tag, present))
             if tag in HEAP_TAGS:
@@ -217,6 +222,9 @@ def walk_records(ctx: ParseContext, start: int, keep: frozenset[int] | None = No
             offset += RECORD_SIZE + length
         if run_start is not None:
             walk.runs.append((run_start, min(offset, size)))
+        if odd:
+            ctx.warn(f"{odd} records of a fixed-size kind (CONTROL SETTINGS, HEAP DUMP END, UNLOAD CLASS) "
+                     "have another length: the file is not what a JVM writes")
     finally:
         view.release()
     return walk
