@@ -245,3 +245,45 @@ def test_jdk_rotated_decryption_schedule_at_every_byte_offset(tmp_path: Path):
     assert got == sorted((at, enc, symmetric_key_id(k)) for at, _b, k, enc in plants)
     rotated = {f.offset for f in res.findings if f.details.get("rotated") == "jdk"}
     assert rotated == {0x10010, 0x20003, 0x50007}
+
+
+def test_controls_primes_of_no_key_and_certificates(tmp_path: Path):
+    """Probable primes that belong to no key, in every number layout, beside a certificate and copies of
+    its modulus (int[], limbs), and PEM header placeholders: no secret from any default detector."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from viewer.scan.keymaterial import encode
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # its primes belong to no key here
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "control.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    rng = random.Random(99)
+    img = heap_like(rng, 2 << 20)
+    der = cert.public_bytes(serialization.Encoding.DER)
+    img[0x1000 : 0x1000 + len(der)] = der
+    n = key.public_key().public_numbers().n
+    at = 0x20000
+    for layout in ("le", "jint", "be"):
+        blob = encode(n, layout)
+        img[at : at + len(blob)] = blob
+        at += 0x400
+        for prime in (other.private_numbers().p, other.private_numbers().q):
+            blob = encode(prime, layout)
+            img[at : at + len(blob)] = blob
+            at += 0x200
+    pem = b"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n"
+    img[0x80000 : 0x80000 + len(pem)] = pem
+    path = tmp_path / "control.raw"
+    path.write_bytes(bytes(img))
+    result = scan_dump(open_dump(path))
+    assert [(f.kind, f.encoding) for f in result.findings if f.secret and f.confidence > Confidence.LOW] == []
+    assert any(f.kind == "certificate" for f in result.findings)
