@@ -335,6 +335,12 @@ class AesDetector:
                 continue
             for lo in range(0, len(cand), 65536):
                 c = cand[lo : lo + 65536]
+                if allowed == 0 and len(z) > 6:
+                    # most candidates fail at once: test 3 stencil positions first, the rest on survivors
+                    head = c[:, None] + z[None, :3]
+                    c = c[~(w[head + kind.x] ^ w[head + kind.x + 1] ^ w[head + kind.y]).any(axis=1)]
+                    if not len(c):
+                        continue
                 idx = c[:, None] + z[None, :]
                 stencil = w[idx + kind.x] ^ w[idx + kind.x + 1] ^ w[idx + kind.y]
                 good = np.count_nonzero(stencil, axis=1) <= allowed
