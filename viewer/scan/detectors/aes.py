@@ -33,7 +33,10 @@ boundary still satisfies the same word stencils at the aligned words that hold b
 schedule words: each alignment is a kind of its own with its own (sparser) structural zeros, sharing the
 aligned kinds' stencils, so the prefilter runs once per stencil, not once per alignment (measured on
 64 MiB: random bytes 35 -> 45 ms, a Go core's first 64 MiB 31 -> 50 ms, against 4x for the four
-separate passes aeskeyfind's way). ``every_byte_offset=False`` keeps the aligned kinds only.
+separate passes aeskeyfind's way). Each kind's candidates are first tested at 3 of its stencil
+positions, the rest only on the survivors: with that, the whole detector at every byte offset measured
+0.44-0.51 s on 4 blocks of the benchmark image against 0.60 s for the aligned kinds alone before.
+``every_byte_offset=False`` keeps the aligned kinds only.
 
 
 1. *Sampled linear prefilter.* Most relations of a schedule are linear: ``w[i] = w[i-Nk] ^ w[i-1]`` (3 of
