@@ -16,16 +16,27 @@ DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus
   poppler-utils zstd lz4 bzip2 zip gzip
 # QEMU (vmcores made by dump-guest-memory in tests), makedumpfile (kdump-compressed, flattened), a Linux kernel
 # and busybox (a real kernel boots under TCG and crashes, so its vmcore carries VMCOREINFO): large,
-# so a separate list, installed by `make deps` too.
+# so a separate list, installed with the runtimes by `make test` (the slow vmcore tests), not by `make run`.
 VMCORE_DEB_PACKAGES := qemu-system-x86 makedumpfile linux-image-cloud-amd64 busybox-static
 
 BENCH_DEB_PACKAGES := rsakeyfind aeskeyfind yara
+# The runtimes whose live processes the slow tests dump (tests/builders/runtimes.py): a JVM with jcmd, Go,
+# Node.js, nginx with curl for real TLS handshakes. Only `make test` (and `make runtime-deps`) installs them:
+# `make run` and `make test-fast` do not need them.
+RUNTIME_DEB_PACKAGES := default-jdk-headless golang-go nodejs nginx-light curl
 
-.PHONY: run test test-fast deps bench-deps venv lint bench clean fuzz
+.PHONY: run test test-fast deps runtime-deps bench-deps venv lint bench clean fuzz
 
 deps:
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEB_PACKAGES)"
+
+runtime-deps:
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(RUNTIME_DEB_PACKAGES) $(VMCORE_DEB_PACKAGES)"
+
+.PHONY: install-debs
+install-debs:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  missing=$$(for p in $(DEB_PACKAGES) $(VMCORE_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  missing=$$(for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages: $$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -49,7 +60,7 @@ venv: $(VENV)/.installed-test
 run: deps $(VENV)/.installed
 	@$(VENV)/bin/evidence-viewer $(SAMPLE)
 
-test: deps venv
+test: deps runtime-deps venv
 	@bash tests/run-under-session.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: deps venv  ## the suite without the tests marked slow; under 3 minutes
@@ -59,12 +70,7 @@ lint: venv
 	$(VENV)/bin/ruff check viewer tests
 
 bench-deps:
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  missing=$$(for p in $(BENCH_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	  if [ -n "$$missing" ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  fi; \
-	fi
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(BENCH_DEB_PACKAGES)"
 
 bench: deps bench-deps venv  ## benchmarks: info, scan (beside rsakeyfind/aeskeyfind/yara), entropy
 	$(PY) tests/bench/bench_info.py

@@ -228,6 +228,10 @@ def _private_key(f: Finding, data: bytes) -> Any:
 def _symmetric_key(f: Finding, data: bytes) -> bytes | None:
     """The key bytes behind a ``sym:`` finding, checked against its key_id."""
     cands: list[bytes] = [data]
+    pad = {"hmac-ipad": 0x36, "hmac-opad": 0x5C}.get(f.encoding)
+    if pad is not None:  # an HMAC pad block: the key XOR the pad byte, then the padding
+        bits = int(f.details.get("key_bits", 0))
+        cands.append(bytes(b ^ pad for b in data[: bits // 8]))
     for n in (16, 24, 32, 48, 64):
         if len(data) > n:
             cands += [data[:n], data[-n:]]

@@ -562,6 +562,18 @@ def _run_post_detectors(
                 seen.add(f.id)
                 out.append(f)
                 stats.detectors[det.name].findings += 1
+    # detectors that add context to every finding (first pass and post-scan alike), in place
+    for det in detectors:
+        annotate = getattr(det, "annotate", None)
+        if annotate is None or state.is_cancelled:
+            continue
+        ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(out), public_keys=keys, deep=deep,
+                              state=state)
+        try:
+            annotate(ctx)
+        except Exception as exc:  # noqa: BLE001 - context is a bonus; the findings stand without it
+            stats.detectors[det.name].errors += 1
+            warnings.append(f"detector {det.name} could not add its context ({type(exc).__name__})")
     out.sort(key=lambda f: (f.offset, f.length, f.kind))
     return out
 
