@@ -32,6 +32,16 @@ if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
     # Without a display, creating a QApplication would abort the whole run.
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
+if not os.environ.get("EVIDENCE_VIEWER_CACHE_DIR"):
+    # The decompressed-content cache of containers: one private folder per test run (never ~/.cache).
+    import atexit
+    import shutil
+    import tempfile
+
+    _CACHE = tempfile.mkdtemp(prefix="ev-test-cache-")
+    os.environ["EVIDENCE_VIEWER_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, True)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EVIDENCE_SHARED", REPO.parent / "shared"))
 CORPUS = SHARED / "corpus"

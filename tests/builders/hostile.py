@@ -9,7 +9,8 @@ case, bundle) reuses them.
 The classes covered: counts and lengths that lie (far beyond the bytes present), the same structure
 referred to again and again (a stream type repeated in the directory, program headers all pointing at
 one spot, nested lists whose entries point at one shared list), and genuinely many small structures
-(500,000 LiME ranges, a million 1-byte minidump ranges, a checkerboard page bitmap).
+(500,000 LiME ranges, a million 1-byte minidump ranges, a checkerboard page bitmap), and Java heap dumps
+that lie about record lengths, array counts and class-dump counts.
 """
 
 from __future__ import annotations
@@ -296,7 +297,18 @@ GENERATORS: dict[str, Callable[[], bytes]] = {
     "kernel-full-many-runs": kernel_full_many_runs,
     "lime-many-ranges": lime_many_ranges,
     "lime-huge-range": lime_huge_range,
+    # HPROF (tests/builders/hprof.py writes them from the format's description)
+    "hprof-lying-record-length": lambda: _hprof().lying_record_length(),
+    "hprof-lying-array-counts": lambda: _hprof().lying_array_counts(),
+    "hprof-many-tiny-records": lambda: _hprof().many_tiny_records(),
+    "hprof-class-dump-lies": lambda: _hprof().class_dump_lies(),
 }
+
+
+def _hprof():  # imported when used: the HPROF builder is a module of its own
+    from tests.builders import hprof
+
+    return hprof
 
 
 def write(name: str, path: Path) -> Path:

@@ -34,6 +34,12 @@ result = task(path)
 result["seconds"] = time.perf_counter() - started
 result["cpu_seconds"] = time.process_time() - cpu0
 result["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+try:  # ru_maxrss keeps the parent's peak across fork and exec (Linux): VmHWM is this process's own
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            result["peak_rss"] = int(line.split()[1]) * 1024
+except OSError:
+    pass
 print(json.dumps(result))
 """
 

@@ -193,3 +193,23 @@ def test_the_case_core_never_imports_qt():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_evidence_in_a_container_records_both_hashes_and_the_chain(case, tmp_path):
+    """A compressed dump is evidence by its container's hash (what is on disk to verify), with the
+    content's hash, size and chain beside it; it round-trips through the payload and verifies."""
+    from tests.builders.containers import compress
+
+    (tmp_path / "evidence").mkdir()
+    core = Path(shutil.copy(SAMPLE, tmp_path / "evidence" / SAMPLE.name))
+    zst = compress(core, "zst")
+    core.unlink()
+    ref = model.add_evidence(case, zst, "Ann", case_dir=tmp_path)
+    assert ref.sha256 == model.file_sha256(zst) and ref.size == zst.stat().st_size
+    assert ref.content_sha256 == model.file_sha256(SAMPLE) and ref.content_size == SAMPLE.stat().st_size
+    assert ref.chain == ["zstd", "elf-core"] and ref.format == "elf-core"
+    facts = case.audit.events[-1]["data"]
+    assert facts["content_sha256"] == ref.content_sha256 and facts["chain"] == ref.chain
+    again = model.Case.from_json(case.to_json())
+    assert again.evidence[0] == ref
+    assert [s.state for s in model.verify_evidence(again, tmp_path)] == ["ok"]

@@ -177,7 +177,9 @@ def planted_image(
                 sched = ref_expand(key) if encoding == ENC else ref_decrypt_schedule(key)
                 if layout == "u32":
                     sched = u32_layout(sched)
-                at = off + (0 if aligned else rng.choice((1, 2, 3)))
+                # AES-192 decryption schedules are recognised 4-byte aligned only (aes.py says why)
+                misaligned = not aligned and not (size_ == 24 and encoding == DEC)
+                at = off + (rng.choice((1, 2, 3)) if misaligned else 0)
                 plant(buf, at, sched)
                 plants.append((at, key, encoding, layout))
                 off += 4096 + 4 * rng.randrange(64)
@@ -203,8 +205,10 @@ def test_planted_schedules_found_exactly(aligned):
         text = repr(f.to_json())
         assert key.hex() not in text and key.hex().upper() not in text
     if not aligned:
-        # the default scans 4-byte aligned words only: schedules are aligned in practice
-        assert schedules(AesDetector().scan_block(Bytes(data), 0, data)) == []
+        # every byte offset is the default (packed formats such as HPROF put schedules anywhere); the
+        # aligned-only mode is still there and misses them
+        aligned_only = schedules(AesDetector(every_byte_offset=False).scan_block(Bytes(data), 0, data))
+        assert [f.offset for f in aligned_only] == [at for at, *_ in plants if at % 4 == 0]
 
 
 def test_random_and_zero_data_give_nothing():

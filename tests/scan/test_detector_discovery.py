@@ -16,12 +16,13 @@ from viewer.scan.detectors import (
     select_detectors,
 )
 
-# What viewer/scan/detectors/__init__.py listed by hand before discovery, and the detectors it gave.
+# What viewer/scan/detectors/__init__.py listed by hand before discovery, and the detectors it gave; since
+# then the modules added (each slotted in by its ORDER): ed25519, hmacpads and hprof (issue 14).
 MODULES_BEFORE = ("pem", "der", "winblobs", "openssh", "jwk_jwt", "credentials", "dpapi", "sshagent", "bignum",
-                  "ecbignum", "hmac", "aes", "winecng", "islands")
+                  "ecbignum", "hmac", "aes", "ed25519", "hmacpads", "winecng", "hprof", "islands")
 NAMES_BEFORE = ["pem", "der", "winblobs", "openssh", "jwk", "jwt", "aws", "github", "tokens", "azure", "gcp",
-                "url-password", "dpapi", "pkcs12", "sshagent", "bignum", "ecbignum", "hmac", "aes", "wine-cng",
-                "islands"]
+                "url-password", "dpapi", "pkcs12", "sshagent", "bignum", "ecbignum", "hmac", "aes", "ed25519",
+                "hmacpads", "wine-cng", "hprof", "islands"]
 
 
 def test_every_module_of_the_package_is_discovered():

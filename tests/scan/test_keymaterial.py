@@ -32,7 +32,9 @@ def test_layouts_round_trip():
     for layout in ("digits28", "digits60"):
         assert decode_digits(encode(value, layout), layout) == value
     assert decode_digits(b"\xff\xff\xff\xff", "digits28") is None  # bits above the digit
-    assert set(LAYOUTS) == {"be", "le", "digits28", "digits60"}
+    assert set(LAYOUTS) == {"be", "le", "digits28", "digits60", "jint"}
+    # the JVM's BigInteger int[]: big-endian word order, each word little-endian
+    assert encode(0x0102030405, "jint") == bytes([1, 0, 0, 0, 5, 4, 3, 2])
 
 
 def test_key_objects_of_pem_and_der():

@@ -62,6 +62,11 @@ class EvidenceRef:
     format: str
     added_at: str
     added_by: str
+    #: For evidence that came in a container (compressed, ZIP, apport): the SHA-256 and size of the
+    #: decompressed content the findings' offsets refer to, and the chain of layers; None otherwise.
+    content_sha256: str | None = None
+    content_size: int | None = None
+    chain: list[str] | None = None
 
     def resolve(self, case_dir: str | os.PathLike[str] | None) -> Path:
         p = Path(self.path)
@@ -245,16 +250,21 @@ def add_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
 
     dump = open_dump(dump_path)
     try:
-        sha, size, fmt = dump.sha256(), dump.size, dump.format
+        sha, size, fmt = dump.sha256(), dump.evidence_size, dump.format
+        contained = dump.origin is not None
+        content = (dump.content_sha256(), dump.size, dump.chain) if contained else (None, None, None)
     finally:
-        dump.source.close()
+        dump.close()
     if case.evidence_by_sha256(sha):
         raise CaseError(f"{dump_path}: this evidence (SHA-256 {sha[:16]}…) is already in the case")
     ref = EvidenceRef(path=_stored_path(Path(dump_path), case_dir), size=size, sha256=sha, format=fmt,
-                      added_at=utc_now(), added_by=author)
+                      added_at=utc_now(), added_by=author, content_sha256=content[0], content_size=content[1],
+                      chain=content[2])
     case.evidence.append(ref)
-    case.audit.append("evidence-added", author,
-                      {"sha256": sha, "path": ref.path, "size": ref.size, "format": ref.format})
+    facts = {"sha256": sha, "path": ref.path, "size": ref.size, "format": ref.format}
+    if contained:
+        facts.update(content_sha256=ref.content_sha256, content_size=ref.content_size, chain=ref.chain)
+    case.audit.append("evidence-added", author, facts)
     case.touch()
     return ref
 

@@ -15,7 +15,7 @@ from typing import Any
 from viewer import __version__
 from viewer.cli.common import ExitCode, one_line_errors, write_json
 from viewer.cli.terminal import emit
-from viewer.evidence import Dump, open_dump
+from viewer.evidence import Dump, open_dumps
 from viewer.evidence.model import regions_json
 from viewer.units import human_size
 
@@ -35,6 +35,13 @@ def info_json(dump: Dump, with_hash: bool = True) -> dict[str, Any]:
         "warnings": list(dump.warnings),
         "regions": regions_json(dump.regions),
     }
+    out["chain"] = dump.chain
+    if dump.origin is not None:
+        # The dump came in a container: `size` and offsets are those of the decompressed content,
+        # `sha256` is the evidence file's (the container's), `content_sha256` the content's.
+        out["evidence_size"] = dump.evidence_size
+        out["content_sha256"] = dump.content_sha256()
+        out["container"] = dump.origin.to_json()
     for key, value in dump.details.items():
         out.setdefault(key, value)
     return out
@@ -52,9 +59,14 @@ def info_lines(dump: Dump, with_hash: bool = True) -> list[str]:
     lines = [
         f"file      {dump.path}",
         f"format    {dump.format}",
-        f"size      {dump.size} bytes ({human_size(dump.size)})",
-        f"sha256    {dump.sha256() if with_hash else '(not computed: --no-hash)'}",
     ]
+    if dump.origin is None:
+        lines += [
+            f"size      {dump.size} bytes ({human_size(dump.size)})",
+            f"sha256    {dump.sha256() if with_hash else '(not computed: --no-hash)'}",
+        ]
+    else:
+        lines += container_lines(dump)
     os_text = " ".join(str(meta[k]) for k in ("os", "os_version") if meta.get(k))
     if os_text:
         lines.append(f"os        {os_text}")
@@ -96,6 +108,28 @@ def info_lines(dump: Dump, with_hash: bool = True) -> list[str]:
     return lines
 
 
+def container_lines(dump: Dump) -> list[str]:
+    """The chain, both hashes and sizes, and each layer's own metadata (apport fields, systemd-coredump
+    extended attributes, the ZIP member), for a dump that came in a container."""
+    origin = dump.origin
+    lines = [
+        f"chain     {' > '.join(dump.chain)}",
+        f"container {dump.evidence_size} bytes ({human_size(dump.evidence_size)}), sha256 {dump.sha256()}",
+        f"content   {dump.size} bytes ({human_size(dump.size)}), sha256 {dump.content_sha256()}",
+        f"cached    {origin.content_path}",
+        "offsets   are offsets in the decompressed content",
+    ]
+    for i, layer in enumerate(origin.layers, 1):
+        what = f"layer {i}  {layer.kind}" + (f" member {layer.member}" if layer.member else "")
+        lines.append(what + ("  (from the cache, hash verified)" if layer.cached else ""))
+        for group, values in layer.meta.items():
+            if isinstance(values, dict):
+                for key, value in list(values.items())[:40]:
+                    text = str(value).replace("\n", " | ")
+                    lines.append(f"  {group}.{key}: {text[:200]}{'…' if len(text) > 200 else ''}")
+    return lines
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe a dump: format, OS, process, threads, modules, memory")
     p.add_argument("dump")
@@ -111,10 +145,19 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 @one_line_errors()
 def run(args: argparse.Namespace) -> int:
     """Exit 0, or 2 when the dump cannot be read."""
-    with open_dump(args.dump) as dump:
+    dumps = open_dumps(args.dump)
+    try:
         with_hash = not args.no_hash
         if args.json:
-            write_json(info_json(dump, with_hash), pretty=args.pretty)
+            # one object for a dump; a list of objects for a container of several (a ZIP of dumps)
+            docs = [info_json(d, with_hash) for d in dumps]
+            write_json(docs[0] if len(docs) == 1 else docs, pretty=args.pretty)
         else:
-            emit(*info_lines(dump, with_hash))
+            for i, dump in enumerate(dumps):
+                if len(dumps) > 1:
+                    emit(f"== dump {i + 1} of {len(dumps)}: member {dump.origin.member if dump.origin else ''}")
+                emit(*info_lines(dump, with_hash))
+    finally:
+        for d in dumps:
+            d.close()
     return ExitCode.OK

@@ -25,7 +25,7 @@ import traceback
 from types import ModuleType
 
 from viewer import __version__
-from viewer.cli.common import PROG, ExitCode, error
+from viewer.cli.common import PROG, CliError, ExitCode, error
 from viewer.cli.terminal import guarded_streams
 
 #: The commands, in ``--help`` order; each is the module ``viewer.cli.<name>``.
@@ -58,17 +58,47 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    _container_options(parser, None)
     sub = parser.add_subparsers(dest="command")
     for name in COMMANDS if only is None else (only,):
         command_module(name).add_parser(sub)
+    for command_parser in sub.choices.values():  # also accepted after the command
+        _container_options(command_parser, argparse.SUPPRESS)
     return parser
+
+
+#: Options taking a value that may come before the command (so ``_command_of`` skips their value).
+GLOBAL_VALUE_OPTIONS = ("--cache-dir", "--max-decompressed")
+
+
+def _container_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """Where compressed evidence is decompressed to, and how much one open may decompress."""
+    parser.add_argument("--cache-dir", metavar="DIR", default=default,
+                        help="the decompressed-content cache (default $EVIDENCE_VIEWER_CACHE_DIR or "
+                             "$XDG_CACHE_HOME/evidence-viewer)")
+    parser.add_argument("--max-decompressed", metavar="SIZE", default=default,
+                        help="the most one open of a container may decompress, e.g. 64G (default 64 GiB): "
+                             "a decompression bomb stops there")
+
+
+def _apply_container_options(args: argparse.Namespace) -> None:
+    from viewer.evidence.containers import cache
+
+    if getattr(args, "cache_dir", None):
+        cache.set_cache_dir(args.cache_dir)
+    if getattr(args, "max_decompressed", None):
+        try:
+            cache.set_limit(cache.parse_size(args.max_decompressed))
+        except ValueError:
+            raise CliError(f"--max-decompressed: not a size: {args.max_decompressed!r} (e.g. 512M, 64G)") from None
 
 
 def _command_of(argv: list[str]) -> tuple[str | None, list[str]]:
     """The command the arguments name and the arguments to parse: the first positional when it is a
     command; else the GUI (given a path or nothing), put in front; else None for ``--help`` and
     ``--version`` (every command is then built)."""
-    positional = [a for a in argv if not a.startswith("-")]
+    positional = [a for i, a in enumerate(argv) if not a.startswith("-")
+                  and not (i and argv[i - 1] in GLOBAL_VALUE_OPTIONS)]
     if positional and positional[0] in COMMANDS:
         return positional[0], argv
     if any(a in ("-h", "--help", "--version") for a in argv):
@@ -90,6 +120,11 @@ def _main(argv: list[str]) -> int:
         args = build_parser(only=command).parse_args(argv)
     except SystemExit as exc:  # argparse has printed its usage line
         return int(exc.code or 0) if exc.code in (0, None) else int(ExitCode.USAGE)
+    try:
+        _apply_container_options(args)
+    except CliError as exc:
+        error(str(exc))
+        return int(ExitCode.USAGE)
     try:
         return int(args.func(args))  # each command turns its expected errors into one line itself
     except BrokenPipeError:

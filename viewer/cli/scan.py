@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from viewer.cli.common import (
@@ -27,7 +27,7 @@ from viewer.cli.common import (
     write_json,
 )
 from viewer.cli.terminal import emit, safe
-from viewer.evidence import EvidenceError, open_dump
+from viewer.evidence import Dump, EvidenceError, open_dumps
 from viewer.handover import documents as report
 
 
@@ -88,26 +88,14 @@ class _Options:
     workers: int | None = None
 
 
-@dataclass
-class _Summary:
-    """What the SARIF writer needs of a dump scanned in a pool worker (the Dump itself stays there)."""
-
-    path: str
-    size: int
-    format: str
-    digest: str | None
-    warnings: list[str] = field(default_factory=list)
-
-    def sha256(self) -> str | None:
-        return self.digest
-
-
 _KEYS: dict[tuple[str, ...], list[Any]] = {}
 
 
 def scan_one(path: str, opt: _Options, state: Any = None) -> dict[str, Any]:
-    """Open, scan and render one dump (in this process or a pool worker): the document part for the
-    chosen format, whether it holds a secret at or above the threshold, its stats, or ``error``."""
+    """Open, scan and render the dumps of one path (one per member of a ZIP of dumps), in this process or a
+    pool worker: ``entries``, each the document part for the chosen format (SARIF: the open Dump and the
+    result, for the caller to write and close), whether it holds a secret at or above the threshold, its
+    stats — or ``error`` when the path cannot be read."""
     from viewer.scan.engine import scan_dump
 
     clock = time.perf_counter
@@ -119,29 +107,35 @@ def scan_one(path: str, opt: _Options, state: Any = None) -> dict[str, Any]:
         _KEYS[key_files] = load_public_keys(list(key_files))
     keys = _KEYS[key_files]
     try:
-        dump = open_dump(path)
+        dumps = open_dumps(path)
     except EvidenceError as exc:
         return {"error": str(exc)}
-    try:
-        t1 = clock()
-        result = scan_dump(dump, detectors, state, keys, deep=opt.deep, hash=opt.with_hash,
-                           executor=opt.executor, workers=opt.workers)
-        t2 = clock()
-        result.stats.add_stage("open", t1 - t0)
-        out: dict[str, Any] = {"found": bool(report.secrets_at_or_above(result, threshold))}
-        if opt.fmt == "json":
-            out["json"] = report.result_json(dump, result, opt.with_hash, opt.reveal, threshold)
-        elif opt.fmt == "sarif":
-            out["sarif"] = (_Summary(str(dump.path), dump.size, dump.format,
-                                     dump.sha256() if opt.with_hash else None, list(dump.warnings)), result)
-        else:
-            out["lines"] = report.result_lines(dump, result, threshold, opt.with_hash)
-        result.stats.add_stage("report", clock() - t2)
-        out["stats"] = result.stats.to_json()
-        out["wall"] = clock() - t0
-        return out
-    finally:
-        dump.close()
+    entries = []
+    for dump in dumps:
+        keep = False
+        try:
+            t1 = clock()
+            result = scan_dump(dump, detectors, state, keys, deep=opt.deep, hash=opt.with_hash,
+                               executor=opt.executor, workers=opt.workers)
+            t2 = clock()
+            result.stats.add_stage("open", t1 - t0)
+            out: dict[str, Any] = {"found": bool(report.secrets_at_or_above(result, threshold))}
+            if opt.fmt == "json":
+                out["json"] = report.result_json(dump, result, opt.with_hash, opt.reveal, threshold)
+            elif opt.fmt == "sarif":
+                out["sarif"] = (dump, result)
+                keep = True
+            else:
+                out["lines"] = report.result_lines(dump, result, threshold, opt.with_hash)
+            result.stats.add_stage("report", clock() - t2)
+            out["stats"] = result.stats.to_json()
+            out["wall"] = clock() - t0
+            entries.append(out)
+            t0 = clock()
+        finally:
+            if not keep:
+                dump.close()
+    return {"entries": entries}
 
 
 def _scan_in_pool(path: str, opt: _Options) -> dict[str, Any]:
@@ -220,37 +214,44 @@ def run(args: argparse.Namespace) -> int:
     small = [i for i, p in enumerate(paths) if _size(p) < POOL_BELOW]
     workers = max(1, args.workers or os.cpu_count() or 1)
     done: dict[int, dict[str, Any]] = {}
-    if len(small) >= 2 and workers >= 2:
+    if len(small) >= 2 and workers >= 2 and opt.fmt != "sarif":  # SARIF needs the open dumps here
         pooled = _pool_results([paths[i] for i in small], opt, min(workers, len(small)))
         done.update({small[j]: r for j, r in pooled.items()})
     unreadable = False
     secrets_found = False
     json_results: list[dict[str, Any]] = []
-    sarif_entries: list[tuple[Any, Any]] = []
+    sarif_entries: list[tuple[Dump, Any]] = []
+    opened: list[Dump] = []
     shown = 0
-    for i, path in enumerate(paths):
-        res = done.pop(i, None)
-        if res is None:
-            with progress_line(path) as state:
-                res = scan_one(path, opt, state)
-        if "error" in res:
-            error(res["error"])
-            unreadable = True
-            continue
-        secrets_found = secrets_found or res["found"]
-        if args.stats:
-            _print_stats(path, res["stats"], res["wall"])
+    try:
+        for i, path in enumerate(paths):
+            res = done.pop(i, None)
+            if res is None:
+                with progress_line(path) as state:
+                    res = scan_one(path, opt, state)
+            if "error" in res:
+                error(res["error"])
+                unreadable = True
+                continue
+            for entry in res["entries"]:
+                secrets_found = secrets_found or entry["found"]
+                if args.stats:
+                    _print_stats(path, entry["stats"], entry["wall"])
+                if args.json:
+                    json_results.append(entry["json"])
+                elif args.sarif:
+                    opened.append(entry["sarif"][0])
+                    sarif_entries.append(entry["sarif"])
+                else:
+                    emit(*([""] if shown else []), *entry["lines"])
+                shown += 1
         if args.json:
-            json_results.append(res["json"])
+            write_json(report.scan_document(json_results), pretty=args.pretty)
         elif args.sarif:
-            sarif_entries.append(res["sarif"])
-        else:
-            emit(*([""] if shown else []), *res["lines"])
-        shown += 1
-    if args.json:
-        write_json(report.scan_document(json_results), pretty=args.pretty)
-    elif args.sarif:
-        write_json(report.sarif_document(sarif_entries, threshold, not args.no_hash), pretty=args.pretty)
+            write_json(report.sarif_document(sarif_entries, threshold, not args.no_hash), pretty=args.pretty)
+    finally:
+        for dump in opened:
+            dump.close()
     if unreadable:
         return ExitCode.USAGE
     return ExitCode.FOUND if secrets_found else ExitCode.OK

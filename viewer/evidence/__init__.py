@@ -4,23 +4,52 @@ from __future__ import annotations
 
 import os
 
+from viewer.evidence.containers import unwrap
 from viewer.evidence.errors import EvidenceError
 from viewer.evidence.formats import HEAD_SIZE, detect, raw
 from viewer.evidence.formats.base import Warnings
 from viewer.evidence.model import Dump, Node, ParseResult, Region
 from viewer.evidence.source import ByteSource, EvidenceChanged
+from viewer.tasks import TaskState
 
 
-def open_dump(path: str | os.PathLike[str]) -> Dump:
+def open_dump(path: str | os.PathLike[str], state: TaskState | None = None) -> Dump:
     """Open ``path`` read-only and parse it with the parser its magic bytes select.
 
-    Raises :class:`EvidenceError` only when the file cannot be read at all; a corrupt or truncated dump
-    still opens, with what could be parsed and warnings for the rest. A parser bug is caught here too:
-    the examiner gets the raw bytes and a warning rather than nothing.
+    A container (zstd, lz4, xz, gzip, bzip2, ZIP, apport ``.crash``, nested) is unwrapped first into the
+    content-addressed cache (:mod:`viewer.evidence.containers`); the dump's offsets are then offsets in
+    the decompressed content, and ``dump.origin`` says where it came from. A ZIP of several dumps gives
+    its first here, with a warning; :func:`open_dumps` gives them all.
+
+    Raises :class:`EvidenceError` only when the file cannot be read at all (or the open was cancelled);
+    a corrupt or truncated dump still opens, with what could be parsed and warnings for the rest. A
+    parser bug is caught here too: the examiner gets the raw bytes and a warning rather than nothing.
     """
-    source = ByteSource(path)
+    dumps = open_dumps(path, state)
+    for extra in dumps[1:]:
+        extra.close()
+    if len(dumps) > 1:
+        dumps[0].warnings.insert(0, f"the container holds {len(dumps)} dumps; this is the first "
+                                 f"({dumps[0].origin.member if dumps[0].origin else ''}): "
+                                 "`info` and `scan` report each, the window opens each in a tab")
+    return dumps[0]
+
+
+def open_dumps(path: str | os.PathLike[str], state: TaskState | None = None) -> list[Dump]:
+    """Every dump in ``path``: one for a dump or a single-member container, one per member of a ZIP."""
+    out = []
+    for item in unwrap(path, state):
+        dump = parse_source(item.source, item.warnings, item.origin)
+        out.append(dump)
+    return out
+
+
+def parse_source(source: ByteSource, early: list[str] | None = None, origin: object = None) -> Dump:
+    """Parse an opened byte source with the parser its magic bytes select (see :func:`open_dump`)."""
     head = source.read(0, HEAD_SIZE)
     warnings = Warnings()
+    for line in early or ():
+        warnings.add(line)
     try:
         module = detect(head)
     except Exception as exc:  # noqa: BLE001 - a faulty probe must not keep evidence from opening
@@ -29,7 +58,7 @@ def open_dump(path: str | os.PathLike[str]) -> Dump:
     if module is None:
         if source.size:
             warnings.add("format not recognised from its magic bytes; opened as a raw image")
-        return Dump(source, raw.parse(source, warnings))
+        return Dump(source, raw.parse(source, warnings), origin)
     try:
         parsed = module.parse(source, warnings)
     except RecursionError:
@@ -38,7 +67,7 @@ def open_dump(path: str | os.PathLike[str]) -> Dump:
     except Exception as exc:  # noqa: BLE001 - evidence must always open; the failure is reported
         warnings.add(f"{module.FORMAT} parser failed ({type(exc).__name__}); opened as a raw image")
         parsed = raw.parse(source, warnings)
-    return Dump(source, parsed)
+    return Dump(source, parsed, origin)
 
 
-__all__ = ["open_dump", "Dump", "Region", "Node", "ParseResult", "ByteSource", "EvidenceError", "EvidenceChanged"]
+__all__ = ["open_dump", "open_dumps", "parse_source", "Dump", "Region", "Node", "ParseResult", "ByteSource", "EvidenceError", "EvidenceChanged"]

@@ -123,14 +123,21 @@ class ParseResult:
     structure: Node
     warnings: list[str]
     details: dict[str, Any] = field(default_factory=dict)
+    #: The source the dump reads from when it is not the file's bytes as they are (a vmcore whose pages
+    #: are decompressed on demand); None: the file itself.
+    source: Any = None
 
 
 class Dump:
     """An opened dump: the read-only bytes plus the parsed model."""
 
-    def __init__(self, source: ByteSource, parsed: ParseResult):
+    def __init__(self, source: ByteSource, parsed: ParseResult, origin: Any = None):
+        source = parsed.source if parsed.source is not None else source
         self.source = source
-        self.path = source.path
+        #: Where the content came from when the evidence is a container (``containers.Origin``): the
+        #: evidence file, the chain of layers and both hashes; None for a dump opened as it is.
+        self.origin = origin
+        self.path = origin.path if origin is not None else source.path
         self.size = source.size
         self.format = parsed.format
         self.meta = parsed.meta
@@ -142,7 +149,30 @@ class Dump:
         self._by_vaddr: list[Region] | None = None
 
     def sha256(self) -> str:
-        return self.source.sha256()
+        """SHA-256 of the evidence file (the container when the dump came in one): what a case records
+        and later verifies on disk."""
+        return self.origin.source.sha256() if self.origin is not None else self.source.sha256()
+
+    def content_sha256(self) -> str:
+        """SHA-256 of the bytes the offsets refer to: the decompressed content (the evidence itself when
+        it is not a container)."""
+        return self.origin.content_sha256 if self.origin is not None else self.source.sha256()
+
+    @property
+    def evidence_size(self) -> int:
+        """Size of the evidence file (the container's); ``size`` is the content's."""
+        return self.origin.source.size if self.origin is not None else self.source.size
+
+    @property
+    def content_path(self) -> Any:
+        """The file a reader may ``pread`` for the content (the cache file of a container); None when
+        the content exists only through ``source`` (pages decompressed on demand)."""
+        return getattr(self.source, "plain_path", self.source.path)
+
+    @property
+    def chain(self) -> list[str]:
+        """``["zip", "apport", "gzip", "elf-core"]``: the layers around the dump, then its format."""
+        return [*(self.origin.chain if self.origin is not None else []), self.format]
 
     def read(self, offset: int, length: int) -> bytes:
         return self.source.read(offset, length)
@@ -205,9 +235,20 @@ class Dump:
 
     def close(self) -> None:
         self.source.close()
+        if self.origin is not None:
+            self.origin.source.close()
 
     def __enter__(self) -> Dump:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def content_path(dump: Any) -> Any:
+    """The file to re-open for the bytes ``dump``'s offsets refer to (the dump, or a container's
+    decompressed content in the cache); None when they exist only through ``dump.source`` (vmcore pages
+    decompressed on demand) — then read through the source. Accepts any object with a ``path``."""
+    if hasattr(dump, "content_path"):
+        return dump.content_path
+    return getattr(dump, "path", None)

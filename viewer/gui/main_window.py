@@ -70,7 +70,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.evidence import Dump, EvidenceError, open_dump
+from viewer.evidence import Dump, EvidenceError, open_dumps
+from viewer.evidence.containers.cache import cache_dir, set_cache_dir
 from viewer.gui import context_menus, dock_focus
 from viewer.gui import regions_model as rm
 from viewer.gui import structure_model as sm
@@ -110,6 +111,7 @@ APP_TITLE = "Evidence Viewer"
 BOOKMARK_COLORS = ("#aa5aff", "#2bb673", "#ff8c1a", "#1a9bff", "#e0409a", "#8fbf00")
 MAX_RECENT = 10
 SETTINGS_GEOMETRY, SETTINGS_STATE, SETTINGS_RECENT, SETTINGS_THEME = "window/geometry", "window/state", "recent", "theme"
+SETTINGS_CACHE_DIR = "evidence/cache_dir"
 
 __all__ = ["MainWindow", "open_or_failure"]
 
@@ -117,16 +119,27 @@ __all__ = ["MainWindow", "open_or_failure"]
 def open_or_failure(path: str | os.PathLike[str]) -> Dump | Failure:
     """The parsed dump, or why not in one line (a 100,000-range minidump takes a noticeable fraction of a
     second: the window runs this in a worker)."""
+    got = open_all_or_failure(path)
+    if isinstance(got, Failure):
+        return got
+    for extra in got[1:]:
+        extra.close()
+    return got[0]
+
+
+def open_all_or_failure(path: str | os.PathLike[str], state: Any = None) -> list[Dump] | Failure:
+    """Every dump in ``path`` (one per member of a ZIP of dumps: a tab each), or why not in one line.
+    ``state``: progress of hashing and decompressing a container, and its cancel."""
     try:
-        return open_dump(path)
+        return open_dumps(path, state)
     except EvidenceError as exc:
         return Failure(one_line(str(exc)))
     except Exception as exc:  # noqa: BLE001 - one clear line for the examiner, never a traceback
         return Failure(one_line(f"cannot open {path}: {type(exc).__name__}: {exc}"))
 
 
-def _open_job(_state: Any, path: str) -> Dump | Failure:
-    return open_or_failure(path)
+def _open_job(state: Any, path: str) -> list[Dump] | Failure:
+    return open_all_or_failure(path, state)
 
 
 class MainWindow(QMainWindow):
@@ -187,6 +200,8 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self.clamp_to_screen()
         self._apply_theme(str(self.settings.value(SETTINGS_THEME, "system")))
+        if self.settings.value(SETTINGS_CACHE_DIR):  # the examiner's choice of decompression cache
+            set_cache_dir(str(self.settings.value(SETTINGS_CACHE_DIR)))
 
     # -- the current dump ------------------------------------------------------------------------
     @property
@@ -420,6 +435,12 @@ class MainWindow(QMainWindow):
                                                     QKeySequence("Ctrl+Alt+F"),
                                                     tip="Open a fleet scan's results database read-only")
         self.action_close_tab = self.add_action(file_menu, "&Close", self._close_current, QKeySequence.StandardKey.Close)
+        self.action_cancel_open = self.add_action(file_menu, "Cancel &Opening", self.cancel_opening,
+                                                  QKeySequence("Ctrl+Shift+."),
+                                                  tip="Stop decompressing a container being opened (nothing is kept)")
+        self.action_cache_dir = self.add_action(file_menu, "Decompression &Cache Folder…", self._choose_cache_dir,
+                                                QKeySequence("Ctrl+Alt+H"), tip="Where compressed evidence is decompressed to (content-addressed, "
+                                                    "read-only, re-verified on reuse)")
         file_menu.addSeparator()
         self.action_quit = self.add_action(file_menu, "&Quit", self.close, QKeySequence("Ctrl+Q"))
         self.action_quit.setMenuRole(QAction.MenuRole.QuitRole)
@@ -594,12 +615,13 @@ class MainWindow(QMainWindow):
         Synchronous, for scripts, tests and the case's evidence; the menu, drag and drop and recent files
         use :meth:`open_path_async`, which parses in a worker.
         """
-        opened = open_or_failure(path)
+        opened = open_all_or_failure(path)
         if isinstance(opened, Failure):
             self.last_error = opened.line
             return self.last_error
         self.last_error = None
-        self.session.add_dump(opened)
+        for dump in opened:  # a ZIP of dumps: a tab each
+            self.session.add_dump(dump)
         return None
 
     def open_path(self, path: str | os.PathLike[str]) -> bool:
@@ -612,6 +634,10 @@ class MainWindow(QMainWindow):
     def open_path_async(self, path: str | os.PathLike[str]) -> None:
         """Parse ``path`` in a worker; the tab appears when it is done (the window never blocks)."""
         worker = TaskWorker(_open_job, str(path), what=f"opening {path}")
+        worker.signals.sig_step.connect(
+            lambda step, done, total, p=path: self.statusBar().showMessage(
+                f"Opening {Path(p).name}: {step} {human_size(done)}" + (f" of {human_size(total)}" if total else "")
+                + " (Ctrl+Shift+. cancels)", 3000))
         worker.signals.sig_done.connect(self._on_opened)
         worker.signals.sig_failed.connect(self._on_open_failed)
         worker.signals.sig_finished.connect(lambda: self._open_workers.discard(worker))
@@ -619,11 +645,29 @@ class MainWindow(QMainWindow):
         self._open_workers.add(worker)
         self.pool.start(worker)
 
-    def _on_opened(self, opened: Dump | Failure) -> None:
+    def cancel_opening(self) -> None:
+        """Cancel every open still running (a container being decompressed); nothing is kept."""
+        for worker in list(self._open_workers):
+            worker.cancel()
+
+    def _choose_cache_dir(self) -> None:
+        start = str(self.settings.value(SETTINGS_CACHE_DIR, "") or cache_dir())
+        path = QFileDialog.getExistingDirectory(self, "Decompression cache folder", start)
+        if path:
+            self.set_cache_dir(path)
+
+    def set_cache_dir(self, path: str | None) -> None:
+        """Move the decompressed-content cache (remembered in the settings); None: the default."""
+        self.settings.setValue(SETTINGS_CACHE_DIR, path or "")
+        set_cache_dir(path or None)
+        self.statusBar().showMessage(f"Decompression cache: {cache_dir()}", 5000)
+
+    def _on_opened(self, opened: list[Dump] | Failure) -> None:
         if isinstance(opened, Failure):
             self._on_open_failed(opened.line)
         else:
-            self.session.add_dump(opened)
+            for dump in opened:  # a ZIP of dumps: a tab each
+                self.session.add_dump(dump)
 
     def _on_open_failed(self, reason: str) -> None:
         self.last_error = reason

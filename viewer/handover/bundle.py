@@ -290,8 +290,12 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
         ev_entries = []
         for e in evidence:
             member = f"evidence/{e.ref.sha256[:16]}-{_safe_name(Path(e.ref.path).name)}" if include_evidence else None
-            ev_entries.append({"path": e.ref.path, "size": e.ref.size, "sha256": e.ref.sha256,
-                               "format": e.ref.format, "state": e.state, "member": member})
+            entry = {"path": e.ref.path, "size": e.ref.size, "sha256": e.ref.sha256,
+                     "format": e.ref.format, "state": e.state, "member": member}
+            if getattr(e.ref, "content_sha256", None):  # came in a container: the content's hash too
+                entry.update(content_sha256=e.ref.content_sha256, content_size=e.ref.content_size,
+                             chain=e.ref.chain)
+            ev_entries.append(entry)
         manifest: dict[str, Any] = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "case": {"id": case.id, "name": case.name, "number": case.number, "examiner": case.examiner},

@@ -163,12 +163,7 @@ def result_json(
     that a program reading the document knows which threshold set the exit code.
     """
     return {
-        "evidence": {
-            "path": str(dump.path),
-            "size": dump.size,
-            "sha256": dump.sha256() if with_hash else None,
-            "format": dump.format,
-        },
+        "evidence": evidence_json(dump, with_hash),
         "min_confidence": str(min_confidence),
         "cancelled": result.cancelled,
         "findings": [finding_json(dump, f, reveal) for f in result.findings],
@@ -177,6 +172,28 @@ def result_json(
         "warnings": list(dump.warnings) + list(result.warnings),
         "stats": result.stats.to_json(),
     }
+
+
+def evidence_json(dump: Dump, with_hash: bool = True) -> dict[str, Any]:
+    """The evidence a result is about. For a dump that came in a container, ``sha256`` is the evidence
+    file's (the container's) and ``content_sha256`` that of the decompressed bytes the offsets refer
+    to; ``chain`` names the layers (``["zip", "apport", "gzip", "elf-core"]``) and ``member`` the ZIP
+    member."""
+    out: dict[str, Any] = {
+        "path": str(dump.path),
+        "size": dump.size,
+        "sha256": dump.sha256() if with_hash else None,
+        "format": dump.format,
+    }
+    origin = getattr(dump, "origin", None)
+    if origin is not None:
+        out["evidence_size"] = dump.evidence_size
+        out["content_sha256"] = dump.content_sha256()
+        out["chain"] = dump.chain
+        if origin.member:
+            out["member"] = origin.member
+        out["offsets"] = "decompressed content"
+    return out
 
 
 def scan_document(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -210,6 +227,11 @@ def result_lines(dump: Dump, result: ScanResult, threshold: Confidence, with_has
         f"format    {dump.format}, {dump.size} bytes",
         f"sha256    {dump.sha256() if with_hash else '(not computed: --no-hash)'}",
     ]
+    if getattr(dump, "origin", None) is not None:
+        ev = evidence_json(dump, with_hash=False)
+        lines[1:2] = [f"format    {dump.format}, {dump.size} bytes decompressed (offsets are in the content)",
+                      f"chain     {' > '.join(dump.chain)}" + (f"  member {ev['member']}" if "member" in ev else "")]
+        lines.append(f"content   sha256 {dump.content_sha256()}")
     shown = secrets_at_or_above(result, threshold)
     lines.append(f"secrets   {len(shown)} at or above {threshold}")
     if shown:
@@ -345,6 +367,10 @@ def sarif_document(entries: list[tuple[Dump, ScanResult]], threshold: Confidence
         artifact: dict[str, Any] = {"location": {"uri": Path(dump.path).resolve().as_uri()}, "length": dump.size}
         if with_hash:
             artifact["hashes"] = {"sha-256": dump.sha256()}
+        if getattr(dump, "origin", None) is not None:  # findings' offsets are in the decompressed content
+            artifact["properties"] = {"chain": dump.chain, "content_sha256": dump.content_sha256(),
+                                      "content_length": dump.size, "offsets": "decompressed content"}
+            artifact["length"] = dump.evidence_size
         artifacts.append(artifact)
         items.extend(SarifItem(f.to_json(), index) for f in result.findings if f.confidence >= threshold)
     return sarif_log(artifacts, items)

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import shutil
@@ -123,7 +124,9 @@ def _hash(dump: Dump, state: TaskState, step: str) -> str:
         return not state.is_cancelled
 
     try:
-        return dump.source.sha256(progress)
+        # the evidence file's hash (a container's, when the dump came in one): what a case records
+        origin = getattr(dump, "origin", None)
+        return (origin.source if origin is not None else dump.source).sha256(progress)
     except HashCancelled:
         raise RedactCancelled(CANCELLED) from None
 
@@ -225,6 +228,10 @@ def _private_key(f: Finding, data: bytes) -> Any:
 def _symmetric_key(f: Finding, data: bytes) -> bytes | None:
     """The key bytes behind a ``sym:`` finding, checked against its key_id."""
     cands: list[bytes] = [data]
+    pad = {"hmac-ipad": 0x36, "hmac-opad": 0x5C}.get(f.encoding)
+    if pad is not None:  # an HMAC pad block: the key XOR the pad byte, then the padding
+        bits = int(f.details.get("key_bits", 0))
+        cands.append(bytes(b ^ pad for b in data[: bits // 8]))
     for n in (16, 24, 32, 48, 64):
         if len(data) > n:
             cands += [data[:n], data[-n:]]
@@ -618,6 +625,11 @@ def redact_file(
     dump = open_dump(src_p)
     tmp_name = ""
     try:
+        if dump.content_path is None:
+            raise RedactError(f"{src_p.name}: a {dump.format} file holds its pages compressed one by one; a "
+                              "redacted copy of it is not written (redact cannot keep its page structure) — "
+                              "convert it to an ELF vmcore first (makedumpfile -E)")
+        container = _container_plan(dump)
         input_sha = _hash(dump, state, STEP_HASH_INPUT)
         if case is not None and selection is None:
             from viewer.handover.redact_case import case_selection
@@ -650,7 +662,7 @@ def redact_file(
         size = dump.size
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out_p.name}.", suffix=".part", dir=out_p.parent)
         try:
-            _copy(str(src_p), fd, size, state)
+            _copy(str(dump.content_path), fd, size, state)  # the decompressed content of a container
             dump.source.check()  # the bytes copied are the bytes scanned, or nothing is written
             apply_ranges(fd, ranges, size)
             os.fsync(fd)
@@ -660,6 +672,13 @@ def redact_file(
             os.close(fd)
         with open_dump(tmp_name) as clean_dump:  # before the rename: a cancel here still writes nothing
             out_sha = _hash(clean_dump, state, STEP_HASH_OUTPUT)
+        if container is not None:
+            codecs, note = container
+            if codecs:  # the same kind of container: the verified copy recompressed, layer by layer
+                tmp_name = _recompress(tmp_name, codecs, out_p)
+                with open(tmp_name, "rb") as f:
+                    out_sha = hashlib.file_digest(f, "sha256").hexdigest()
+            notes = [note, *notes]
         os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp's 0600 would surprise whoever receives the copy
         os.replace(tmp_name, out_p)
         tmp_name = ""
@@ -676,6 +695,65 @@ def redact_file(
                 os.unlink(tmp_name)
             except OSError:
                 pass
+
+
+#: Container layers redact writes back as they came (the redacted content recompressed); any other
+#: container (ZIP, apport, kdump-flattened) gives the decompressed dump, and the log says so.
+RECOMPRESS = ("gzip", "xz", "bzip2", "zstd", "lz4")
+
+
+def _container_plan(dump: Dump) -> tuple[list[str], str] | None:
+    """None for a bare dump; else (codecs to recompress with, outermost first — empty when the copy is
+    written decompressed) and the sentence for the log."""
+    origin = getattr(dump, "origin", None)
+    if origin is None:
+        return None
+    chain = origin.chain
+    if all(k in RECOMPRESS for k in chain):
+        return list(chain), (f"the input is a {' > '.join(chain)} container: the copy was redacted "
+                             f"decompressed, verified, then recompressed the same way ({' > '.join(chain)})")
+    several = next((w for w in dump.warnings if w.startswith("the container holds ")), None)
+    only = (f"; the archive holds several dumps and only the first ({origin.member}) is in the copy — "
+            "extract the others to redact them") if several else ""
+    return [], (f"the input is a {' > '.join(chain)} container: the copy is the decompressed {dump.format} "
+                f"dump (redacted), not the container{only}")
+
+
+def _recompress(plain: str, codecs: list[str], out: Path) -> str:
+    """``plain`` compressed with ``codecs`` (outermost first) into a new temporary file beside ``out``;
+    ``plain`` is removed. Streamed, in 4 MiB pieces."""
+    import bz2
+    import gzip
+    import lzma
+
+    def writer(kind: str, fh: Any) -> Any:
+        if kind == "gzip":
+            return gzip.GzipFile(fileobj=fh, mode="wb", mtime=0)
+        if kind == "xz":
+            return lzma.LZMAFile(fh, "wb", format=lzma.FORMAT_XZ)
+        if kind == "bzip2":
+            return bz2.BZ2File(fh, "wb")
+        if kind == "zstd":
+            import zstandard
+
+            return zstandard.ZstdCompressor().stream_writer(fh, closefd=False)
+        import lz4.frame
+
+        return lz4.frame.LZ4FrameFile(fh, "wb")
+
+    current = plain
+    for kind in reversed(codecs):  # innermost first
+        fd, nxt = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+        with os.fdopen(fd, "wb") as raw, open(current, "rb") as src:
+            w = writer(kind, raw)
+            while chunk := src.read(4 * 1024 * 1024):
+                w.write(chunk)
+            w.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.unlink(current)
+        current = nxt
+    return current
 
 
 def _umask() -> int:

@@ -92,3 +92,14 @@ class PostDetector(Protocol):
     name: str
 
     def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]: ...
+
+
+class AnnotatingDetector(Protocol):
+    """Optional, beside ``post_scan``: ``annotate(ctx)`` runs once after every post-scan detector, with
+    ``ctx.findings`` holding *all* the findings (first pass and post-scan), and adds context to them in
+    place (``details``) — never findings, never key bytes (the HPROF detector: the Java object that holds
+    each finding's bytes)."""
+
+    name: str
+
+    def annotate(self, ctx: PostScanContext) -> None: ...

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from viewer.evidence import Dump
+from viewer.evidence.model import content_path
 from viewer.evidence.source import ByteSource
 from viewer.scan.detector import Detector, Hit, Pattern, PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
@@ -249,12 +250,15 @@ class _Context:
         loc = self.local
         if getattr(loc, "pid", None) != os.getpid():
             loc.pid = os.getpid()
+            # the evidence's own descriptor; else re-opened by path; no path: the content exists only
+            # through the source (vmcore pages decompressed on demand)
             if self.shared_fd is not None:
                 loc.fd = self.shared_fd
             else:
-                loc.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-                with self._lock:
-                    self.fds.append(loc.fd)
+                loc.fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)) if self.path else None
+                if loc.fd is not None:
+                    with self._lock:
+                        self.fds.append(loc.fd)
             loc.buf = None if self.slots is not None else bytearray(self.chunk_size + 2 * self.overlap)
             loc.scanner = self.prefilter.scanner()
             if self.view is None:
@@ -263,6 +267,11 @@ class _Context:
 
     def _read(self, loc: threading.local, offset: int, length: int, slot: int) -> memoryview:
         buf = self.slots.buffer(slot) if self.slots is not None and slot >= 0 else memoryview(loc.buf)
+        if loc.fd is None:
+            assert self.view is not None
+            data = self.view.read(offset, length)
+            buf[: len(data)] = data
+            return buf[: len(data)]
         done = 0
         while done < length:
             n = os.preadv(loc.fd, [buf[done:length]], offset + done)
@@ -429,7 +438,7 @@ def scan_dump(
     n_slots = 1 if executor == "inline" else 2 * workers + 1
     slots = _Slots(n_slots, slot_size) if size else None
     fd = source.fileno() if callable(getattr(source, "fileno", None)) else None
-    ctx = _Context(str(dump.path), size, source, pf, detectors, chunk_size, overlap, fd=fd, slots=slots)
+    ctx = _Context(_content_path(dump), size, source, pf, detectors, chunk_size, overlap, fd=fd, slots=slots)
     results: list[ChunkResult] = []
     started = time.perf_counter()
     digest = hashlib.sha256() if want_hash else None
@@ -479,7 +488,8 @@ def scan_dump(
     else:
         if executor == "process":
             _FORK_CONTEXT = ctx
-            ctx.view = None  # children re-open the file by path for the validators' reads
+            if ctx.path:
+                ctx.view = None  # children re-open the file by path for the validators' reads (else they inherit the source)
             pool: cf.Executor = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
             submit: Callable[[int, int], cf.Future[ChunkResult]] = lambda s, k: pool.submit(_process_chunk, s, k)  # noqa: E731
         else:
@@ -608,7 +618,7 @@ def scan_range(
     pf, overlap = _prefilter(detectors, engine, cached=True)
     source = dump.source
     fd = source.fileno() if callable(getattr(source, "fileno", None)) else None
-    ctx = _Context(str(dump.path), size, source, pf, detectors, chunk_size, overlap, fd=fd)
+    ctx = _Context(_content_path(dump), size, source, pf, detectors, chunk_size, overlap, fd=fd)
     out: list[ChunkResult] = []
     try:
         for s in range(start, min(end, size), chunk_size):
@@ -707,6 +717,18 @@ def _run_post_detectors(
                 seen.add(f.id)
                 out.append(f)
                 stats.detectors[det.name].findings += 1
+    # detectors that add context to every finding (first pass and post-scan alike), in place
+    for det in detectors:
+        annotate = getattr(det, "annotate", None)
+        if annotate is None or state.is_cancelled:
+            continue
+        ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(out), public_keys=keys, deep=deep,
+                              state=state)
+        try:
+            annotate(ctx)
+        except Exception as exc:  # noqa: BLE001 - context is a bonus; the findings stand without it
+            stats.detectors[det.name].errors += 1
+            warnings.append(f"detector {det.name} could not add its context ({type(exc).__name__})")
     out.sort(key=lambda f: (f.offset, f.length, f.kind))
     return out
 
@@ -906,6 +928,13 @@ def secret_groups(findings: Iterable[Finding]) -> list[SecretGroup]:
         out.append(SecretGroup(key, best.key_id, best.kind, best.confidence, members, matches))
     out.sort(key=lambda g: (-g.confidence, g.findings[0].offset))
     return out
+
+
+def _content_path(dump: Any) -> str | None:
+    """The file the workers re-open for the bytes the offsets refer to: the dump itself, the decompressed
+    content of a container (in the cache), or None when the content exists only through the source."""
+    path = content_path(dump)
+    return str(path) if path is not None else None
 
 
 def _evidence_changed(dump: Dump) -> str | None:

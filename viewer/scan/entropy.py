@@ -260,7 +260,8 @@ def compute_entropy(
     offset = 0
     if state is not None:
         state.progress(0, size)
-    path = getattr(src, "path", None)
+    # the file that holds the bytes as they are; a source decompressing on demand has none (plain_path None)
+    path = getattr(src, "plain_path", getattr(src, "path", None))
     fh = None
     if path is not None and size:
         try:

@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from viewer.evidence.model import content_path
 from viewer.scan import keys
 from viewer.scan.detector import View
 from viewer.tasks import TaskState
@@ -47,8 +48,12 @@ CHUNK = 32 * 1024 * 1024  # bytes of the file per hyperscan call (progress and c
 
 # -- how a number lies in memory -------------------------------------------------------------------
 # OpenSSL and GMP keep little-endian limbs (the bytes of the number little-endian), libtommath 28-bit
-# digits in 32-bit words (MP_32BIT) or 60-bit digits in 64-bit words (MP_64BIT), DER and CNG big-endian.
-LAYOUTS = ("be", "le", "digits28", "digits60")
+# digits in 32-bit words (MP_32BIT) or 60-bit digits in 64-bit words (MP_64BIT), DER and CNG big-endian;
+# Go's big.Int (nat: little-endian 64-bit words) is "le" too. The JVM's BigInteger keeps its magnitude as an
+# int[] in big-endian word order, each 32-bit word in the machine's (little-endian) order: "jint" (the
+# big-endian bytes padded to whole words, each word's bytes reversed). HPROF writes the same int[]
+# big-endian: that is "be" padded to whole words, found as "be".
+LAYOUTS = ("be", "le", "digits28", "digits60", "jint")
 DIGITS = {"digits28": (28, 4), "digits60": (60, 8)}  # layout -> (bits per digit, bytes per word)
 
 
@@ -58,6 +63,8 @@ def encode(value: int, layout: str) -> bytes:
         return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
     if layout == "le":
         return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "little")
+    if layout == "jint":
+        return swap32(value.to_bytes(max(4, -(-value.bit_length() // 32) * 4), "big"))
     bits, width = DIGITS[layout]
     mask = (1 << bits) - 1
     count = max(1, -(-value.bit_length() // bits))
@@ -117,7 +124,13 @@ def rsa_from_blob(data: bytes, encoding: str) -> tuple[int, int, int | None, int
 
 def key_objects(data: bytes, encoding: str) -> Iterator[Any]:
     """Every key object (``cryptography``, public or private) the bytes of a finding can be read as:
-    RSA key blobs, X.509, PEM/DER private and public keys, OpenSSH, JWK. Cheap failures, never raises."""
+    RSA key blobs, X.509, PEM/DER private and public keys, OpenSSH, JWK, raw Ed25519 seeds (the
+    ``ed25519-seed`` and ``ed25519-seed-public`` layouts). Cheap failures, never raises."""
+    if encoding in ("ed25519-seed", "ed25519-seed-public") and len(data) >= 32:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        yield ed25519.Ed25519PrivateKey.from_private_bytes(data[:32])
+        return
     blob = rsa_from_blob(data, encoding)
     if blob is not None:
         n, e, p, q = blob
@@ -205,7 +218,7 @@ def find_all(dump: Any, needles: Sequence[bytes], state: TaskState | None = None
         return out
     view = view if view is not None else dump.source
     size = int(view.size)
-    path = getattr(dump, "path", None)
+    path = content_path(dump)
     if _hs is not None and os.environ.get("EV_NO_HYPERSCAN", "") not in ("1", "true", "yes") and path:
         try:
             db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
@@ -420,6 +433,7 @@ LAYOUT_LABELS = {
     "le": "little-endian (32/64-bit limbs)",
     "digits28": "28-bit digits in 32-bit words",
     "digits60": "60-bit digits in 64-bit words",
+    "jint": "Java int[] (big-endian word order, little-endian words)",
 }
 HMAC_BLOCKS = {"sha256": 64, "sha384": 128, "sha512": 128}  # the blocks an HMAC key is padded to
 SEED = 8  # units of a form searched for; every run of FRAGMENT units holds one at a multiple of SEED
@@ -557,7 +571,8 @@ def private_forms(private: Any) -> list[Form]:
     return [f for f in out if len(f.data) >= FRAGMENT * f.unit]
 
 
-def _swap32(data: bytes) -> bytes:
+def swap32(data: bytes) -> bytes:
+    """Each 4-byte word of ``data`` with its bytes reversed (a trailing partial word is dropped)."""
     return b"".join(data[i : i + 4][::-1] for i in range(0, len(data) - len(data) % 4, 4))
 
 
@@ -568,8 +583,10 @@ def symmetric_forms(key: bytes) -> list[Form]:
     -384 and -512; the padding after the key is public, only the key's part is a form)."""
     out = bytes_forms(key, "symmetric key")
     if len(key) in (16, 24, 32):
-        for sched, name in ((expand_key(key), "aes schedule"), (decrypt_schedule(key), "aes decryption schedule")):
-            out += [Form(sched, 1, name), Form(_swap32(sched), 1, f"{name}, 32-bit little-endian words")]
+        dec = decrypt_schedule(key)
+        for sched, name in ((expand_key(key), "aes schedule"), (dec, "aes decryption schedule"),
+                            (dec[-16:] + dec[:-16], "aes decryption schedule (JDK)")):
+            out += [Form(sched, 1, name), Form(swap32(sched), 1, f"{name}, 32-bit little-endian words")]
     hmac_keys = {key} if len(key) <= max(HMAC_BLOCKS.values()) else set()
     for name, block in HMAC_BLOCKS.items():
         if len(key) > block:

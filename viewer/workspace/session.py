@@ -404,6 +404,11 @@ def tab_title(session: Session, od: OpenDump) -> tuple[str, str]:
     path = od.path.resolve()
     if any(Path(p).resolve() == path for p in session.evidence_overrides.values()):
         return f"{od.path.name} [{BUNDLE_COPY}]", f"{od.path}\nthe copy of the evidence inside a received bundle"
+    origin = getattr(od.dump, "origin", None)
+    if origin is not None:  # a dump that came in a container: the member and the chain
+        member = origin.member
+        title = f"{od.path.name} › {member}" if member else od.path.name
+        return title, f"{od.path}\n{' > '.join(od.dump.chain)} (offsets in the decompressed content)"
     return od.path.name, str(od.path)
 
 

@@ -15,9 +15,9 @@ HEAD_SIZE = 64
 
 
 def _registered() -> list[ModuleType]:
-    from viewer.evidence.formats import elf, kernel_dump, lime, minidump
+    from viewer.evidence.formats import diskdump, elf, hprof, kernel_dump, lime, macho, minidump
 
-    return [minidump, elf, kernel_dump, lime]
+    return [minidump, elf, kernel_dump, lime, diskdump, macho, hprof]
 
 
 def detect(head: bytes) -> ModuleType | None:

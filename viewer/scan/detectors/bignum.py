@@ -1,7 +1,8 @@
 """Live big-number RSA keys: private keys held the way libraries hold them in memory.
 
-OpenSSL and GMP keep a number as an array of little-endian limbs (64 or 32 bits: the same bytes as the
-number written little-endian), libtommath as digits of 28 bits in 32-bit words (``MP_32BIT``; Wine's
+OpenSSL, GMP and Go (``big.Int``'s nat) keep a number as an array of little-endian limbs (64 or 32 bits:
+the same bytes as the number written little-endian), the JVM's ``BigInteger`` an int[] of big-endian word
+order with little-endian words (``jint``), libtommath as digits of 28 bits in 32-bit words (``MP_32BIT``; Wine's
 rsaenh) or 60 bits in 64-bit words (``MP_64BIT``), CNG and DER as big-endian bytes. None of these has a
 header to look for, so this detector runs after the first pass (a ``PostDetector``) and starts from the
 moduli it already knows:
@@ -67,10 +68,20 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from viewer.evidence.model import content_path
 from viewer.scan import keys, kinds
 from viewer.scan.detector import Hit, PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.keymaterial import DIGITS, LAYOUTS, MIN_BITS, decode_digits, encode, key_objects, locate
+from viewer.scan.keymaterial import (
+    DIGITS,
+    LAYOUTS,
+    MIN_BITS,
+    decode_digits,
+    encode,
+    key_objects,
+    locate,
+    swap32,
+)
 
 STEP = "bignum"  # the name its post-scan progress is reported under (TaskState.step_progress)
 
@@ -237,6 +248,16 @@ def _candidates(buf: bytes, phase4: int, phase8: int, shapes: Sequence[tuple[int
         be = ok & (last & 1).astype(bool) & (first >= top_min)
         for i in np.flatnonzero(be).tolist():
             yield i, length, "be", int.from_bytes(buf[i : i + length], "big")
+        # a Java int[] magnitude (big-endian word order, little-endian words), 4-byte aligned: the top
+        # word first (its top byte at +3), the lowest word last (its lowest byte at length-4)
+        if length % 4 == 0:
+            top_byte = a[3 : 3 + count] if count + 3 <= size else None
+            low_byte = a[length - 4 : length - 4 + count]
+            if top_byte is not None and len(top_byte) == count:
+                jint = ok & (low_byte & 1).astype(bool) & (top_byte >= top_min)
+                idx = np.flatnonzero(jint)
+                for i in idx[(idx - phase4) % 4 == 0].tolist():
+                    yield i, length, "jint", int.from_bytes(swap32(bytes(buf[i : i + length])), "big")
         # libtommath digits: every word's bits above the digit are zero (very selective)
         for layout, phase in (("digits28", phase4), ("digits60", phase8)):
             dbits, width = DIGITS[layout]
@@ -464,7 +485,7 @@ class _Reader:
         self.total = 0
         self.buf = bytearray(DEEP_CHUNK + 4096)
         self.fd: int | None = None
-        path = getattr(ctx.dump, "path", None)
+        path = content_path(ctx.dump)
         if path:
             try:
                 self.fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))

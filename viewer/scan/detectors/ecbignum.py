@@ -9,10 +9,27 @@ blobs, the public halves of EC private keys found in other encodings): if ``d*G`
 the scalar *is* that private key, ``confirmed``. Every copy of ``d`` in the file (little-endian limbs and
 big-endian bytes) is then reported.
 
+Other runtimes hold the scalar their own ways, and each is a source of candidates here too:
+
+* Go's ``big.Int`` (``ecdsa.PrivateKey.D``): ``neg`` (a bool, padded to 8 bytes), then the ``nat`` slice
+  (pointer, len, cap) of little-endian 64-bit words — a 32-byte header found the same way, pointer
+  followed;
+* the JVM (OpenJDK 17's ``ECPrivateKeyImpl``): ``arrayS``, the scalar as a little-endian ``byte[]``
+  (array header: mark word, compressed class pointer, length 32/48/66), and the arithmetic's own form,
+  an ``IntegerPolynomial`` ``long[]`` of 26-bit (P-256) or 28-bit (P-384, P-521) limbs — 10, 14 or 19
+  longs, every one below 2^26/2^28 (very selective);
+* a SEC1 ECPrivateKey of the first pass that holds no public key and no curve (the JDK's PKCS#8 inner
+  structure), ``medium`` until now: its scalar is tried against the known points too, and on a match the
+  finding itself becomes ``confirmed`` with the key's id (it is updated in place: the engine keeps one
+  finding per place).
+
+Every copy of a proved ``d`` is then located in every layout: little-endian limbs, big-endian, the JVM's
+``byte[]`` (little-endian bytes), ``BigInteger`` int[] (``jint``) and ``IntegerPolynomial`` limbs.
+
 Runs after the first pass (a post-scan detector) and only when an EC public key is known; then it costs
 one hyperscan pass over the file (Python ``re`` without hyperscan) and one scalar multiplication per
 distinct candidate (~0.1 ms), bounded by ``MAX_CANDIDATES``. No number goes into a reason, detail or note.
-Not covered: libraries other than OpenSSL (their structures differ), 32-bit processes.
+Not covered: other libraries' structures, 32-bit processes, JVMs without compressed class pointers.
 """
 
 from __future__ import annotations
@@ -28,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from viewer.scan import keys, kinds
 from viewer.scan.detector import PostScanContext
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.keymaterial import find_all, key_objects
+from viewer.scan.keymaterial import encode, find_all, key_objects
 
 try:  # optional: the fast path
     import hyperscan as _hs
@@ -44,6 +61,31 @@ CHUNK = 64 * 1024 * 1024
 MAX_CANDIDATES = 200_000
 MAX_COPIES = 64
 HEADER = 24  # d pointer, top, dmax, neg, flags
+
+
+# JDK IntegerPolynomial order fields: (bits per limb, limbs) by curve
+JDK_LIMBS = {"P-256": (26, 10), "P-384": (28, 14), "P-521": (28, 19)}
+GO_HEADER = 32  # neg (padded), nat pointer, len, cap
+JAVA_HEADER = 16  # mark word, compressed class pointer, length
+
+
+def _go_regex(limbs: tuple[int, ...]) -> bytes:
+    """Go's big.Int: neg 0/1 padded to 8 bytes, a user-space pointer, len in ``limbs``, cap >= 4."""
+    lens = b"".join(re.escape(bytes([n])) for n in sorted(set(limbs)))
+    return rb"[\x00\x01]\x00{7}[\x00-\xff]{6}\x00\x00[" + lens + rb"]\x00{7}[\x04-\x40]\x00{7}"
+
+
+def _java_regex(lengths: tuple[int, ...]) -> bytes:
+    """An OpenJDK array header (unlocked mark word 1, compressed class pointer, length in ``lengths``)."""
+    alts = b"".join(re.escape(bytes([n])) for n in sorted(set(lengths)))
+    return rb"\x01\x00{7}[\x00-\xff]{4}[" + alts + rb"]\x00\x00\x00"
+
+
+def jdk_limbs(d: int, curve: str) -> bytes:
+    """``d`` as the JDK's IntegerPolynomial keeps it: a long[] of ``bits``-bit limbs, least first."""
+    bits, count = JDK_LIMBS[curve]
+    mask = (1 << bits) - 1
+    return b"".join(struct.pack("<q", (d >> (bits * i)) & mask) for i in range(count))
 
 
 def _header_regex(limbs: tuple[int, ...]) -> bytes:
@@ -79,37 +121,50 @@ def _known_points(ctx: PostScanContext) -> dict[str, list[tuple[Any, str, str]]]
     return {name: list(by_kid.values()) for name, by_kid in found.items()}
 
 
-def _header_hits(ctx: PostScanContext, regex: bytes) -> Iterator[int]:
-    """File offsets (8-aligned) of BIGNUM headers, chunk by chunk through the read-only source."""
+def _header_hits(ctx: PostScanContext, regexes: list[bytes], lengths: list[int], header: int = GO_HEADER
+                 ) -> list[list[int]]:
+    """File offsets (8-aligned) of the matches of each regex (at most ``MAX_CANDIDATES`` each), in one
+    pass over the file, chunk by chunk through the read-only source. Every regex matches exactly
+    ``lengths[i]`` bytes, so hyperscan runs without start-of-match tracking (its leftmost-start mode
+    costs 3-4 times more on patterns that begin with wildcards) and the start is the end minus that."""
     size = int(ctx.view.size)
-    compiled = None
+    out: list[list[int]] = [[] for _ in regexes]
+    compiled: list[Any] | None = None
     if _hs is not None and os.environ.get("EV_NO_HYPERSCAN", "") not in ("1", "true", "yes"):
-        try:
-            compiled = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            compiled.compile(expressions=[regex], ids=[0], elements=1,
-                             flags=[_hs.HS_FLAG_DOTALL | _hs.HS_FLAG_SOM_LEFTMOST])
+        try:  # one database per shape: together in one database they scan 3-4 times slower
+            compiled = []
+            for rx in regexes:
+                db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+                db.compile(expressions=[rx], ids=[0], elements=1, flags=[_hs.HS_FLAG_DOTALL])
+                compiled.append(db)
         except _hs.error:
             compiled = None
-    pattern = re.compile(regex, re.DOTALL)
+    patterns = [re.compile(rx, re.DOTALL) for rx in regexes]
     for start in range(0, size, CHUNK):
         if ctx.state is not None and ctx.state.is_cancelled:
-            return
-        data = ctx.view.read(start, min(CHUNK + HEADER, size - start))
-        hits: list[int] = []
+            break
+        data = ctx.view.read(start, min(CHUNK + header, size - start))
+        hits: list[set[int]] = [set() for _ in regexes]
         if compiled is not None:
-            def on_match(_id: int, frm: int, _to: int, _flags: int, found: Any) -> None:
-                if frm % 8 == 0 and frm < CHUNK:
-                    found.append(frm)
+            for i, db in enumerate(compiled):
+                def on_match(_id: int, _frm: int, to: int, _flags: int, found: Any, i: int = i) -> None:
+                    frm = to - lengths[i]
+                    if frm % 8 == 0 and 0 <= frm < CHUNK:
+                        found.add(frm)
 
-            compiled.scan(data, match_event_handler=on_match, context=hits)
+                db.scan(data, match_event_handler=on_match, context=hits[i])
         else:
-            hits = [m.start() for m in pattern.finditer(data) if m.start() % 8 == 0 and m.start() < CHUNK]
-        for off in sorted(set(hits)):
-            yield start + off
+            for i, pattern in enumerate(patterns):
+                hits[i] = {m.start() for m in pattern.finditer(data) if m.start() % 8 == 0 and m.start() < CHUNK}
+        for i, found in enumerate(hits):
+            room = MAX_CANDIDATES - len(out[i])
+            out[i].extend(start + off for off in sorted(found)[:max(0, room)])
+    return out
 
 
 class EcBignumDetector:
-    """EC private scalars held as OpenSSL BIGNUMs, proved against known EC public keys."""
+    """EC private scalars held as OpenSSL BIGNUMs, Go big.Ints and JDK arrays, proved against known EC
+    public keys."""
 
     name = "ecbignum"
     patterns = ()
@@ -118,54 +173,153 @@ class EcBignumDetector:
         points = _known_points(ctx)
         if not points:
             return []
+        self._tried: set[int] = set()
+        self._candidates = 0
+        self._all_proved = False
+        total = sum(len(v) for v in points.values())
+        proved: dict[int, tuple[str, str, str, str]] = {}  # d -> (curve, key_id, source, how it was found)
+        for d, how in self._all_candidates(ctx, points):
+            if self._candidates > MAX_CANDIDATES:
+                ctx.notes.append(f"candidate cap of {MAX_CANDIDATES} reached; later candidates not tried")
+                break
+            hit = self._prove(d, points)
+            if hit is not None and d not in proved:
+                proved[d] = (*hit, how)
+                self._all_proved = len({v[1] for v in proved.values()}) >= total
+        upgraded = self._upgrade_sec1(ctx, points, proved)
+        ctx.notes.append(f"{sum(len(v) for v in points.values())} EC public keys known, {self._candidates} "
+                         f"candidates tried, {len(proved)} proved" + (f", {upgraded} SEC1 keys confirmed" if upgraded else ""))
+        return list(self._locations(ctx, proved))
+
+    def _prove(self, d: int, points: dict[str, list[tuple[Any, str, str]]]) -> tuple[str, str, str] | None:
+        """(curve, key_id, source) when d*G is a known point (each d tried once)."""
+        if d in self._tried or d <= 1:
+            return None
+        self._tried.add(d)
+        self._candidates += 1
+        for name, known in points.items():
+            curve = CURVES[name][0]
+            if d.bit_length() > curve.key_size:
+                continue
+            try:
+                public = ec.derive_private_key(d, curve).public_key().public_numbers()
+            except (ValueError, TypeError, OverflowError):
+                continue
+            for numbers, kid, source in known:
+                if public.x == numbers.x and public.y == numbers.y:
+                    return name, kid, source
+        return None
+
+    def _all_candidates(self, ctx: PostScanContext, points: dict[str, list[tuple[Any, str, str]]]
+                        ) -> Iterator[tuple[int, str]]:
+        """(d, how it was found) from every header shape, cheapest and most selective first."""
         dump = ctx.dump
-        wanted_limbs = {CURVES[name][1]: name for name in points}
-        regex = _header_regex(tuple(wanted_limbs))
-        tried: set[int] = set()
-        proved: dict[int, tuple[str, str, str, int]] = {}  # d -> (curve, key_id, source, header offset)
-        candidates = 0
-        for off in _header_hits(ctx, regex):
+        curves = [name for name in points]
+        limbs = tuple(CURVES[name][1] for name in curves)
+        shapes = {JDK_LIMBS[name][1]: name for name in curves}
+        sizes = {(CURVES[name][0].key_size + 7) // 8: name for name in curves}
+        java_hits, bn_hits, go_hits = _header_hits(
+            ctx, [_java_regex(tuple(shapes) + tuple(sizes)), _header_regex(limbs), _go_regex(limbs)],
+            [JAVA_HEADER, HEADER, GO_HEADER])
+        jdk_hits = bytes_hits = java_hits  # told apart by the array's length
+        # the JDK's IntegerPolynomial long[] (every limb below 2^bits: very selective)
+        for off in jdk_hits:
+            head = ctx.view.read(off, JAVA_HEADER)
+            if len(head) < JAVA_HEADER:
+                continue
+            count = struct.unpack_from("<I", head, 12)[0]
+            name = shapes.get(count)
+            if name is None:
+                continue
+            bits, _ = JDK_LIMBS[name]
+            raw = ctx.view.read(off + JAVA_HEADER, 8 * count)
+            if len(raw) < 8 * count:
+                continue
+            words = struct.unpack(f"<{count}q", raw)
+            if any(not 0 <= w < 1 << bits for w in words):
+                continue
+            yield sum(w << (bits * i) for i, w in enumerate(words)), f"a JDK IntegerPolynomial long[] at file offset {off:#x}"
+        # OpenSSL BIGNUM headers
+        wanted_limbs = {CURVES[name][1]: name for name in curves}
+        for off in bn_hits:
             header = ctx.view.read(off, HEADER)
             if len(header) < HEADER:
                 continue
             ptr, top, dmax, neg, _flags = struct.unpack("<QiiII", header)
-            name = wanted_limbs.get(top)
-            if name is None or dmax < top or neg:
+            if wanted_limbs.get(top) is None or dmax < top or neg:
                 continue
             target = dump.va_to_file(ptr)
             if target is None:
                 continue
             raw = dump.read(target, 8 * top)
-            if len(raw) < 8 * top:
+            if len(raw) == 8 * top:
+                yield int.from_bytes(raw, "little"), f"the OpenSSL BIGNUM header at file offset {off:#x}"
+        # Go big.Int headers
+        for off in go_hits:
+            header = ctx.view.read(off, GO_HEADER)
+            if len(header) < GO_HEADER:
                 continue
-            d = int.from_bytes(raw, "little")
-            if d in tried or d <= 1:
+            _neg, ptr, length, cap = struct.unpack("<QQQQ", header)
+            if length not in wanted_limbs or cap < length:
                 continue
-            tried.add(d)
-            candidates += 1
-            if candidates > MAX_CANDIDATES:
-                ctx.notes.append(f"candidate cap of {MAX_CANDIDATES} reached; later BIGNUMs not tried")
+            target = dump.va_to_file(ptr)
+            if target is None:
+                continue
+            raw = dump.read(target, 8 * length)
+            if len(raw) == 8 * length:
+                yield int.from_bytes(raw, "little"), f"the Go big.Int header at file offset {off:#x}"
+        # the JDK's little-endian byte[] (arrayS): many byte[]s of that size (hashes, nonces), so only
+        # while some known point is still without its scalar
+        for off in bytes_hits:
+            if self._all_proved:
                 break
-            curve = CURVES[name][0]
-            try:
-                public = ec.derive_private_key(d, curve).public_key().public_numbers()
-            except (ValueError, TypeError, OverflowError):
+            head = ctx.view.read(off, JAVA_HEADER)
+            count = struct.unpack_from("<I", head, 12)[0] if len(head) == JAVA_HEADER else 0
+            if count not in sizes:
                 continue
-            for numbers, kid, source in points[name]:
-                if public.x == numbers.x and public.y == numbers.y:
-                    proved[d] = (name, kid, source, off)
-                    break
-        ctx.notes.append(f"{sum(len(v) for v in points.values())} EC public keys known, {candidates} BIGNUM "
-                         f"candidates tried, {len(proved)} proved")
-        return list(self._locations(ctx, proved))
+            raw = ctx.view.read(off + JAVA_HEADER, count)
+            if len(raw) == count and len(set(raw)) >= count // 3:
+                yield int.from_bytes(raw, "little"), f"a JDK byte[] (little-endian) at file offset {off:#x}"
 
-    def _locations(self, ctx: PostScanContext, proved: dict[int, tuple[str, str, str, int]]) -> Iterator[Finding]:
-        for d, (name, kid, source, header_off) in proved.items():
+    def _upgrade_sec1(self, ctx: PostScanContext, points: dict[str, list[tuple[Any, str, str]]],
+                      proved: dict[int, tuple[str, str, str, str]]) -> int:
+        """SEC1 keys of the first pass without public key or curve: confirmed in place when d*G is known."""
+        done = 0
+        for f in ctx.findings:
+            if f.kind != kinds.EC_PRIVATE_KEY or f.key_id is not None or f.encoding != "der-sec1" or f.length > 200:
+                continue
+            data = ctx.view.read(f.offset, f.length)
+            if len(data) < 7 or data[2:5] != b"\x02\x01\x01" or data[5] != 0x04 or 7 + data[6] > len(data):
+                continue
+            d = int.from_bytes(data[7 : 7 + data[6]], "big")
+            self._tried.discard(d)
+            hit = self._prove(d, points)
+            if hit is None:
+                continue
+            name, kid, source = hit
+            proved.setdefault(d, (name, kid, source, f"the SEC1 ECPrivateKey at file offset {f.offset:#x}"))
+            f.key_id = kid
+            f.confidence = Confidence.CONFIRMED
+            f.reasons.append(f"d*G equals the public point of key {kid} ({source}) on {name}")
+            f.details.update({"algorithm": "EC", "curve": name})
+            done += 1
+        return done
+
+    def _locations(self, ctx: PostScanContext, proved: dict[int, tuple[str, str, str, str]]) -> Iterator[Finding]:
+        for d, (name, kid, source, how) in proved.items():
             size = (CURVES[name][0].key_size + 7) // 8
-            forms = [("le64", d.to_bytes(8 * CURVES[name][1], "little")), ("be", d.to_bytes(size, "big"))]
-            needles = [blob.rstrip(b"\0") if layout == "le64" else blob.lstrip(b"\0") for layout, blob in forms]
-            for (layout, _blob), needle, offsets in zip(forms, needles, find_all(ctx.dump, needles, ctx.state, self.name, ctx.view), strict=True):
+            forms = [("le64", d.to_bytes(8 * CURVES[name][1], "little").rstrip(b"\0")),
+                     ("be", d.to_bytes(size, "big").lstrip(b"\0")),
+                     ("jint", encode(d, "jint")),
+                     ("jdk-limbs", jdk_limbs(d, name))]
+            needles = [blob for _layout, blob in forms]
+            found = find_all(ctx.dump, needles, ctx.state, self.name, ctx.view)
+            for (layout, needle), offsets in zip(forms, found, strict=True):
                 for off in offsets[:MAX_COPIES]:
+                    if layout == "le64" and off % 8:
+                        layout_name = "le"
+                    else:
+                        layout_name = layout
                     yield Finding(
                         kind=kinds.EC_PRIVATE_KEY,
                         encoding="raw-bignum",
@@ -174,10 +328,10 @@ class EcBignumDetector:
                         confidence=Confidence.CONFIRMED,
                         reasons=[
                             f"d*G equals the public point of key {kid} ({source})",
-                            f"found through the OpenSSL BIGNUM header at file offset {header_off:#x}",
+                            f"found through {how}",
                         ],
                         key_id=kid,
-                        details={"algorithm": "EC", "curve": name, "component": "d", "layout": layout},
+                        details={"algorithm": "EC", "curve": name, "component": "d", "layout": layout_name},
                     )
 
 

@@ -70,6 +70,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.evidence.model import content_path
 from viewer.evidence.source import open_read_only
 from viewer.scan import keys, kinds
 from viewer.scan.detector import PostScanContext
@@ -152,7 +153,8 @@ class _Reader:
     def __init__(self, ctx: PostScanContext):
         self.view = ctx.view
         self.size = int(getattr(ctx.view, "size", 0) or getattr(ctx.dump, "size", 0))
-        path = getattr(ctx.dump, "path", None) or getattr(ctx.view, "path", None)
+        # the content's own file (a container's is in the cache); None: read through the view
+        path = content_path(ctx.dump) if ctx.dump is not None else getattr(ctx.view, "path", None)
         self.fd = open_read_only(path)
 
     def read(self, offset: int, length: int) -> bytes:

@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from viewer.evidence.model import content_path
 from viewer.evidence.source import open_read_only
 from viewer.scan import kinds
 from viewer.scan.detector import PostScanContext
@@ -199,7 +200,7 @@ class IslandsDetector:
         explained = _Explained(ctx.findings)
         best: list[tuple[float, int, int, int, float]] = []  # min-heap of (score, -offset, offset, end, entropy)
         found = dropped = 0
-        kit = _Kit(getattr(ctx.dump, "path", None))
+        kit = _Kit(content_path(ctx.dump))
         try:
             for s in range(0, size, CHUNK):
                 if ctx.state is not None and getattr(ctx.state, "is_cancelled", False):

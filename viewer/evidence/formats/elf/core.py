@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from viewer.evidence.formats.base import MAX_REGIONS, Warnings, parse_at, without_gc
+from viewer.evidence.formats.elf import vmcore
 from viewer.evidence.formats.elf.names import (
     EF_MIPS_ABI2,
     EM_MIPS,
@@ -350,4 +351,8 @@ def parse(src: ByteSource, warnings: Warnings | None = None) -> ParseResult:
     ctx.os_name = detect_os(ctx)
     decode_notes(ctx)
     regions = _header_regions(ctx) + _load_regions(ctx)
-    return ParseResult(FORMAT, _meta(ctx), regions, _structure(ctx, phnum), warnings, _details(ctx, phnum))
+    result = ParseResult(FORMAT, _meta(ctx), regions, _structure(ctx, phnum), warnings, _details(ctx, phnum))
+    vmcore_kind = vmcore.kind(ctx)
+    if vmcore_kind is not None:
+        vmcore.adapt(ctx, result, vmcore_kind)
+    return result

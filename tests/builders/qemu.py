@@ -1,0 +1,178 @@
+"""Vmcores made by a real QEMU: Debian's qemu-system-x86 with TCG (no KVM), a 64 MiB guest paused at
+reset with known bytes loaded at a physical address, dumped through QMP ``dump-guest-memory`` in every
+format this build offers (``query-dump-guest-memory-capability``: elf, kdump-zlib, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+QEMU = shutil.which("qemu-system-x86_64")
+MARKER_ADDR = 0x200000
+
+
+class Qmp:
+    def __init__(self, path: Path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(120)
+        self.sock.connect(str(path))
+        self.f = self.sock.makefile("rwb")
+        json.loads(self.f.readline())  # greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name: str, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+        self.f.flush()
+        while True:
+            reply = json.loads(self.f.readline())
+            if "error" in reply:
+                raise RuntimeError(f"QMP {name}: {reply['error']}")
+            if "return" in reply:
+                return reply["return"]
+
+
+def qemu_vmcores(work: Path, marker: bytes) -> dict[str, Path]:
+    """{format: vmcore path} for every format QEMU offers, of one guest with ``marker`` at MARKER_ADDR."""
+    if QEMU is None:
+        pytest.fail("qemu-system-x86_64 is not installed: `make deps` installs qemu-system-x86")
+    blob = work / "marker.bin"
+    blob.write_bytes(marker)
+    sock = work / "qmp.sock"
+    proc = subprocess.Popen([QEMU, "-M", "pc", "-m", "64", "-nographic", "-nodefaults", "-S", "-display", "none",
+                             "-device", f"loader,file={blob},addr={MARKER_ADDR:#x},force-raw=on",
+                             "-qmp", f"unix:{sock},server=on,wait=off"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(400):
+            if sock.exists():
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"QEMU did not start: {proc.stderr.read().decode()[-300:]}")
+            time.sleep(0.05)
+        qmp = Qmp(sock)
+        formats = qmp.cmd("query-dump-guest-memory-capability")["formats"]
+        out = {}
+        for fmt in formats:
+            if fmt == "win-dmp":  # needs a Windows guest
+                continue
+            path = work / f"vmcore.{fmt}"
+            qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{path}", format=fmt)
+            for _ in range(1200):
+                if qmp.cmd("query-dump")["status"] != "active":
+                    break
+                time.sleep(0.05)
+            os.chmod(path, 0o444)
+            out[fmt] = path
+        qmp.cmd("quit")
+        return out
+    finally:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def makedumpfile_rebuild(flat: Path, out: Path) -> Path:
+    """``makedumpfile -R OUT < FLAT``: the flattened layout rewritten into the normal diskdump layout."""
+    tool = shutil.which("makedumpfile")
+    if tool is None:
+        pytest.fail("makedumpfile is not installed: `make deps` installs it")
+    with open(flat, "rb") as f:
+        subprocess.run([tool, "-R", str(out)], stdin=f, check=True, capture_output=True, timeout=300)
+    return out
+
+
+def linux_vmcores(work: Path, files: dict[str, bytes], marker: str) -> dict[str, Path]:
+    """Vmcores of a real Linux kernel (Debian's cloud kernel, TCG) that booted an initramfs holding
+    ``files``, loaded qemu_fw_cfg (so the kernel hands QEMU its VMCOREINFO), read the files into the page
+    cache, logged ``marker`` and crashed through sysrq: QMP dump-guest-memory as elf and kdump-zlib."""
+    import glob
+    import gzip
+
+    if QEMU is None:
+        pytest.fail("qemu-system-x86_64 is not installed: `make deps` installs qemu-system-x86")
+    kernels = sorted(glob.glob("/boot/vmlinuz-*"))
+    modules = sorted(glob.glob("/lib/modules/*/kernel/drivers/firmware/qemu_fw_cfg.ko*"))
+    busybox = shutil.which("busybox")
+    if not kernels or not modules or busybox is None:
+        pytest.fail("a Linux kernel and busybox are needed: `make deps` installs linux-image-cloud-amd64 and "
+                    "busybox-static")
+    module = Path(modules[0])
+    if module.suffix == ".xz":
+        import lzma
+
+        module_bytes = lzma.decompress(module.read_bytes())
+    else:
+        module_bytes = module.read_bytes()
+    reads = " ".join(f"/{name}" for name in files)
+    init = (f"#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\n/bin/busybox mount -t devtmpfs dev /dev\n"
+            f"/bin/busybox insmod /qemu_fw_cfg.ko\n/bin/busybox cat {reads} > /dev/null\n"
+            f"echo '{marker}' > /dev/kmsg\n/bin/busybox sleep 1\necho c > /proc/sysrq-trigger\n").encode()
+    entries = [("bin", None, 0o40755), ("proc", None, 0o40755), ("dev", None, 0o40755),
+               ("bin/busybox", Path(busybox).read_bytes(), 0o100755), ("init", init, 0o100755),
+               ("qemu_fw_cfg.ko", module_bytes, 0o100644),
+               *((name, data, 0o100644) for name, data in files.items())]
+    initrd = work / "initrd.gz"
+    initrd.write_bytes(gzip.compress(_cpio(entries)))
+    serial = work / "serial.log"
+    sock = work / "qmp-linux.sock"
+    proc = subprocess.Popen([QEMU, "-M", "pc", "-m", "192", "-nographic", "-nodefaults", "-display", "none",
+                             "-kernel", kernels[-1], "-initrd", str(initrd), "-append", "console=ttyS0 panic=0",
+                             "-serial", f"file:{serial}", "-device", "vmcoreinfo",
+                             "-qmp", f"unix:{sock},server=on,wait=off"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(400):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        qmp = Qmp(sock)
+        deadline = time.monotonic() + 240
+        while b"end Kernel panic" not in (serial.read_bytes() if serial.exists() else b""):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail(f"the Linux guest did not reach its panic: {serial.read_bytes()[-500:]!r}")
+            time.sleep(0.5)
+        qmp.cmd("stop")
+        out = {}
+        for fmt in ("elf", "kdump-zlib"):
+            path = work / f"linux.{fmt}"
+            qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{path}", format=fmt)
+            for _ in range(2400):
+                if qmp.cmd("query-dump")["status"] != "active":
+                    break
+                time.sleep(0.05)
+            os.chmod(path, 0o444)
+            out[fmt] = path
+        out["serial"] = serial
+        out["release"] = Path(kernels[-1]).name.removeprefix("vmlinuz-")
+        qmp.cmd("quit")
+        return out
+    finally:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _cpio(entries: list[tuple[str, bytes | None, int]]) -> bytes:
+    """An initramfs archive in the kernel's "newc" cpio format (Documentation/driver-api/early-userspace)."""
+    out = bytearray()
+    for ino, (name, data, mode) in enumerate([*entries, ("TRAILER!!!", b"", 0)], 1):
+        body = data or b""
+        raw = name.encode() + b"\0"
+        fields = [ino, mode, 0, 0, 1, 0, len(body), 0, 0, 0, 0, len(raw), 0]
+        out += b"070701" + b"".join(b"%08X" % f for f in fields) + raw
+        out += bytes(-len(out) % 4)  # the name is padded to 4 bytes, and so is the data
+        out += body
+        out += bytes(-len(out) % 4)
+    return bytes(out)

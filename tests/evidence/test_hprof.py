@@ -1,0 +1,123 @@
+"""Java heap dumps (HPROF): the parser on heaps written by tests/builders/hprof.py (which knows the format
+from its description, not from the parser), the key objects found with their object context, a redaction
+that leaves a valid HPROF, and hostile heaps (lying lengths and counts) that open with warnings within
+bounds. The real heap dump of a live JVM (jcmd GC.heap_dump) is in tests/scan/test_scan_live_runtimes.py."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.builders import hprof as build
+from viewer.evidence import open_dump
+from viewer.evidence.formats import hprof
+from viewer.scan.detectors.aes import layout_bytes
+from viewer.scan.engine import scan_dump
+from viewer.scan.finding import Confidence
+from viewer.scan.keys import key_id, symmetric_key_id
+
+
+@pytest.fixture(scope="module")
+def heap(tmp_path_factory):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    aes_key, hmac_key = os.urandom(32), os.urandom(32)
+    data, at = build.jdk_heap(key, aes_key, hmac_key, layout_bytes(aes_key, True, True))
+    path = tmp_path_factory.mktemp("hprof") / "heap.hprof"
+    path.write_bytes(data)
+    return path, key, aes_key, hmac_key, at
+
+
+def test_parse_header_regions_and_tree(heap):
+    path, *_ = heap
+    with open_dump(path) as dump:
+        assert dump.format == "hprof" and not dump.warnings
+        assert dump.meta["identifier_size"] == 8 and dump.meta["heap_dump_segments"] == 1
+        assert [r.kind for r in dump.regions] == ["header", "records", "heap", "records"]
+        assert all(r.vaddr is None for r in dump.regions)
+        header = dump.structure.find("header")
+        assert [(c.name, c.value) for c in header.children] == [
+            ("format", "JAVA PROFILE 1.0.2"), ("identifier_size", 8), ("timestamp_ms", 1_700_000_000_000)]
+        assert dump.read(header.children[1].offset, 4) == b"\0\0\0\x08"
+        classes = {c.name: c.value for c in dump.structure.find("classes").children}
+        assert classes["java.math.BigInteger"].startswith("8 instances")
+        objects = {n.name.split(" @")[0]: n for n in dump.structure.find("key objects").children}
+        rsa_node = objects["sun.security.rsa.RSAPrivateCrtKeyImpl"]
+        assert {c.name: c.value for c in rsa_node.children}["p"].startswith("0x")
+        spec = {c.name: c for c in objects["javax.crypto.spec.SecretKeySpec"].children}
+        assert spec["key"].value == "byte[32]" and spec["key"].length == 32
+
+
+def test_key_objects_found_with_context(heap):
+    path, key, aes_key, hmac_key, at = heap
+    with open_dump(path) as dump:
+        result = scan_dump(dump)
+    by_offset = {(f.offset, f.kind): f for f in result.findings if f.secret}
+    kid = key_id(key.public_key())
+    for comp, field in (("p", "p.mag"), ("q", "q.mag"), ("d", "d.mag")):
+        f = by_offset[(at[comp], "rsa-private-key")]
+        assert f.key_id == kid and f.confidence == Confidence.CONFIRMED
+        assert f.details["hprof"]["class"] == "sun.security.rsa.RSAPrivateCrtKeyImpl"
+        assert f.details["hprof"]["field"] == field
+    assert (at["n"], "rsa-private-key") not in by_offset  # the modulus is public
+    spec = by_offset[(at["aes_key"], "aes-key")]
+    assert spec.key_id == symmetric_key_id(aes_key)
+    assert spec.confidence == Confidence.CONFIRMED  # its schedule was found too
+    assert spec.details["hprof"]["field"] == "key"
+    sched = by_offset[(at["aes_schedule"], "aes-key")]  # big-endian ints, at an odd offset
+    assert at["aes_schedule"] % 4 and sched.details["rotated"] == "jdk"
+    assert sched.details["hprof"] == {"array": "int[60]", "array_id": sched.details["hprof"]["array_id"],
+                                      "class": "com.sun.crypto.provider.AESCrypt",
+                                      "object_id": sched.details["hprof"]["object_id"], "field": "K"}
+    for pad in ("ipad", "opad"):
+        f = by_offset[(at[pad], "hmac-secret")]
+        assert f.key_id == symmetric_key_id(hmac_key) and f.details["hprof"]["field"] == f"k_{pad}"
+
+
+def test_redaction_keeps_a_valid_hprof(heap, tmp_path: Path):
+    from viewer.handover.redact import redact_file
+
+    path, key, aes_key, hmac_key, at = heap
+    out = tmp_path / "clean.hprof"
+    result = redact_file(path, out)
+    assert result.clean
+    with open_dump(path) as before, open_dump(out) as after:
+        assert after.format == "hprof" and not after.warnings and after.size == before.size
+        assert after.meta == before.meta
+        assert [(r.file_offset, r.size, r.kind) for r in after.regions] == [
+            (r.file_offset, r.size, r.kind) for r in before.regions]
+        assert len(hprof.resolved(after.source).primitive_arrays) == len(hprof.resolved(before.source).primitive_arrays)
+        data = after.read(0, after.size)
+        for secret in (aes_key, hmac_key, key.private_numbers().p.to_bytes(128, "big")):
+            assert secret not in data
+        assert not [f for f in scan_dump(after).findings if f.secret and f.confidence >= Confidence.MEDIUM]
+
+
+HOSTILE = {
+    "lying-record-length": build.lying_record_length,
+    "lying-array-counts": build.lying_array_counts,
+    "many-tiny-records": build.many_tiny_records,
+    "class-dump-lies": build.class_dump_lies,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_heaps_open_with_warnings_within_bounds(name: str, tmp_path: Path):
+    path = tmp_path / f"{name}.hprof"
+    path.write_bytes(HOSTILE[name]())
+    assert path.stat().st_size <= 16 * 1024 * 1024
+    started = time.process_time()
+    with open_dump(path) as dump:
+        assert dump.format == "hprof"
+        idx = hprof.resolved(dump.source)
+        nodes = sum(1 for _ in dump.structure.walk())
+        result = scan_dump(dump, executor="inline")
+        warnings = [*dump.warnings, *idx.warnings, *result.warnings]
+    # memory and the open's own time limits: tests/evidence/test_hostile.py (the shared hostile registry)
+    assert time.process_time() - started < 30
+    assert nodes >= 1
+    assert warnings, f"{name}: a hostile heap opened without a word about it"
+    assert not [w for w in warnings if "failed" in w or "raised" in w]
