@@ -166,6 +166,10 @@ def test_a_missing_file_is_a_failure_not_a_crash(qtbot, tmp_path: Path) -> None:
     path = tmp_path / "gone.bin"
     path.write_bytes(b"\0" * 100_000)
     with open_dump(path) as dump:
-        path.unlink()  # the engine re-opens the file by path for its reads
+        path.unlink()
+        # the engine reads through the descriptor the evidence was opened with (issue 13): the bytes that
+        # were opened still scan, and hash, after the path is gone
+        assert scan_dump(dump, executor="thread").stats.bytes_scanned == 100_000
+        dump.source.close()  # now the evidence cannot be read at all
         message = _failure(qtbot, scan_task(dump))
-    assert message.startswith("scan failed: FileNotFoundError") and "\n" not in message
+    assert message.startswith("scan failed: ") and "EvidenceError" in message and "\n" not in message
