@@ -75,6 +75,8 @@ bench-deps:
 bench: deps bench-deps venv  ## benchmarks: info, scan (beside rsakeyfind/aeskeyfind/yara), entropy
 	$(PY) tests/bench/bench_info.py
 	$(PY) tests/bench/bench_scan.py --size-gib $${BENCH_GIB:-2}
+	@$(PY) -m pip install -q yara-x >/dev/null 2>&1 || echo "yara-x did not install: the real-dump table leaves it out"
+	$(PY) tests/bench/bench_scan.py --real --repeat $${BENCH_REPEAT:-3} --scaling $${BENCH_SCALING:-1,2,4,8}
 	$(PY) tests/bench/bench_entropy.py
 	$(PY) tests/bench/bench_gui.py
 	$(PY) tests/bench/bench_case.py
