@@ -39,6 +39,33 @@ class Qmp:
                 return reply["return"]
 
 
+def _connect(proc: subprocess.Popen, sock: Path) -> Qmp:
+    """The QMP connection of a QEMU just started (its socket waited for up to 20 s; a QEMU that exits first
+    fails the test with the end of its stderr)."""
+    for _ in range(400):
+        if sock.exists():
+            break
+        if proc.poll() is not None:
+            pytest.fail(f"QEMU did not start: {proc.stderr.read().decode()[-300:]}")
+        time.sleep(0.05)
+    return Qmp(sock)
+
+
+def dump_guest(qmp: Qmp, work: Path, stem: str, formats: list[str], seconds: float) -> dict[str, Path]:
+    """The stopped guest dumped through QMP ``dump-guest-memory`` once per format (``work/stem.format``,
+    read-only), each dump waited for up to ``seconds``."""
+    out = {}
+    for fmt in formats:
+        path = work / f"{stem}.{fmt}"
+        qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{path}", format=fmt)
+        deadline = time.monotonic() + seconds
+        while qmp.cmd("query-dump")["status"] == "active" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.chmod(path, 0o444)
+        out[fmt] = path
+    return out
+
+
 def qemu_vmcores(work: Path, marker: bytes) -> dict[str, Path]:
     """{format: vmcore path} for every format QEMU offers, of one guest with ``marker`` at MARKER_ADDR."""
     if QEMU is None:
@@ -51,34 +78,13 @@ def qemu_vmcores(work: Path, marker: bytes) -> dict[str, Path]:
                              "-qmp", f"unix:{sock},server=on,wait=off"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(400):
-            if sock.exists():
-                break
-            if proc.poll() is not None:
-                pytest.fail(f"QEMU did not start: {proc.stderr.read().decode()[-300:]}")
-            time.sleep(0.05)
-        qmp = Qmp(sock)
+        qmp = _connect(proc, sock)
         formats = qmp.cmd("query-dump-guest-memory-capability")["formats"]
-        out = {}
-        for fmt in formats:
-            if fmt == "win-dmp":  # needs a Windows guest
-                continue
-            path = work / f"vmcore.{fmt}"
-            qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{path}", format=fmt)
-            for _ in range(1200):
-                if qmp.cmd("query-dump")["status"] != "active":
-                    break
-                time.sleep(0.05)
-            os.chmod(path, 0o444)
-            out[fmt] = path
+        out = dump_guest(qmp, work, "vmcore", [f for f in formats if f != "win-dmp"], 60)  # win-dmp: Windows guests
         qmp.cmd("quit")
         return out
     finally:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
 
 
 def makedumpfile_rebuild(flat: Path, out: Path) -> Path:
@@ -131,37 +137,20 @@ def linux_vmcores(work: Path, files: dict[str, bytes], marker: str) -> dict[str,
                              "-qmp", f"unix:{sock},server=on,wait=off"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(400):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        qmp = Qmp(sock)
+        qmp = _connect(proc, sock)
         deadline = time.monotonic() + 240
         while b"end Kernel panic" not in (serial.read_bytes() if serial.exists() else b""):
             if time.monotonic() > deadline or proc.poll() is not None:
                 pytest.fail(f"the Linux guest did not reach its panic: {serial.read_bytes()[-500:]!r}")
             time.sleep(0.5)
         qmp.cmd("stop")
-        out = {}
-        for fmt in ("elf", "kdump-zlib"):
-            path = work / f"linux.{fmt}"
-            qmp.cmd("dump-guest-memory", paging=False, protocol=f"file:{path}", format=fmt)
-            for _ in range(2400):
-                if qmp.cmd("query-dump")["status"] != "active":
-                    break
-                time.sleep(0.05)
-            os.chmod(path, 0o444)
-            out[fmt] = path
+        out: dict[str, Path] = dump_guest(qmp, work, "linux", ["elf", "kdump-zlib"], 120)
         out["serial"] = serial
         out["release"] = Path(kernels[-1]).name.removeprefix("vmlinuz-")
         qmp.cmd("quit")
         return out
     finally:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
 
 
 def _cpio(entries: list[tuple[str, bytes | None, int]]) -> bytes:
@@ -176,3 +165,12 @@ def _cpio(entries: list[tuple[str, bytes | None, int]]) -> bytes:
         out += body
         out += bytes(-len(out) % 4)
     return bytes(out)
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    """QEMU waited for after ``quit`` (killed when it does not end within 10 s), so no guest outlives a test."""
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

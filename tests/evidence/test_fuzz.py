@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.builders import fuzzing
 from tests.builders.lime import image as lime_image
 from tests.builders.mutations import check_parse
 from tests.conftest import CORPUS
@@ -44,16 +45,7 @@ SEED_FILES = [
 ]
 SEEDS: list[bytes] = [(CORPUS / name).read_bytes() for name in SEED_FILES] + [lime_seed()]
 
-edits = st.lists(
-    st.tuples(
-        st.integers(min_value=0, max_value=8191),
-        st.one_of(
-            st.binary(min_size=1, max_size=4),
-            st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x80", b"\xff" * 8, b"\x00" * 8]),
-        ),
-    ),
-    max_size=24,
-)
+edits = fuzzing.edits(8191)
 
 
 @settings(
@@ -64,12 +56,6 @@ edits = st.lists(
 )
 @given(seed=st.sampled_from(range(len(SEEDS))), changes=edits, cut=st.one_of(st.none(), st.floats(0, 1)))
 def test_mutated_dumps_never_crash(tmp_path: Path, seed: int, changes, cut) -> None:
-    data = bytearray(SEEDS[seed])
-    for pos, blob in changes:
-        pos = pos % max(1, len(data))
-        data[pos : pos + len(blob)] = blob
-    if cut is not None:
-        data = data[: int(len(data) * cut)]
     target = tmp_path / "fuzz.bin"
-    target.write_bytes(bytes(data))
+    target.write_bytes(fuzzing.apply_edits(SEEDS[seed], changes, cut))
     check_parse(target)

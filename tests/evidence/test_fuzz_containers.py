@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.builders import fuzzing
 from tests.builders.containers import apport_report, compress, zip_of
 from tests.builders.macho import macho_core
 from tests.builders.mutations import check_parse
@@ -63,16 +64,7 @@ def _small_kdump(memory: bytes) -> bytes:
 
 SEEDS: list[bytes] = []
 
-edits = st.lists(
-    st.tuples(
-        st.integers(min_value=0, max_value=16383),
-        st.one_of(
-            st.binary(min_size=1, max_size=4),
-            st.sampled_from([b"\xff\xff\xff\xff", b"\x00\x00\x00\x80", b"\xff" * 8, b"\x00" * 8]),
-        ),
-    ),
-    max_size=24,
-)
+edits = fuzzing.edits(16383)
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +87,6 @@ def test_seeds_open_as_their_formats(seeds, tmp_path) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(seed=st.integers(min_value=0, max_value=5), changes=edits, cut=st.one_of(st.none(), st.floats(0, 1)))
 def test_mutated_containers_never_crash(seeds, tmp_path: Path, seed: int, changes, cut) -> None:
-    data = bytearray(SEEDS[seed])
-    for pos, blob in changes:
-        pos = pos % max(1, len(data))
-        data[pos:pos + len(blob)] = blob
-    if cut is not None:
-        data = data[: int(len(data) * cut)]
     target = tmp_path / "fuzz.bin"
-    target.write_bytes(bytes(data))
+    target.write_bytes(fuzzing.apply_edits(SEEDS[seed], changes, cut))
     check_parse(target)

@@ -87,19 +87,14 @@ def test_lying_e_addr_past_the_file_is_clipped(tmp_path: Path) -> None:
     assert region.size == 64
 
 
-def test_e_addr_below_s_addr_stops_with_a_warning(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("bad", "fill", "said"), [
+    (lambda: header(0x5000, 0x4000), b"y", "below s_addr"),
+    (lambda: header(0x5000, 0x5FFF, magic=0xDEADBEEF), b"z", "bad magic 0xdeadbeef"),
+], ids=["e_addr-below-s_addr", "bad-magic"])
+def test_a_bad_header_mid_file_stops_with_a_warning(tmp_path: Path, bad, fill: bytes, said: str) -> None:
     good, _ = image(RANGES[:2])
-    data = good + header(0x5000, 0x4000) + b"y" * 4096
-    dump = parse_bytes(tmp_path, data)
-    assert any("below s_addr" in w for w in dump.warnings)
-    assert len([r for r in dump.regions if r.kind == "physical"]) == 2
-
-
-def test_bad_magic_mid_file_stops_with_a_warning(tmp_path: Path) -> None:
-    good, _ = image(RANGES[:2])
-    data = good + header(0x5000, 0x5FFF, magic=0xDEADBEEF) + b"z" * 4096
-    dump = parse_bytes(tmp_path, data)
-    assert any("bad magic 0xdeadbeef" in w for w in dump.warnings)
+    dump = parse_bytes(tmp_path, good + bad() + fill * 4096)
+    assert any(said in w for w in dump.warnings)
     assert len([r for r in dump.regions if r.kind == "physical"]) == 2
 
 

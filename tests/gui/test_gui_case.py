@@ -28,13 +28,6 @@ def settings(tmp_path: Path) -> QSettings:
 
 
 @pytest.fixture
-def window(qtbot, settings):
-    win = make_window(qtbot, settings)
-    yield win
-    win.close()
-
-
-@pytest.fixture
 def evidence(tmp_path: Path) -> Path:
     """A copy of the sample next to where the case will be (relative paths in the case)."""
     folder = tmp_path / "evidence"

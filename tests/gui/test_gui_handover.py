@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
-from tests.builders.window import ini_settings, make_window
+from tests.builders.window import ini_settings
 from tests.conftest import REPO
 from viewer.case import TEST_KDF, create_case
 from viewer.gui.findings import COL_SEVERITY, COL_STATUS, HEADERS
@@ -40,13 +40,6 @@ def sample_findings(demo_scan) -> list[dict]:
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
     return ini_settings(tmp_path, "Robin Reviewer")
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    win = make_window(qtbot, settings)
-    yield win
-    win.close()
 
 
 def observe_steps(window, feature, slot: str, label, shot: Path, when: str) -> list[tuple[str, str]]:

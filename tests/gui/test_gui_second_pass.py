@@ -10,12 +10,12 @@ import re
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QHeaderView
 
-from tests.builders.window import ini_settings, scanned
 from tests.builders.window import make_window as build_window
+from tests.builders.window import scanned
 from tests.conftest import CORPUS, REPO
 from viewer.case import open_case
 from viewer.scan.finding import Confidence
@@ -25,20 +25,8 @@ MINIDUMP = CORPUS / "bp_minidump2.dmp"
 PASS = "correct horse battery staple"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> QSettings:
-    return ini_settings(tmp_path)
-
-
 def make_window(qtbot, settings):
     return build_window(qtbot, settings, size=(1280, 900))
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    win = make_window(qtbot, settings)
-    yield win
-    win.close()
 
 
 def test_a_finding_is_selected_from_its_first_byte_at_the_top_with_start_end_length(qtbot, window):

@@ -13,27 +13,14 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from tests.builders.window import ini_settings, make_window
 from tests.conftest import CORPUS, REPO
 from viewer.evidence import open_dump
 
 SAMPLE = REPO / "resources" / "sample" / "demo-keyholder.core"
 MINIDUMP = CORPUS / "bp_minidump2.dmp"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> QSettings:
-    return ini_settings(tmp_path)
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    win = make_window(qtbot, settings)
-    yield win
-    win.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
+from tests.builders.certs import self_signed
 from tests.builders.scan import assert_patterns_compile
 from viewer.scan import keys
 from viewer.scan.detector import Hit
@@ -101,21 +101,10 @@ def utf16(text: bytes) -> bytes:
     return text.decode("ascii").encode("utf-16-le")
 
 
-def self_signed(private) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pem-der test")])
+def pem_der_certificate(private) -> x509.Certificate:
     import datetime as dt
 
-    now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(0x1234567)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(private, hashes.SHA256())
-    )
+    return self_signed(private, "pem-der test", dt.datetime(2025, 1, 1, tzinfo=dt.UTC), 0x1234567, days=30)
 
 
 def openssh_encrypted_container(private) -> bytes:
@@ -248,8 +237,8 @@ def private_forms(m) -> list[Planted]:
 
 def public_forms(m) -> list[Planted]:
     rsa_key, p256 = m["rsa"], m["p256"]
-    cert = self_signed(rsa_key)
-    ec_cert = self_signed(p256)
+    cert = pem_der_certificate(rsa_key)
+    ec_cert = pem_der_certificate(p256)
     H = Confidence.HIGH
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     pkcs1 = serialization.PublicFormat.PKCS1

@@ -4,18 +4,16 @@ public keys — which must give no secret finding above `low`."""
 
 from __future__ import annotations
 
-import datetime
 import socket
 import subprocess
 import sys
 import time
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
+from tests.builders.certs import self_signed
 from tests.builders.live import gcore
 from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
@@ -24,16 +22,6 @@ from viewer.scan.keys import key_id
 from viewer.scan.publickeys import load_public_keys
 
 pytestmark = pytest.mark.slow  # gcore of live processes
-
-
-def self_signed(key, name: str) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())
-    )
 
 
 def free_port() -> int:

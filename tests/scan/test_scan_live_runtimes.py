@@ -7,17 +7,15 @@ must give no secret finding above ``low``."""
 
 from __future__ import annotations
 
-import datetime
 import struct
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
 from tests.builders import runtimes
+from tests.builders.certs import self_signed
 from viewer.evidence import open_dump
 from viewer.scan.engine import ScanResult, scan_dump
 from viewer.scan.finding import Confidence, Finding
@@ -269,16 +267,6 @@ def test_node_control(tmp_path: Path):
     core = tmp_path / "node-control.core"
     runtimes.node_dump(runtimes.NODE_CONTROL, core)
     assert_control_clean(scan(core, []), drbg_keys=3)
-
-
-def self_signed(key, name: str) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256())
-    )
 
 
 def test_nginx_tls_keys(tmp_path: Path):

@@ -250,24 +250,31 @@ class ContentCache:
                     size += len(chunk)
                 os.ftruncate(out.fileno(), size)  # a content ending in zeros: its holes count
             sha = h.hexdigest()
-            final = self.content / sha
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
+            final = self._publish(tmp, sha)
         except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _remove(tmp)
             raise
-        entry = self.index / f"{_index_key(parent_sha256, step)}.json"
         if failure is None:  # a stream that failed is not indexed: the next open reports it again
-            part = entry.with_suffix(".tmp")
-            try:
-                part.write_text(json.dumps({"sha256": sha, "size": size, "step": step}))
-                os.replace(part, entry)
-            except OSError:
-                pass
+            self._remember(parent_sha256, step, sha, size)
         return Content(final, sha, size, False), failure
+
+    def _publish(self, tmp: str, sha: str) -> Path:
+        """A finished part file renamed to its content name, read-only: a name is only ever given to
+        complete content (a kill before this leaves a ``.part-`` file, never a wrong entry)."""
+        final = self.content / sha
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)
+        return final
+
+    def _remember(self, parent_sha256: str, step: str, sha: str, size: int) -> None:
+        """The index entry parent + step -> content (atomic; a cache that cannot be written is only slower)."""
+        entry = self.index / f"{_index_key(parent_sha256, step)}.json"
+        part = entry.with_suffix(".tmp")
+        try:
+            part.write_text(json.dumps({"sha256": sha, "size": size, "step": step}))
+            os.replace(part, entry)
+        except OSError:
+            pass
 
     def store_built(self, parent_sha256: str, step: str, build: Callable[[int], None], what: str,
                     check: Callable[[], None] | None = None) -> Content:
@@ -282,20 +289,17 @@ class ContentCache:
                 os.close(fd)
             sha = hash_file(Path(tmp), check)
             size = os.path.getsize(tmp)
-            final = self.content / sha
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, final)
+            final = self._publish(tmp, sha)
         except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _remove(tmp)
             raise
-        entry = self.index / f"{_index_key(parent_sha256, step)}.json"
-        part = entry.with_suffix(".tmp")
-        try:
-            part.write_text(json.dumps({"sha256": sha, "size": size, "step": step}))
-            os.replace(part, entry)
-        except OSError:
-            pass
+        self._remember(parent_sha256, step, sha, size)
         return Content(final, sha, size, False)
+
+
+def _remove(path: str) -> None:
+    """A part file of a store that failed, removed where it still exists."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
