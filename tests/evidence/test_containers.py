@@ -259,3 +259,18 @@ def test_a_container_that_shrinks_while_it_is_decompressed(tmp_path):
         open_dumps(gz, TaskState(on_step=shrink))
     content = Path(os.environ["EVIDENCE_VIEWER_CACHE_DIR"]) / "content"
     assert not list(content.glob(".part-*"))
+
+
+def test_a_zip_whose_members_cannot_be_read_opens_as_itself_with_warnings(tmp_path):
+    """Found by the container fuzzing: a ZIP whose one member's header was overwritten gave no dump at
+    all (an IndexError in open_dump). It opens as the container itself, saying why."""
+    member = tmp_path / "core"
+    member.write_bytes(b"\x7fELF" + os.urandom(4096))
+    data = bytearray(zip_of(tmp_path / "a.zip", member).read_bytes())
+    data[19:27] = b"\xff" * 8  # the local header's sizes: the member cannot be read
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    with open_dump(broken) as dump:
+        assert dump.size == len(data)
+        assert any("no readable dump" in w for w in dump.warnings), dump.warnings
+    assert len(open_dumps(broken)) == 1

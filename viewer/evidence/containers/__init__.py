@@ -187,7 +187,11 @@ def unwrap(path: str | os.PathLike[str], state: TaskState | None = None) -> list
     xattrs = coredump_xattrs(evidence.path)
     if xattrs:
         top_meta["systemd_coredump"] = xattrs
-    _walk(run, evidence, sha, [], [], top_meta)
+    warnings: list[str] = []
+    _walk(run, evidence, sha, [], warnings, top_meta)
+    if not run.results:  # e.g. a ZIP none of whose members could be read: the container itself, as it is
+        run.results.append(Unwrapped(evidence, None, [*warnings, f"the {kind} container holds no readable "
+                                     "dump; shown as it is"]))
     return run.results
 
 
