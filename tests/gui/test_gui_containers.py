@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.builders.containers import compress, zip_of
 from tests.builders.window import ini_settings, make_window
 from tests.conftest import DEMO_CORE
@@ -30,6 +32,7 @@ def test_zip_members_open_in_a_tab_each(qtbot, tmp_path: Path) -> None:
     assert "offsets in the decompressed content" in window.tabs.tabToolTip(2)
 
 
+@pytest.mark.slow  # decompresses a large container to cancel it: the full tier
 def test_cache_folder_setting_and_cancel(qtbot, tmp_path: Path, monkeypatch) -> None:
     window = make_window(qtbot, ini_settings(tmp_path))
     try:

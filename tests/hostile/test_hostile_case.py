@@ -22,6 +22,7 @@ CPU, WALL = 10, 8.0
 BROKEN: dict[str, str] = {}
 
 
+@pytest.mark.slow  # 45 hostile cases, each unlocked: the full tier
 @pytest.mark.parametrize("name", sorted(hostile_case.GENERATORS), ids=str)
 def test_a_hostile_case_is_refused_or_opened_honestly(name: str, tmp_path: Path, request) -> None:
     known(request, BROKEN.get(name))

@@ -37,6 +37,7 @@ def open_and_read(path: str) -> dict:
     return out
 
 
+@pytest.mark.slow  # a child process per hostile container: the full tier
 @pytest.mark.parametrize("name", sorted(hc.GENERATORS))
 def test_hostile_container_opens_within_time_and_memory(name: str, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("EVIDENCE_VIEWER_MAX_DECOMPRESSED", hc.TEST_LIMIT)
@@ -58,6 +59,7 @@ def test_hostile_container_opens_within_time_and_memory(name: str, tmp_path: Pat
         assert used <= 2 * 64 * 1024 * 1024, f"{name}: {used} bytes in the cache"
 
 
+@pytest.mark.slow  # writes every generator (about 20 s): the full tier
 def test_generators_stay_within_16_mib() -> None:
     for name, make in hc.GENERATORS.items():
         assert len(make()) <= hc.LIMIT, name

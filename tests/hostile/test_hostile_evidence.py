@@ -46,6 +46,7 @@ def terminal_dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # -- scan -----------------------------------------------------------------------------------------------
+@pytest.mark.slow  # a limited child process per hostile dump: the full tier
 @pytest.mark.parametrize("name", _params(heavy=HEAVY_SCAN))
 def test_scan_of_a_hostile_dump_ends_and_warns(name: str, tmp_path: Path, request) -> None:
     known(request, BROKEN.get(f"scan {name}"))
@@ -101,6 +102,7 @@ def test_evidence_shrinking_during_a_scan_is_a_warning_not_sigbus(tmp_path: Path
 
 
 # -- redaction ------------------------------------------------------------------------------------------
+@pytest.mark.slow  # a limited child process per hostile dump: the full tier
 @pytest.mark.parametrize("name", _params(light=LIGHT_REDACT))
 def test_redaction_of_a_hostile_dump_ends(name: str, tmp_path: Path, request) -> None:
     known(request, BROKEN.get(f"redact {name}"))

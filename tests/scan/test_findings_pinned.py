@@ -53,6 +53,7 @@ def test_samples_findings_are_pinned(samples_dir):
 
 @pytest.mark.parametrize("executor,chunk", [("inline", MiB), ("thread", MiB), ("process", 4 * MiB),
                                             ("process", 64 * MiB)])
+@pytest.mark.slow  # both samples scanned once per executor and chunk size: the full tier
 def test_samples_same_findings_every_way_the_bytes_flow(samples_dir, executor, chunk):
     pinned = json.loads(PINNED.read_text())
     for path in sample_paths(samples_dir)[:2]:
