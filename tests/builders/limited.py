@@ -29,10 +29,13 @@ CHILD = r"""
 import json, resource, sys, time, importlib
 module, name, path = sys.argv[1], sys.argv[2], sys.argv[3]
 task = getattr(importlib.import_module(module), name)
+from tests.builders.limited import reference_work
+before = reference_work()
 started = time.perf_counter(); cpu0 = time.process_time()
 result = task(path)
 result["seconds"] = time.perf_counter() - started
 result["cpu_seconds"] = time.process_time() - cpu0
+result["reference_cpu_seconds"] = (before + reference_work()) / 2
 result["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 try:  # ru_maxrss keeps the parent's peak across fork and exec (Linux): VmHWM is this process's own
     for line in open("/proc/self/status"):
@@ -42,6 +45,40 @@ except OSError:
     pass
 print(json.dumps(result))
 """
+
+
+def reference_work() -> float:
+    """CPU seconds of a fixed piece of parse-like work (unpack records, build and walk tree nodes).
+
+    Run in the child just before and after its task, it says how fast a CPU second is on this machine
+    right now: a test compares the task's CPU time with the target scaled by how much slower than
+    ``REFERENCE_IDLE_SECONDS`` the reference ran, so a loaded machine does not fail a bound that an
+    idle one meets, and a parser that really got slower still fails it.
+    """
+    import struct
+    import time
+
+    from viewer.evidence.model import Node
+
+    cpu0 = time.process_time()
+    record = struct.Struct("<QQII")
+    data = bytes(range(256)) * (record.size * 10_000 // 256 + 1)
+    root = Node("reference", 0, len(data))
+    for i, (a, b, c, d) in enumerate(record.iter_unpack(memoryview(data)[: record.size * 10_000])):
+        fields = {"start": a, "size": b, "rva": c, "flags": d}
+        root.children.append(Node(f"[{i}]", i * record.size, record.size, fields["size"],
+                                  [Node(k, i * record.size, 8, v) for k, v in fields.items()]))
+    sum(1 for _ in root.walk())
+    return time.process_time() - cpu0
+
+
+#: ``reference_work`` on an idle machine of the kind CI runs on (2 cores), measured in the child (cold) 2026-12-04: 0.06 to 0.09 s.
+REFERENCE_IDLE_SECONDS = 0.08
+
+
+def slowdown(result: dict[str, Any]) -> float:
+    """How much slower than idle this machine ran the child's reference work (at least 1)."""
+    return max(1.0, result.get("reference_cpu_seconds", 0.0) / REFERENCE_IDLE_SECONDS)
 
 
 def open_fully(path: str) -> dict[str, Any]:

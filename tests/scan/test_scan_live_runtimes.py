@@ -62,7 +62,7 @@ def check_rsa(core: Path, found: list[Finding], public: rsa.RSAPublicKey) -> set
         for f in found:
             fh.seek(f.offset)
             data = fh.read(f.length)
-            if f.encoding != "raw-bignum":
+            if "layout" not in f.details:  # a DER structure; a number (raw, or a Java object's int[]) has a layout
                 key = serialization.load_der_private_key(data, None)
                 assert key.public_key().public_numbers().n == n
                 continue
