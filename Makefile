@@ -13,7 +13,7 @@ DEB_PACKAGES := libglib2.0-0 libgl1 libegl1 libfontconfig1 libxkbcommon0 libdbus
   libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth \
   dbus-daemon dbus-bin gnome-keyring gdb xz-utils gcc libc6-dev openssl openssh-client chromium \
-  poppler-utils zstd lz4 bzip2 zip gzip
+  poppler-utils zstd lz4 bzip2 zip gzip liblzo2-dev
 # QEMU (vmcores made by dump-guest-memory in tests), makedumpfile (kdump-compressed, flattened), a Linux kernel
 # and busybox (a real kernel boots under TCG and crashes, so its vmcore carries VMCOREINFO): large,
 # so a separate list, installed with the runtimes by `make test` (the slow vmcore tests), not by `make run`.

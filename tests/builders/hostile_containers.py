@@ -193,7 +193,8 @@ def kdump_lying_counts() -> bytes:
 
 def kdump_every_page_lies() -> bytes:
     """A full bitmap of 16384 dumped pages whose descriptors point past the file, at one another, claim
-    4 GiB sizes, or hold zlib bombs."""
+    4 GiB sizes, hold zlib bombs, zlib bytes flagged lzo, or snappy blocks whose length preamble claims
+    4 GiB."""
     bs = 4096
     pages = 16384
     out = _kdump(bitmap_blocks=2, max_mapnr=pages)  # 2 blocks: two 4 KiB bitmaps = 32768 bits each
@@ -202,17 +203,23 @@ def kdump_every_page_lies() -> bytes:
     bomb = zlib.compress(bytes(64 * MiB), 9)[:4000]
     data_at = len(out) + pages * 24
     descs = bytearray()
+    snappy_at = data_at + len(bomb)
+    snappy = b"\xff\xff\xff\xff\x0f" + b"\x00\x10" * 1000  # preamble: 2**32 - 1 bytes; then literals
     for i in range(pages):
-        kind = i % 4
+        kind = i % 6
         if kind == 0:
             descs += struct.pack("<qIIQ", 1 << 50, bs, 0, 0)
         elif kind == 1:
             descs += struct.pack("<qIIQ", data_at, 0xFFFFFFFF, 1, 0)
         elif kind == 2:
             descs += struct.pack("<qIIQ", data_at, len(bomb), 1, 0)
-        else:
+        elif kind == 3:
             descs += struct.pack("<qIIQ", 0, 100, 0x20, 0)  # zstd flag on the header's bytes
-    return bytes(out + descs + bomb)
+        elif kind == 4:
+            descs += struct.pack("<qIIQ", data_at, len(bomb), 0x2, 0)  # the zlib bomb flagged lzo
+        else:
+            descs += struct.pack("<qIIQ", snappy_at, len(snappy), 0x4, 0)
+    return bytes(out + descs + bomb + snappy)
 
 
 def kdump_bad_block_size() -> bytes:

@@ -31,6 +31,7 @@ from viewer.evidence.formats.diskdump.structs import (
     DUMP_DH_COMPRESSED_ZLIB,
     DUMP_DH_COMPRESSED_ZSTD,
     PAGE_DESC_SIZE,
+    SNAPPY_PREAMBLE,
 )
 from viewer.evidence.source import FIND_CHUNK, ByteSource
 
@@ -51,8 +52,13 @@ def _lzo(data: bytes, page: int) -> bytes:
 
 
 def _snappy(data: bytes, page: int) -> bytes:
+    """A raw snappy block: its length preamble (a base-128 varint) is checked against the page first,
+    because cramjam allocates whatever the preamble claims (4 GiB for five bytes) before it looks."""
     import cramjam  # optional, as lzo
 
+    claimed = SNAPPY_PREAMBLE.parse(data[:5])
+    if claimed != page:
+        raise ValueError(f"snappy block claims {claimed} bytes")
     return bytes(cramjam.snappy.decompress_raw(data))
 
 

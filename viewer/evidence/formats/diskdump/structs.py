@@ -82,3 +82,7 @@ DUMP_DH_COMPRESSED_ZSTD = 0x20
 
 COMPRESSIONS = {DUMP_DH_COMPRESSED_ZLIB: "zlib", DUMP_DH_COMPRESSED_LZO: "lzo",
                 DUMP_DH_COMPRESSED_SNAPPY: "snappy", DUMP_DH_COMPRESSED_ZSTD: "zstd"}
+
+#: The uncompressed length before a raw snappy block (snappy format_description.txt: a little-endian
+#: base-128 varint).
+SNAPPY_PREAMBLE = cs.VarInt
