@@ -96,6 +96,34 @@ def test_redaction_keeps_a_valid_hprof(heap, tmp_path: Path):
         assert not [f for f in scan_dump(after).findings if f.secret and f.confidence >= Confidence.MEDIUM]
 
 
+def test_redaction_never_overwrites_an_arrays_header(heap, tmp_path: Path):
+    """A range that reaches back over the AES key's byte[] header (its element type and count, as a run
+    of key bytes found by searching can when the bytes before the elements happen to match) is cut to
+    the elements: the header stays, every array still parses, the key is gone, the log says what was
+    left. (A real JVM heap redacted once broke this way: its type byte became the filler's "R".)"""
+    from dataclasses import replace
+
+    from viewer.handover.redact import redact_file
+
+    path, _key, aes_key, _hmac_key, at = heap
+    with open_dump(path) as dump:
+        findings = scan_dump(dump).findings
+        header = dump.read(at["aes_key"] - 5, 5)  # count (4, big-endian) and element type (8: byte)
+    assert header[-1] == 8
+    widened = [replace(f, offset=f.offset - 5, length=f.length + 5) if f.offset == at["aes_key"] else f
+               for f in findings]
+    assert widened != findings
+    out = tmp_path / "clean.hprof"
+    result = redact_file(path, out, findings=widened)
+    assert result.clean
+    with open_dump(path) as before, open_dump(out) as after:
+        assert not after.warnings
+        assert after.read(at["aes_key"] - 5, 5) == header
+        assert len(hprof.resolved(after.source).primitive_arrays) == len(hprof.resolved(before.source).primitive_arrays)
+        assert aes_key not in after.read(0, after.size)
+    assert any("5 bytes of the ranges found lie outside the values" in n for n in result.warnings), result.warnings
+
+
 HOSTILE = {
     "lying-record-length": build.lying_record_length,
     "lying-array-counts": build.lying_array_counts,

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import json
 import os
@@ -60,7 +61,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 
 from viewer.case.store import fsync_dir, write_atomic
 from viewer.evidence import Dump, EvidenceError, open_dump
+from viewer.evidence.formats import data_spans
 from viewer.evidence.source import HashCancelled
 from viewer.scan import keys
 from viewer.scan.finding import Confidence, Finding
@@ -425,7 +427,34 @@ def plan_redaction(dump: Dump, findings: Sequence[Finding], threshold: Confidenc
         ranges += run_ranges(dump, runs, "found from the key's values")
         if runs.truncated:
             notes.append(TRUNCATED)
-    return Plan(_dedupe(ranges), notes, all_wanted)
+    return Plan(within_data(dump, _dedupe(ranges), notes), notes, all_wanted)
+
+
+def within_data(dump: Dump, ranges: list[Range], notes: list[str] | None = None) -> list[Range]:
+    """``ranges`` cut to the spans of ``dump`` that hold values, where its format says which do
+    (:func:`viewer.evidence.formats.data_spans`: an HPROF's array elements), so that overwriting never
+    breaks the structure; what is cut off is left as it was and, in ``notes``, counted. The
+    verification then says whether any of the key is still there."""
+    spans = data_spans(dump.format, dump.source)
+    if spans is None or not ranges:
+        return ranges
+    starts = [start for start, _end in spans]
+    out: list[Range] = []
+    cut = 0
+    for r in ranges:
+        kept = 0
+        i = max(0, bisect.bisect_right(starts, r.offset) - 1)
+        while i < len(spans) and spans[i][0] < r.end:
+            lo, hi = max(spans[i][0], r.offset), min(spans[i][1], r.end)
+            if lo < hi:
+                out.append(replace(r, offset=lo, length=hi - lo))
+                kept += hi - lo
+            i += 1
+        cut += r.length - kept
+    if cut and notes is not None:
+        notes.append(f"{cut} bytes of the ranges found lie outside the values of this {dump.format} file "
+                     "(in its structure) and were left as they are")
+    return out
 
 
 def _dedupe(ranges: list[Range]) -> list[Range]:
@@ -580,15 +609,16 @@ def _verify(tmp_name: str, fd: int, size: int, public_keys: Sequence[Any], thres
             if (not found and not left) or rounds >= MAX_ROUNDS:
                 break
             more = plan_redaction(tmp_dump, found, min(threshold, CLEAN_THRESHOLD), state.phase(STEP_PLAN), wanted)
+            for r in more.ranges + left:
+                r.reason += f" (found by the verification, round {rounds + 1})"
+            overwrite = within_data(tmp_dump, [r for r in left if r.length], more.notes)
             state.check(RedactCancelled, CANCELLED)
         finally:
             tmp_dump.close()
         notes += more.notes
         wanted[:] = more.wanted
-        for r in more.ranges + left:
-            r.reason += f" (found by the verification, round {rounds + 1})"
-        ranges[:] = _dedupe(ranges + more.ranges + [r for r in left if r.length])
-        apply_ranges(fd, more.ranges + left, size)
+        ranges[:] = _dedupe(ranges + more.ranges + overwrite)
+        apply_ranges(fd, more.ranges + overwrite, size)
         os.fsync(fd)
         rounds += 1
     return rounds, [*select(found, CLEAN_THRESHOLD), *(_as_finding(r) for r in left)]

@@ -28,4 +28,12 @@ def detect(head: bytes) -> ModuleType | None:
     return None
 
 
-__all__ = ["detect", "raw", "HEAD_SIZE"]
+def data_spans(format_name: str, src: object) -> list[tuple[int, int]] | None:
+    """The sorted ``[start, end)`` spans of a dump that hold values rather than structure, for a format
+    whose parser says (its ``data_spans(src)``); None when any byte may be data (a core's memory)."""
+    module = next((m for m in _registered() if m.FORMAT == format_name), None)
+    spans = getattr(module, "data_spans", None)
+    return spans(src) if spans is not None else None
+
+
+__all__ = ["detect", "data_spans", "raw", "HEAD_SIZE"]

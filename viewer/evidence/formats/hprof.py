@@ -479,6 +479,17 @@ def _resolve_field_names(idx: Index) -> None:
             c.fields = [(idx.strings.get(int(n), n), t) for n, t in c.fields]
 
 
+def data_spans(src: ByteSource) -> list[tuple[int, int]]:
+    """``[start, end)`` of every primitive array's elements, sorted: the bytes of an HPROF that hold values.
+
+    Why: redaction overwrites only these. A run of a key's bytes found by searching may reach a byte
+    into an array's header (the element type sits just before the elements, the count before it), and
+    overwriting it leaves a file whose heap no longer parses. Keys live in arrays (BigInteger's int[],
+    a SecretKeySpec's byte[], a String's byte[] value), so nothing a key is made of lies outside them.
+    """
+    return sorted((a.offset, a.offset + a.length) for a in index(src).primitive_arrays.values())
+
+
 def resolved(src: ByteSource) -> Index:
     """:func:`index` with field names resolved to their strings."""
     idx = index(src)
