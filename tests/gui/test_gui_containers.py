@@ -52,3 +52,41 @@ def test_cache_folder_setting_and_cancel(qtbot, tmp_path: Path, monkeypatch) -> 
         assert not [p for p in (tmp_path / "my-cache" / "content").glob(".part-*")]
     finally:
         cache.set_cache_dir(None)
+
+
+def test_each_dump_of_a_zip_is_evidence_of_its_own(qtbot, tmp_path: Path, shots: Path) -> None:
+    """With a case open, the tab of the second member is added as evidence: the case names it by its
+    content's hash and its member; the first member's tab stays outside the case until it is added too."""
+    import hashlib
+
+    from tests.builders.case import CaseFactory
+
+    clean = tmp_path / "a.core"
+    clean.write_bytes(DEMO_CORE.read_bytes()[:32768])
+    keyed = tmp_path / "b.core"
+    shutil.copy(DEMO_CORE, keyed)
+    archive = zip_of(tmp_path / "upload.zip", clean, keyed)
+    CaseFactory().create(tmp_path / "op.evcase").save()
+    window = make_window(qtbot, ini_settings(tmp_path))
+    assert window.cases.open_case(tmp_path / "op.evcase", passphrase=CaseFactory.passphrase, use_keyring=False,
+                                  recover=False)
+    assert window.load(archive) is None, window.last_error
+    first, second = window.session.find_path(archive, "a.core"), window.session.find_path(archive, "b.core")
+    assert first is not None and second is not None and first is not second
+    window.tabs.setCurrentIndex(1)
+    assert window.session.current is second
+    assert window.cases.add_current_dump()
+    ref = window.session.case.case.evidence[0]
+    assert (ref.member, ref.key) == ("b.core", hashlib.sha256(keyed.read_bytes()).hexdigest())
+    assert window.session.evidence_sha256(second) == ref.key
+    assert window.session.evidence_sha256(first) is None
+    window.tabs.setCurrentIndex(0)
+    assert window.cases.add_current_dump()
+    assert [e.member for e in window.session.case.case.evidence] == ["b.core", "a.core"]
+    assert window.session.evidence_sha256(first) == hashlib.sha256(clean.read_bytes()).hexdigest()
+    from PySide6.QtWidgets import QDockWidget
+
+    case_dock = next(d for d in window.findChildren(QDockWidget) if d.windowTitle().startswith("Case"))
+    case_dock.raise_()
+    qtbot.wait(100)
+    window.grab().save(str(shots / "containers-zip-members-evidence.png"))

@@ -53,7 +53,7 @@ def merge_case(base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any
     out["audit"] = merge_audit(base.get("audit", []), ours.get("audit", []), theirs.get("audit", []))
     out["scans"] = _appended(base.get("scans", []), ours.get("scans", []), theirs.get("scans", []), "scan runs")
     out["evidence"] = _keyed(base.get("evidence", []), ours.get("evidence", []), theirs.get("evidence", []),
-                             lambda e: e["sha256"], "evidence")
+                             lambda e: (e["sha256"], e.get("member")), "evidence")
     out["bookmarks"] = _keyed(base.get("bookmarks", []), ours.get("bookmarks", []), theirs.get("bookmarks", []),
                               lambda b: b["id"], "bookmark")
     out["findings"] = _keyed(base.get("findings", []), ours.get("findings", []), theirs.get("findings", []),

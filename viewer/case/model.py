@@ -67,6 +67,14 @@ class EvidenceRef:
     content_sha256: str | None = None
     content_size: int | None = None
     chain: list[str] | None = None
+    #: The ZIP member, when the file holds several dumps and this is one of them (each is evidence).
+    member: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The SHA-256 findings, scans and bookmarks name this evidence by (``Dump.evidence_sha256``):
+        the file's, or for one of several dumps in one file (which share the file's hash) its content's."""
+        return self.content_sha256 if self.member is not None and self.content_sha256 else self.sha256
 
     def resolve(self, case_dir: str | os.PathLike[str] | None) -> Path:
         p = Path(self.path)
@@ -188,7 +196,8 @@ class Case:
         return hits[0]
 
     def evidence_by_sha256(self, sha256: str) -> EvidenceRef | None:
-        return next((e for e in self.evidence if e.sha256 == sha256), None)
+        """The evidence item findings name by ``sha256`` (its :attr:`EvidenceRef.key`)."""
+        return next((e for e in self.evidence if e.key == sha256), None)
 
     # -- serialisation ---------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -207,7 +216,7 @@ class Case:
         return {
             "id": self.id, "name": self.name, "number": self.number, "examiner": self.examiner,
             "description": self.description, "created": self.created, "modified": self.modified,
-            "evidence": [dict(vars(e)) for e in self.evidence],
+            "evidence": [{k: v for k, v in vars(e).items() if v is not None or k != "member"} for e in self.evidence],
             "findings": [record(r) for r in self.findings],
             "scans": [dict(vars(sc)) for sc in self.scans],
             "bookmarks": [dict(vars(b)) for b in self.bookmarks],
@@ -244,26 +253,71 @@ def _stored_path(path: Path, case_dir: str | os.PathLike[str] | None) -> str:
 
 
 def add_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
-                 case_dir: str | os.PathLike[str] | None = None) -> EvidenceRef:
-    """Open the dump (read-only), hash it and add a reference; the same SHA-256 twice is refused."""
-    from viewer.evidence import open_dump
+                 case_dir: str | os.PathLike[str] | None = None, member: str | None = None) -> EvidenceRef:
+    """Open the dump (read-only), hash it and add a reference; the same evidence twice is refused.
 
-    dump = open_dump(dump_path)
+    A file holding several dumps (a ZIP of dumps) gives one evidence item per dump: ``member`` names
+    the one to add (:func:`add_all_evidence` adds each); without it such a file is refused."""
+    from viewer.evidence import open_dump, open_dumps
+
+    if member is not None:
+        dump = open_dump(dump_path, member=member)
+    else:
+        dumps = open_dumps(dump_path)
+        dump = dumps[0]
+        for other in dumps[1:]:
+            other.source.close()
+        if len(dumps) > 1:
+            dump.close()
+            raise CaseError(f"{dump_path}: the file holds {len(dumps)} dumps; each is added as evidence of its "
+                            "own (`case add` adds them all; the window adds the dump of the current tab)")
     try:
-        sha, size, fmt = dump.sha256(), dump.evidence_size, dump.format
-        contained = dump.origin is not None
-        content = (dump.content_sha256(), dump.size, dump.chain) if contained else (None, None, None)
+        return _add(case, dump, dump_path, author, case_dir)
     finally:
         dump.close()
-    if case.evidence_by_sha256(sha):
-        raise CaseError(f"{dump_path}: this evidence (SHA-256 {sha[:16]}…) is already in the case")
+
+
+def add_all_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
+                     case_dir: str | os.PathLike[str] | None = None) -> list[EvidenceRef]:
+    """Every dump in the file as evidence (one for a dump, one per dump of a ZIP of several); a dump
+    already in the case is passed over, and when all of them are, CaseError."""
+    from viewer.evidence import open_dumps
+
+    dumps = open_dumps(dump_path)
+    added: list[EvidenceRef] = []
+    try:
+        for dump in dumps:
+            try:
+                added.append(_add(case, dump, dump_path, author, case_dir))
+            except CaseError:
+                if len(dumps) == 1:
+                    raise
+        if not added:
+            raise CaseError(f"{dump_path}: its {len(dumps)} dumps are all in the case already")
+        return added
+    finally:
+        for dump in dumps[1:]:
+            dump.source.close()
+        dumps[0].close()
+
+
+def _add(case: Case, dump: Any, dump_path: str | os.PathLike[str], author: str,
+         case_dir: str | os.PathLike[str] | None) -> EvidenceRef:
+    sha, size, fmt, member = dump.sha256(), dump.evidence_size, dump.format, dump.member
+    contained = dump.origin is not None
+    content = (dump.content_sha256(), dump.size, dump.chain) if contained else (None, None, None)
+    if any(e.sha256 == sha and e.member == member for e in case.evidence):
+        which = f" ({member})" if member is not None else ""
+        raise CaseError(f"{dump_path}{which}: this evidence (SHA-256 {sha[:16]}…) is already in the case")
     ref = EvidenceRef(path=_stored_path(Path(dump_path), case_dir), size=size, sha256=sha, format=fmt,
                       added_at=utc_now(), added_by=author, content_sha256=content[0], content_size=content[1],
-                      chain=content[2])
+                      chain=content[2], member=member)
     case.evidence.append(ref)
     facts = {"sha256": sha, "path": ref.path, "size": ref.size, "format": ref.format}
     if contained:
         facts.update(content_sha256=ref.content_sha256, content_size=ref.content_size, chain=ref.chain)
+    if member is not None:
+        facts["member"] = member
     case.audit.append("evidence-added", author, facts)
     case.touch()
     return ref

@@ -17,7 +17,7 @@ API::
       .add_passphrase_slot(passphrase, kdf=None) -> index;  .add_keyring_slot() -> index
       .remove_slot(index)     refuses to remove the last slot; a keyring slot's entry is deleted from
                               the OS keyring by the next save()
-      .add_evidence(dump_path, author=None) -> EvidenceRef;  .verify_evidence();  .relocate(ref, path)
+      .add_evidence(dump_path, author=None, member=None) -> EvidenceRef;  .add_all_evidence(dump_path) -> [EvidenceRef];  .verify_evidence();  .relocate(ref, path)
       .merge_scan(evidence_sha256, findings_json, settings, scanner_version=None, author=None)
       .annotate(finding_id, status=None, comment=None, severity=None, tags=None, evidence_sha256=None,
                 author=None);  .edit_comment(...)
@@ -384,8 +384,12 @@ class CaseFile:
         return new - 1
 
     # -- the case --------------------------------------------------------------------------------
-    def add_evidence(self, dump_path: str | os.PathLike[str], author: str | None = None) -> model.EvidenceRef:
-        return model.add_evidence(self.case, dump_path, self._who(author), self.case_dir)
+    def add_evidence(self, dump_path: str | os.PathLike[str], author: str | None = None,
+                     member: str | None = None) -> model.EvidenceRef:
+        return model.add_evidence(self.case, dump_path, self._who(author), self.case_dir, member)
+
+    def add_all_evidence(self, dump_path: str | os.PathLike[str], author: str | None = None) -> list[model.EvidenceRef]:
+        return model.add_all_evidence(self.case, dump_path, self._who(author), self.case_dir)
 
     def verify_evidence(self, paths: dict[str, Path] | None = None,
                         progress: Callable[[int], None] | None = None) -> list[model.EvidenceStatus]:
@@ -516,7 +520,7 @@ def _adopt(case: model.Case, merged: model.Case) -> None:
             out.append(x)
         mine[:] = out
 
-    keep(case.evidence, merged.evidence, lambda e: e.sha256)
+    keep(case.evidence, merged.evidence, lambda e: (e.sha256, e.member))
     keep(case.bookmarks, merged.bookmarks, lambda b: b.id)
     keep(case.findings, merged.findings, lambda r: (r.evidence_sha256, r.id))
     case.scans[:] = merged.scans

@@ -97,37 +97,50 @@ def _scan_settings(args: argparse.Namespace, detectors: list[Any], keys: list[An
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from viewer.evidence import open_dump
+    """Add the dump as evidence — each dump of a file that holds several (a ZIP of dumps) — and with
+    ``--scan`` scan each and merge its findings."""
+    from viewer.evidence import open_dumps
 
     if args.public_key and not args.scan:
         raise CliError("--public-key is for --scan")
     keys = load_public_keys(args.public_key)
     cf = unlock_from_args(args, args.author)
     try:
-        ref = cf.add_evidence(args.dump)
-        sha = ref.sha256
-        emit(f"added     {args.dump} ({ref.format}, {ref.size} bytes)", f"sha256    {sha}")
+        for ref in cf.add_all_evidence(args.dump):
+            if ref.member is None:
+                emit(f"added     {args.dump} ({ref.format}, {ref.size} bytes)", f"sha256    {ref.sha256}")
+            else:  # one of several dumps in the file: named by its content's hash
+                emit(f"added     {args.dump} › {ref.member} ({ref.format}, {ref.content_size} bytes)",
+                     f"sha256    {ref.sha256} (the file)", f"content   {ref.key} (this dump: its findings' evidence)")
     except CaseError:
         if not args.scan:
             raise
         # Already in the case: with --scan, scan it again (the merge keeps every review).
-        with open_dump(args.dump) as dump:
-            sha = dump.sha256()
-        if cf.case.evidence_by_sha256(sha) is None:
-            raise
-        emit(f"evidence  {args.dump} is already in the case (sha256 {sha}): scanning it again")
+        emit(f"evidence  {args.dump} is already in the case: scanning it again")
     if args.scan:
         from viewer.scan.detectors import default_detectors
         from viewer.scan.engine import scan_dump
 
         detectors = default_detectors()
-        with open_dump(args.dump) as dump, progress_line(args.dump) as state:
-            result = scan_dump(dump, detectors, state, keys, deep=args.deep)
-        if result.cancelled:
-            raise CliError("the scan was cancelled; nothing merged")
-        run = cf.merge_scan(sha, [f.to_json() for f in result.findings], _scan_settings(args, detectors, keys))
-        emit(f"scan      {run.findings} findings ({run.new} new, {run.stale} stale), "
-             f"scanner {run.scanner_version}")
+        dumps = open_dumps(args.dump)
+        try:
+            for dump in dumps:
+                sha = dump.evidence_sha256()
+                if cf.case.evidence_by_sha256(sha) is None:
+                    raise CliError(f"{args.dump}: not the evidence the case holds (SHA-256 {sha[:16]}…)")
+                with progress_line(args.dump) as state:
+                    result = scan_dump(dump, detectors, state, keys, deep=args.deep)
+                if result.cancelled:
+                    raise CliError("the scan was cancelled; nothing merged")
+                run = cf.merge_scan(sha, [f.to_json() for f in result.findings],
+                                    _scan_settings(args, detectors, keys))
+                which = f" ({dump.member})" if dump.member is not None else ""
+                emit(f"scan{which}  {run.findings} findings ({run.new} new, {run.stale} stale), "
+                     f"scanner {run.scanner_version}")
+        finally:
+            for dump in dumps[1:]:
+                dump.source.close()
+            dumps[0].close()
     cf.save()
     return ExitCode.OK
 
@@ -160,7 +173,7 @@ def show_json(cf: CaseFile, verify: bool = True) -> dict[str, Any]:
     for ref in case.evidence:
         st = states.get(id(ref))
         evidence.append({
-            "path": ref.path, "size": ref.size, "sha256": ref.sha256, "format": ref.format,
+            "path": ref.path, "size": ref.size, "sha256": ref.sha256, "format": ref.format, "member": ref.member,
             "added_at": ref.added_at, "added_by": ref.added_by,
             "state": st.state if st is not None else "not-verified",
             "actual_sha256": st.actual_sha256 if st is not None else None,

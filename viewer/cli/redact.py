@@ -50,6 +50,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="a public key, certificate or JWKS whose private half to look for (repeatable)")
     p.add_argument("--min-confidence", default="high", metavar="LEVEL",
                    help="confirmed, high (default), medium or low: which findings to overwrite")
+    p.add_argument("--member", metavar="NAME",
+                   help="for a file holding several dumps (a ZIP of dumps): the one to redact (the copy is that "
+                   "dump, decompressed)")
     p.add_argument("--force", action="store_true", help="replace an existing output or log")
     p.add_argument("--case", metavar="CASE",
                    help="use this case's findings and reviews for DUMP (one of its evidence items) and record "
@@ -94,10 +97,10 @@ def _redact(args: argparse.Namespace) -> tuple[Any, Any]:
     with progress_line(args.dump, "redacting") as state:
         result = redact_file(args.dump, args.out, public_keys=public_keys, threshold=threshold,
                              log_path=args.log, force=args.force, case=cf.case if cf is not None else None,
-                             state=state)
+                             state=state, member=args.member)
     if cf is not None:
         from viewer.handover.redact_case import redaction_facts
 
-        cf.record_redaction(result.input_sha256, redaction_facts(result, threshold), args.author)
+        cf.record_redaction(result.evidence_sha256, redaction_facts(result, threshold), args.author)
         cf.save()
     return result, cf

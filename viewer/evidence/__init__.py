@@ -13,21 +13,29 @@ from viewer.evidence.source import ByteSource, EvidenceChanged
 from viewer.tasks import TaskState
 
 
-def open_dump(path: str | os.PathLike[str], state: TaskState | None = None) -> Dump:
+def open_dump(path: str | os.PathLike[str], state: TaskState | None = None, member: str | None = None) -> Dump:
     """Open ``path`` read-only and parse it with the parser its magic bytes select.
 
     A container (zstd, lz4, xz, gzip, bzip2, ZIP, apport ``.crash``, nested) is unwrapped first into the
     content-addressed cache (:mod:`viewer.evidence.containers`); the dump's offsets are then offsets in
     the decompressed content, and ``dump.origin`` says where it came from. A ZIP of several dumps gives
-    its first here, with a warning; :func:`open_dumps` gives them all.
+    its first here, with a warning, or the one named ``member`` (:attr:`Dump.member`: one of several
+    dumps in one file is evidence by that name); :func:`open_dumps` gives them all.
 
     Raises :class:`EvidenceError` only when the file cannot be read at all (or the open was cancelled);
     a corrupt or truncated dump still opens, with what could be parsed and warnings for the rest. A
     parser bug is caught here too: the examiner gets the raw bytes and a warning rather than nothing.
     """
     dumps = open_dumps(path, state)
-    for extra in dumps[1:]:
-        extra.close()
+    chosen = dumps[0] if member is None else next((d for d in dumps if d.member == member), None)
+    for other in dumps:
+        if other is not chosen:  # its content only: the evidence file's source is shared with the chosen
+            other.source.close()
+    if chosen is None:
+        dumps[0].close()
+        raise EvidenceError(f"{path}: no dump {member!r} in it (it holds {len(dumps)})")
+    if member is not None:
+        return chosen
     if len(dumps) > 1:
         dumps[0].warnings.insert(0, f"the container holds {len(dumps)} dumps; this is the first "
                                  f"({dumps[0].origin.member if dumps[0].origin else ''}): "

@@ -159,6 +159,18 @@ class Dump:
         return self.origin.content_sha256 if self.origin is not None else self.source.sha256()
 
     @property
+    def member(self) -> str | None:
+        """The ZIP member this dump is when its evidence file holds several dumps; None otherwise (a
+        plain dump, a compressed one, a ZIP of one dump: the file alone says which dump it is)."""
+        origin = self.origin
+        return origin.member if origin is not None and getattr(origin, "several", False) else None
+
+    def evidence_sha256(self) -> str:
+        """The SHA-256 that names this dump as evidence (in a case, its findings, bookmarks and bundles):
+        the file's, or for one of several dumps in one file, which share the file's hash, its content's."""
+        return self.content_sha256() if self.member is not None else self.sha256()
+
+    @property
     def evidence_size(self) -> int:
         """Size of the evidence file (the container's); ``size`` is the content's."""
         return self.origin.source.size if self.origin is not None else self.source.size

@@ -165,6 +165,12 @@ class Seen:
     scan_id: int | None
 
 
+def finding_key(f: dict[str, Any]) -> str:
+    """A finding's key in a scan: its id, prefixed by its member for one of several dumps of one file
+    (two dumps of the same process hold the same key at the same offset: the same id)."""
+    return f"{f['member']}/{f['id']}" if f.get("member") is not None else str(f["id"])
+
+
 class ResultsDB:
     """The results database at ``path``; ``readonly`` for viewers (the file must exist)."""
 
@@ -282,7 +288,7 @@ class ResultsDB:
         c.executemany(
             "INSERT OR IGNORE INTO findings (scan_id, finding_id, kind, encoding, offset, length, confidence,"
             " secret, key_id, doc) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(scan_id, f["id"], f["kind"], f["encoding"], f["offset"], f["length"], f["confidence"],
+            [(scan_id, finding_key(f), f["kind"], f["encoding"], f["offset"], f["length"], f["confidence"],
               int(bool(f.get("secret", True))), f.get("key_id"), json.dumps(f)) for f in out["findings"]])
         c.executemany(
             "INSERT INTO secrets (scan_id, key_id, kind, confidence, rank, locations, matches, production, doc)"

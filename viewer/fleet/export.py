@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from viewer.case.errors import CaseError
+from viewer.evidence import EvidenceError
 from viewer.fleet.db import ResultsDB
 
 
@@ -52,19 +53,25 @@ def export_to_case(db: ResultsDB, cf: Any, dumps: list[dict[str, Any]], author: 
         if where is None:
             summary.skipped.append(f"{d['path']}: the file is gone (neither at its path nor in quarantine)")
             continue
-        if cf.case.evidence_by_sha256(d["sha256"]) is None:
-            try:
-                ref = cf.add_evidence(where, author)
-            except CaseError as exc:
-                summary.skipped.append(f"{where}: {exc}")
-                continue
-            if ref.sha256 != d["sha256"]:
-                summary.skipped.append(f"{where}: its SHA-256 changed since the scan")
-                continue
         findings = [{k: v for k, v in f.items() if not k.startswith("excerpt")} for f in db.scan_findings(d["scan_id"])]
+        by_member: dict[str | None, list[dict[str, Any]]] = {}
+        for f in findings:
+            by_member.setdefault(f.pop("member", None), []).append(f)
+        members = [m for m in json.loads(scan.get("stats") or "{}").get("members", []) if isinstance(m, str)]
         run = db.run(scan["run_id"])
         settings = {**json.loads(run["settings"]), "fleet_run": run["id"], "fleet_database": str(db.path)}
-        cf.merge_scan(d["sha256"], findings, settings, scanner_version=scan["scanner_version"], author=author)
+        try:
+            for member in members or [None]:  # one of several dumps of the file: evidence of its own
+                ref = next((e for e in cf.case.evidence if e.sha256 == d["sha256"] and e.member == member), None)
+                if ref is None:
+                    ref = cf.add_evidence(where, author, member=member)
+                    if ref.sha256 != d["sha256"]:
+                        raise CaseError("its SHA-256 changed since the scan")
+                cf.merge_scan(ref.key, by_member.get(member, []), settings, scanner_version=scan["scanner_version"],
+                              author=author)
+        except (CaseError, EvidenceError) as exc:
+            summary.skipped.append(f"{where}: {exc}")
+            continue
         summary.added.append(d["sha256"])
         summary.findings += len(findings)
     return summary

@@ -8,8 +8,8 @@ results database, and for each dump, in order:
    run's key (SHA-256, scanner version, settings id) is not read again: its stored scan gives the
    verdict (at this run's threshold). A killed run therefore resumes where it stopped: what it recorded
    is skipped, the rest is scanned.
-2. **Scan.** A dump up to ``split_over`` bytes is one task (:func:`viewer.fleet.work.scan_path`); a
-   larger one is cut into chunk-aligned byte ranges of ``range_size`` (each scanned with the overlap of
+2. **Scan.** A dump up to ``split_over`` bytes is one task (:func:`viewer.fleet.work.scan_path`; a
+   container is always one: every dump in it, decompressed); a larger one is cut into chunk-aligned byte ranges of ``range_size`` (each scanned with the overlap of
    the longest pattern, :func:`viewer.scan.engine.scan_range`), and once every range is back one more
    task joins them and runs the post-scan detectors over the whole dump
    (:func:`viewer.fleet.work.join_parts`) — the findings equal those of the dump scanned whole.
@@ -120,6 +120,18 @@ def split_plan(size: int, split_over: int, range_size: int) -> tuple[int, list[t
     return chunk, [(s, min(size, s + step)) for s in range(0, size, step)]
 
 
+def is_container(path: str) -> bool:
+    """Whether the file is a container (compressed, ZIP, apport, flattened kdump) by its magic bytes:
+    such a file is scanned whole, its content being another size than the file."""
+    from viewer.evidence.containers import kind_of
+
+    try:
+        with open(path, "rb") as f:
+            return kind_of(f.read(64)) is not None
+    except OSError:
+        return False  # the scan task reports the file
+
+
 class _Gate:
     def __init__(self, db: ResultsDB, runner: Runner, settings: FleetSettings, options: GateOptions,
                  state: TaskState, on_dump: Callable[[int], Any] | None,
@@ -156,6 +168,9 @@ class _Gate:
         job = self.jobs[index]
         job.t0 = time.monotonic()
         job.chunk, job.ranges = split_plan(job.cand.size, self.opt.split_over, self.opt.range_size)
+        if len(job.ranges) > 1 and is_container(job.cand.path):
+            # ranges are of the file's bytes, the scan's of the decompressed content: one whole task
+            job.chunk, job.ranges = work.whole_chunk(job.cand.size), [(0, job.cand.size)]
         if len(job.ranges) == 1:
             self.ready.append(((index, "whole"), work.scan_path, (job.cand.path, self.settings)))
         else:

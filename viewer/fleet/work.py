@@ -19,7 +19,7 @@ import socket
 import time
 from typing import Any
 
-from viewer.evidence import open_dump
+from viewer.evidence import open_dump, open_dumps
 from viewer.fleet.settings import FleetSettings, resolved
 from viewer.handover import documents
 from viewer.scan.engine import DEFAULT_CHUNK, ChunkResult, ScanResult, join_ranges, scan_range
@@ -59,18 +59,51 @@ def outcome(dump: Any, result: ScanResult, seconds: float, ranges: int = 1) -> d
 
 
 def scan_path(path: str, settings: FleetSettings) -> dict[str, Any]:
-    """Scan the dump at ``path`` whole: the first pass, then the post-scan work, in this process."""
+    """Scan the file at ``path`` whole: the first pass, then the post-scan work, in this process — every
+    dump in it (a ZIP of several: each, in one outcome, :func:`combined`)."""
     detectors, keys = resolved(settings)
-    started = time.perf_counter()
-    with open_dump(path) as dump:
-        chunk = whole_chunk(dump.size)
-        digest = hashlib.sha256()  # in the scan's own pass: the outcome's sha256 does not read the file again
-        parts = scan_range(dump, detectors, 0, dump.size, chunk, engine=settings.engine, digest=digest)
-        if dump.source.changed() is None:
-            dump.source.adopt_sha256(digest.hexdigest())
-        result = join_ranges(dump, detectors, parts, keys, chunk, engine=settings.engine, deep=settings.deep,
-                             seconds=time.perf_counter() - started)
-        return outcome(dump, result, time.perf_counter() - started)
+    dumps = open_dumps(path)
+    try:
+        outs = []
+        for dump in dumps:
+            started = time.perf_counter()
+            chunk = whole_chunk(dump.size)
+            digest = hashlib.sha256()  # in the scan's own pass: the outcome's sha256 does not read the file again
+            parts = scan_range(dump, detectors, 0, dump.size, chunk, engine=settings.engine, digest=digest)
+            if dump.source.changed() is None:
+                dump.source.adopt_sha256(digest.hexdigest())
+            result = join_ranges(dump, detectors, parts, keys, chunk, engine=settings.engine, deep=settings.deep,
+                                 seconds=time.perf_counter() - started)
+            outs.append(outcome(dump, result, time.perf_counter() - started))
+        return outs[0] if len(outs) == 1 else combined(dumps, outs)
+    finally:
+        for other in dumps[1:]:
+            other.source.close()  # the evidence file's source is shared: closed with the first
+        dumps[0].close()
+
+
+def combined(dumps: list[Any], outs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One outcome for a file holding several dumps: the file's hash; every dump's findings, secrets and
+    warnings, each marked with its ``member`` (offsets are in that dump's content); the dumps listed in
+    ``members``. The gate's verdict is the file's: it leaves the network whole or not at all."""
+    members, findings, secrets, warnings, keys = [], [], [], [], []
+    for dump, out in zip(dumps, outs, strict=True):
+        member = dump.member
+        members.append({"member": member, "content_sha256": dump.content_sha256(), "format": out["format"],
+                        "size": out["size"], "process": out["process"], "findings": len(out["findings"]),
+                        "stats": out["stats"]})
+        findings += [{**f, "member": member} for f in out["findings"]]
+        secrets += [{**x, "member": member} for x in out["secrets"]]
+        warnings += [f"{member}: {w}" for w in out["warnings"]]
+        keys += [k for k in out["public_keys"] if k not in keys]
+    formats = sorted({m["format"] for m in members})
+    stats = dict(outs[0]["stats"])
+    for name in ("bytes_scanned", "total_bytes"):
+        stats[name] = sum(int(o["stats"].get(name, 0)) for o in outs)
+    stats["members"] = [m["member"] for m in members]  # the database keeps the stats: which dumps there were
+    return {**outs[0], "size": sum(m["size"] for m in members), "format": " + ".join(formats),
+            "process": outs[0]["process"], "findings": findings, "secrets": secrets, "public_keys": keys,
+            "warnings": warnings, "stats": stats, "seconds": sum(o["seconds"] for o in outs), "members": members}
 
 
 def scan_part(path: str, settings: FleetSettings, start: int, end: int, chunk: int) -> list[ChunkResult]:

@@ -78,7 +78,9 @@ class EvidenceModel(_Table):
     headers = ("State", "Path", "Size", "SHA-256")
 
     def set_evidence(self, refs: list[EvidenceRef], states: dict[str, str]) -> None:
-        self._set(list(refs), [[states.get(r.sha256, "not checked"), r.path, str(r.size), r.sha256] for r in refs])
+        self._set(list(refs), [[states.get(r.sha256, "not checked"),
+                                r.path if r.member is None else f"{r.path} › {r.member}", str(r.size), r.sha256]
+                               for r in refs])
 
     def state(self, row: int) -> str:
         return self._rows[row][0]
@@ -99,7 +101,8 @@ class BookmarksModel(_Table):
 
     def set_bookmarks(self, cf: CaseFile | None) -> None:
         marks = list(cf.case.bookmarks) if cf is not None else []
-        names = {e.sha256: e.path for e in cf.case.evidence} if cf is not None else {}
+        names = {e.key: e.path if e.member is None else f"{e.path} › {e.member}" for e in cf.case.evidence} \
+            if cf is not None else {}
         self._set(marks, [[b.name, f"{b.offset:#x}", str(b.length), names.get(b.evidence_sha256, b.evidence_sha256[:16]),
                            b.author] for b in marks])
 

@@ -193,7 +193,7 @@ def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None, state: TaskState
         ev = _Evidence(st.ref, st.state, (paths or {}).get(st.ref.sha256) or st.ref.resolve(cf.case_dir))
         if st.state == "ok":
             try:
-                ev.dump = open_dump(ev.path)
+                ev.dump = open_dump(ev.path, member=getattr(st.ref, "member", None))
             except (EvidenceError, OSError):
                 ev.state = "missing"
         out.append(ev)
@@ -203,7 +203,7 @@ def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None, state: TaskState
 def derived_records(case: Any, evidence: list[_Evidence], include_secrets: bool) -> list[dict[str, Any]]:
     """findings.json's records: every finding with its review and its hex excerpt (masked unless
     ``include_secrets``; None when the evidence is not reachable)."""
-    by_sha = {e.ref.sha256: e for e in evidence}
+    by_sha = {e.ref.key: e for e in evidence}
     ranges = {sha: secret_ranges([r.finding for r in case.findings if r.evidence_sha256 == sha]) for sha in by_sha}
     records = []
     for rec in case.findings:
@@ -295,6 +295,8 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
             if getattr(e.ref, "content_sha256", None):  # came in a container: the content's hash too
                 entry.update(content_sha256=e.ref.content_sha256, content_size=e.ref.content_size,
                              chain=e.ref.chain)
+            if getattr(e.ref, "member", None) is not None:  # one of several dumps of the file: which
+                entry["dump_member"] = e.ref.member
             ev_entries.append(entry)
         manifest: dict[str, Any] = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
@@ -347,8 +349,11 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
                     zf.writestr(name, data)
                     members.append({"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
                 if include_evidence:
+                    streamed: set[str] = set()
                     for e, entry in zip(evidence, ev_entries, strict=True):
-                        stream(entry["member"], e.path, e.ref.sha256)
+                        if entry["member"] not in streamed:  # several dumps of one file: the file once
+                            streamed.add(entry["member"])
+                            stream(entry["member"], e.path, e.ref.sha256)
                 manifest_bytes = json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8")
                 zf.writestr(MANIFEST, manifest_bytes)
                 if signer is not None:

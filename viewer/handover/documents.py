@@ -437,9 +437,11 @@ def findings_csv(records: list[dict[str, Any]]) -> bytes:
 def findings_sarif(case: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
     """findings.sarif: every record, the review in each result's properties, a false positive as an
     accepted suppression; each evidence an artifact named by its file name (the receiver's paths differ)."""
-    index = {ref.sha256: i for i, ref in enumerate(case.evidence)}
+    index = {ref.key: i for i, ref in enumerate(case.evidence)}
     artifacts = [{"location": {"uri": PurePosixPath(Path(ref.path).name).as_posix()}, "length": ref.size,
-                  "hashes": {"sha-256": ref.sha256}} for ref in case.evidence]
+                  "hashes": {"sha-256": ref.sha256},
+                  **({"properties": {"member": ref.member, "content_sha256": ref.content_sha256}}
+                     if ref.member is not None else {})} for ref in case.evidence]
     items = [
         SarifItem(r, index.get(r["evidence_sha256"], -1),
                   {"review_status": r["review"]["status"], "severity": r["review"]["severity"],

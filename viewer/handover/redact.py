@@ -185,6 +185,9 @@ class RedactionResult:
     warnings: list[str] = field(default_factory=list)
     kept: list[tuple[Finding, str]] = field(default_factory=list)  # left in place on the case's word, why
     searched: dict[str, int] = field(default_factory=dict)  # keys and forms searched for (counts)
+    #: What a case names the input by (``Dump.evidence_sha256``): ``input_sha256``, or the member's
+    #: content hash for one of several dumps of one file.
+    evidence_sha256: str = ""
 
     @property
     def clean(self) -> bool:
@@ -636,8 +639,12 @@ def redact_file(
     case: Any = None,
     selection: Any = None,
     state: TaskState | Any = None,
+    member: str | None = None,
 ) -> RedactionResult:
     """Write a redacted copy of ``src`` to ``out`` and its log; see the module docstring.
+
+    ``member``: which dump of a file holding several (a ZIP of dumps) — required for such a file; the
+    copy is then that dump, decompressed and redacted.
 
     ``findings``: what to redact (default: a fresh scan). ``case`` (a :class:`~viewer.case.model.Case`
     holding ``src`` as evidence) or ``selection`` (its :class:`~viewer.handover.redact_case.CaseSelection`
@@ -652,7 +659,7 @@ def redact_file(
     log_p = Path(log_path) if log_path is not None else default_log_path(out_p)
     check_paths(src_p, out_p, log_p, force)
     state = ensure_state(state)
-    dump = open_dump(src_p)
+    dump = _open_input(src_p, member)
     tmp_name = ""
     try:
         if dump.content_path is None:
@@ -661,15 +668,16 @@ def redact_file(
                               "convert it to an ELF vmcore first (makedumpfile -E)")
         container = _container_plan(dump)
         input_sha = _hash(dump, state, STEP_HASH_INPUT)
+        evidence_sha = dump.evidence_sha256()  # the file's, or the member's content's (one of several)
         if case is not None and selection is None:
             from viewer.handover.redact_case import case_selection
 
-            selection = case_selection(case, input_sha)
+            selection = case_selection(case, evidence_sha)
             if selection is None:
-                raise RedactError(f"{src_p.name} is not evidence in the case (SHA-256 {input_sha[:16]}…)")
-        if selection is not None and selection.evidence_sha256 != input_sha:
+                raise RedactError(f"{src_p.name} is not evidence in the case (SHA-256 {evidence_sha[:16]}…)")
+        if selection is not None and selection.evidence_sha256 != evidence_sha:
             raise RedactError(f"{src_p.name} is not the case's evidence it was opened as "
-                              f"(SHA-256 {input_sha[:16]}…, expected {selection.evidence_sha256[:16]}…)")
+                              f"(SHA-256 {evidence_sha[:16]}…, expected {selection.evidence_sha256[:16]}…)")
         if findings is None:
             from viewer.scan.engine import scan_dump
 
@@ -715,7 +723,8 @@ def redact_file(
         fsync_dir(out_p.parent)
         result = RedactionResult(str(src_p), str(out_p), str(log_p), ranges, remaining, rounds,
                                  time.perf_counter() - started, input_sha, out_sha, notes, kept,
-                                 {"keys": len({v.key_id for _f, v in wanted}), "forms": len(wanted)})
+                                 {"keys": len({v.key_id for _f, v in wanted}), "forms": len(wanted)},
+                                 evidence_sha)
         _write_log(log_p, result, threshold)
         return result
     finally:
@@ -742,11 +751,29 @@ def _container_plan(dump: Dump) -> tuple[list[str], str] | None:
     if all(k in RECOMPRESS for k in chain):
         return list(chain), (f"the input is a {' > '.join(chain)} container: the copy was redacted "
                              f"decompressed, verified, then recompressed the same way ({' > '.join(chain)})")
-    several = next((w for w in dump.warnings if w.startswith("the container holds ")), None)
-    only = (f"; the archive holds several dumps and only the first ({origin.member}) is in the copy — "
-            "extract the others to redact them") if several else ""
+    only = (f"; the archive holds {origin.dumps} dumps and the copy is the one named {dump.member}"
+            if dump.member is not None else "")
     return [], (f"the input is a {' > '.join(chain)} container: the copy is the decompressed {dump.format} "
                 f"dump (redacted), not the container{only}")
+
+
+def _open_input(src: Path, member: str | None) -> Dump:
+    """The dump to redact: ``member`` of a file holding several dumps, which must then be named."""
+    from viewer.evidence import open_dumps
+
+    dumps = open_dumps(src)
+    chosen = next((d for d in dumps if d.member == member), None) if member is not None else dumps[0]
+    for other in dumps:
+        if other is not chosen:
+            other.source.close()
+    several = [d.member for d in dumps if d.member is not None]
+    if chosen is None or (member is None and several):
+        dumps[0].close()
+        names = ", ".join(repr(n) for n in several[:8]) + (f" and {len(several) - 8} more" if len(several) > 8 else "")
+        wanted = f"no dump {member!r} in it" if member is not None else f"it holds {len(dumps)} dumps"
+        raise RedactError(f"{src.name}: {wanted}; name the one to redact with --member ({names}): the copy "
+                          "is that dump, decompressed")
+    return chosen
 
 
 def _recompress(plain: str, codecs: list[str], out: Path) -> str:

@@ -170,7 +170,7 @@ def _plots(evidence: list[Any], records: list[dict[str, Any]], state: TaskState 
     base = 0
     for e in evidence:
         if e.dump is None:
-            out.append({"path": e.ref.path, "state": e.state, "src": None, "alt": ""})
+            out.append({"path": shown_path(e.ref), "state": e.state, "src": None, "alt": ""})
             continue
         part = None
         if state is not None:
@@ -181,10 +181,16 @@ def _plots(evidence: list[Any], records: list[dict[str, Any]], state: TaskState 
         pyramid = compute_entropy(e.dump, DEFAULT_BLOCK, part)
         size = int(e.dump.size)
         base += size
-        mine = [r for r in records if r["evidence_sha256"] == e.ref.sha256]
-        out.append({"path": e.ref.path, "state": e.state, "src": png_data_url(entropy_png(pyramid, size, mine)),
+        mine = [r for r in records if r["evidence_sha256"] == e.ref.key]
+        out.append({"path": shown_path(e.ref), "state": e.state, "src": png_data_url(entropy_png(pyramid, size, mine)),
                     "alt": f"entropy of {size:,} bytes; {len(mine)} finding(s) marked"})
     return out
+
+
+def shown_path(ref: Any) -> str:
+    """The evidence's path as the report names it: with the member when it is one of several dumps of
+    one file (``crashes.zip › b.dmp``)."""
+    return f"{ref.path} › {ref.member}" if ref.member is not None else ref.path
 
 
 # -- the values the template shows ------------------------------------------------------------------------
@@ -287,7 +293,7 @@ def report_context(case: Any, evidence: list[Any], records: list[dict[str, Any]]
             ("Program", f"{manifest['program']['name']} {manifest['program']['version']}"),
             ("Audit head", f"event {head['seq']}, {head['hash']}"),
         ],
-        "evidence": [{"path": e.ref.path, "format": e.ref.format, "size": e.ref.size, "sha256": e.ref.sha256,
+        "evidence": [{"path": shown_path(e.ref), "format": e.ref.format, "size": e.ref.size, "sha256": e.ref.sha256,
                       "state": e.state, "added_at": e.ref.added_at, "added_by": e.ref.added_by,
                       "content_sha256": getattr(e.ref, "content_sha256", None),
                       "chain": " > ".join(getattr(e.ref, "chain", None) or [])} for e in evidence],
@@ -296,7 +302,7 @@ def report_context(case: Any, evidence: list[Any], records: list[dict[str, Any]]
                    "settings": json.dumps(s.settings, sort_keys=True)} for s in case.scans],
         "groups": _groups(records),
         "secret_count": sum(1 for r in records if r.get("secret", True)),
-        "findings": [_finding(r, {e.ref.sha256: e.ref.path for e in evidence}) for r in records],
+        "findings": [_finding(r, {e.ref.key: shown_path(e.ref) for e in evidence}) for r in records],
         "plots": _plots(evidence, records, state),
         "audit": [{"seq": ev.get("seq"), "time": ev.get("time"), "author": ev.get("author"), "type": ev.get("type"),
                    "data": json.dumps(ev.get("data"), sort_keys=True, ensure_ascii=False), "hash": ev.get("hash")}

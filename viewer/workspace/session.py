@@ -136,10 +136,12 @@ class Session:
     def by_token(self, token: int) -> OpenDump | None:
         return self._dumps.get(token)
 
-    def find_path(self, path: str | os.PathLike[str]) -> OpenDump | None:
-        """The open dump of the file ``path`` (paths resolved), None when it is not open."""
+    def find_path(self, path: str | os.PathLike[str], member: str | None = None) -> OpenDump | None:
+        """The open dump of the file ``path`` (paths resolved) — the one named ``member`` when the file
+        holds several dumps — None when it is not open."""
         wanted = Path(path).resolve()
-        return next((od for od in self._dumps.values() if od.path.resolve() == wanted), None)
+        return next((od for od in self._dumps.values()
+                     if od.path.resolve() == wanted and (member is None or od.dump.member == member)), None)
 
     def add_dump(self, dump: Dump) -> OpenDump:
         self._token += 1
@@ -320,13 +322,15 @@ class Session:
         sha = od.sha256 or od.case_sha256
         if not sha or self.evidence_states.get(sha) in UNTRUSTED_STATES:
             return None
+        if od.dump.member is not None:  # one of several dumps of the file: named by its content's hash
+            sha = od.dump.content_sha256()
         return sha if self.case.case.evidence_by_sha256(sha) is not None else None
 
     def add_evidence(self, od: OpenDump) -> EvidenceRef:
         """Add ``od``'s file to the case (hashed by the case); its finished scan is merged."""
         if self.case is None:
             raise ValueError("no case is open")
-        ref = self.case.add_evidence(od.dump.path)
+        ref = self.case.add_evidence(od.dump.path, member=od.dump.member)
         od.case_sha256 = ref.sha256
         self.evidence_states[ref.sha256] = "ok"
         if od.scan_result is not None:
@@ -354,7 +358,7 @@ class Session:
         known = {(b.offset, b.length, b.name): b for b in od.bookmarks}
         added = False
         for b in self.case.case.bookmarks:
-            if b.evidence_sha256 != ref.sha256:
+            if b.evidence_sha256 != ref.key:
                 continue
             same = known.get((b.offset, b.length, b.name))
             if same is not None:
@@ -368,7 +372,7 @@ class Session:
             added = True
         if added:
             self.events.bookmarks_changed.emit(od)
-        records = [r for r in self.case.case.findings if r.evidence_sha256 == ref.sha256 and not r.stale]
+        records = [r for r in self.case.case.findings if r.evidence_sha256 == ref.key and not r.stale]
         if records and not od.findings:
             self.set_findings(od, [Finding.from_json(r.finding) for r in records])
 

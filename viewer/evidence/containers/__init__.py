@@ -81,6 +81,13 @@ class Origin:
     layers: list[Layer]
     content_sha256: str
     content_path: Path
+    #: How many dumps the evidence file gave (a ZIP of several dumps: one per member): with more than
+    #: one, the member names which of them this is (:attr:`several`).
+    dumps: int = 1
+
+    @property
+    def several(self) -> bool:
+        return self.dumps > 1
 
     @property
     def path(self) -> Path:
@@ -192,6 +199,9 @@ def unwrap(path: str | os.PathLike[str], state: TaskState | None = None) -> list
     if not run.results:  # e.g. a ZIP none of whose members could be read: the container itself, as it is
         run.results.append(Unwrapped(evidence, None, [*warnings, f"the {kind} container holds no readable "
                                      "dump; shown as it is"]))
+    for item in run.results:
+        if item.origin is not None:
+            item.origin.dumps = len(run.results)
     return run.results
 
 

@@ -457,7 +457,7 @@ class CaseController(Feature):
         problems = []
         for ref in cf.case.evidence:
             path = self.session.evidence_path(ref)
-            od = self.session.find_path(path) if path.exists() else None
+            od = self.session.find_path(path, ref.member) if path.exists() else None
             if od is None:
                 if not path.is_file():
                     problems.append(f"{ref.path}: missing")
@@ -466,7 +466,10 @@ class CaseController(Feature):
                 if error is not None:
                     problems.append(error)
                     continue
-                od = self.session.current
+                od = self.session.find_path(path, ref.member) if ref.member is not None else self.session.current
+                if od is None:
+                    problems.append(f"{ref.path}: no dump {ref.member} in it")
+                    continue
             assert od is not None
             self.session.link_evidence(od, ref)
         if problems:

@@ -270,7 +270,7 @@ class HandoverController(Feature):
         if od is None or self.redact_busy:
             self.status("Open a dump first" if od is None else "A redaction is running", 5000)
             return False
-        src = od.path
+        src, member = od.path, od.dump.member  # one of several dumps of the file: that one
         findings = list(od.findings) if od.findings and not self.scans.scanning(od) else None
         # With the dump's case open: its findings and reviews too (made here, on the GUI thread that owns
         # the case), and the redaction recorded in its audit trail when done.
@@ -284,7 +284,8 @@ class HandoverController(Feature):
         self._update_busy()
 
         def work(state: Any) -> Any:
-            return redact_file(src, out, findings=findings, force=force, selection=selection, state=state)
+            return redact_file(src, out, findings=findings, force=force, selection=selection, state=state,
+                               member=member)
 
         self._redact_worker = self.run_task(
             work, what=f"cannot redact {src.name}", known=KNOWN_ERRORS, cancelled_errors=(RedactCancelled,),
@@ -327,7 +328,7 @@ class HandoverController(Feature):
         if made_from is None:
             return ""
         cf, sha = made_from
-        if cf is not self.session.case or sha != result.input_sha256:
+        if cf is not self.session.case or sha != result.evidence_sha256:
             return "The case it was made from is closed: the redaction is not in its audit trail."
         cf.record_redaction(sha, redaction_facts(result, Confidence.HIGH))
         self.session.mark_dirty()
