@@ -254,6 +254,14 @@ def test_jvm_heap_dump(jvm, tmp_path: Path):
     assert any(f.details.get("hprof", {}).get("class") == "javax.crypto.spec.SecretKeySpec" for f in aes)
     assert {f.encoding for f in secrets_of(result, symmetric_key_id(hkey))} >= {"hmac-ipad", "hmac-opad"}
     assert all(f.confidence == Confidence.CONFIRMED for f in r + e)
+    # JDK 17's EdDSAPrivateKeyImpl: the seed (h) and PKCS8Key.key's copy of it, proved by the heap's own
+    # EdDSAPublicKeyImpl (its public key is not supplied as a file, only in the JWKS test above)
+    ed_pub = serialization.load_der_public_key(bytes.fromhex(truth["ed25519"]))
+    ed = [f for f in secrets_of(result, key_id(ed_pub)) if f.encoding == "hprof-object"]
+    assert {f.details["hprof"]["field"] for f in ed} == {"h", "key"}
+    assert all(f.details["hprof"]["class"] == "sun.security.ec.ed.EdDSAPrivateKeyImpl" for f in ed)
+    assert all(f.confidence == Confidence.CONFIRMED for f in ed)
+    check_ed25519(heap, ed, ed_pub.public_bytes_raw())
 
     out = tmp_path / "clean.hprof"
     done = redact_file(heap, out, public_keys=load_public_keys(keys))
@@ -263,6 +271,8 @@ def test_jvm_heap_dump(jvm, tmp_path: Path):
         assert len(hprof.resolved(after.source).primitive_arrays) == len(hprof.resolved(before.source).primitive_arrays)
         data = after.read(0, after.size)
     assert akey not in data and hkey not in data
+    seed = heap.read_bytes()[ed[0].offset : ed[0].offset + 32]
+    assert all(data[f.offset : f.offset + 32] != seed for f in ed)  # both copies overwritten
     again = scan(out, keys)
     assert not [f for f in again.findings if f.secret and f.confidence > Confidence.LOW]
 
