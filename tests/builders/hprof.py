@@ -1,8 +1,8 @@
 """HPROF heap dumps written here from the format's own description (HotSpot's heapDumper, big-endian),
 independently of the parser: strings, classes, class dumps, instances, object and primitive arrays. A
 builder of the JDK's key objects (RSAPrivateCrtKeyImpl with its BigIntegers, SecretKeySpec with its
-String, HmacCore's pads, AESCrypt's schedule) gives tests a heap whose truth they know; hostile variants
-lie about lengths and counts."""
+String, HmacCore's pads, AESCrypt's schedule, EdDSAPrivateKeyImpl and EdDSAPublicKeyImpl) gives tests a
+heap whose truth they know; hostile variants lie about lengths and counts."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class HprofWriter:
     next_id: int = 0x10000
     classes: dict[str, tuple[int, list[tuple[str, int]]]] = field(default_factory=dict)
     strings: dict[str, int] = field(default_factory=dict)
+    supers: dict[int, int] = field(default_factory=dict)  # class id -> superclass id
 
     def _id(self) -> int:
         self.next_id += 0x10
@@ -51,10 +52,18 @@ class HprofWriter:
             body += self.ident(self.string(fname)) + bytes([ftype])
         self.heap += body
         self.classes[name] = (cid, fields)
+        self.supers[cid] = super_id
         return cid
 
-    def instance(self, name: str, **values: int) -> int:
-        cid, fields = self.classes[name]
+    def instance(self, class_name: str, /, **values: int) -> int:
+        """An INSTANCE DUMP of ``class_name``: its own fields, then each superclass's (as HotSpot writes
+        them)."""
+        cid, fields = self.classes[class_name]
+        by_id = {c: f for c, f in self.classes.values()}
+        fields, sup = list(fields), self.supers.get(cid, 0)
+        while sup:
+            fields += by_id[sup]
+            sup = self.supers.get(sup, 0)
         data = bytearray()
         for fname, ftype in fields:
             v = values.get(fname, 0)
@@ -95,10 +104,17 @@ def biginteger(w: HprofWriter, value: int) -> tuple[int, int, int]:
     return oid, aid, at
 
 
-def jdk_heap(rsa_key, aes_key: bytes, hmac_key: bytes, aes_schedule: bytes) -> tuple[bytes, dict[str, int]]:
+def jdk_heap(rsa_key, aes_key: bytes, hmac_key: bytes, aes_schedule: bytes, ed_keys: tuple = (),
+             ed_publics: tuple = ()) -> tuple[bytes, dict[str, int]]:
     """A heap holding an RSA key as RSAPrivateCrtKeyImpl, an AES key as SecretKeySpec("AES") with its
     schedule in an int[] of AESCrypt, and HmacCore's ipad/opad byte[64]s. Returns the file and the file
-    offsets of the interesting arrays' elements by name."""
+    offsets of the interesting arrays' elements by name.
+
+    ``ed_keys`` (Ed25519 private keys) become JDK 17's EdDSAPrivateKeyImpl — ``h`` (the seed, byte[32]) and
+    ``paramSpec`` of its own, then PKCS8Key's ``algid``, ``key`` (04 20 || seed) and ``encodedKey`` (null
+    until getEncoded()) — offsets ``ed{i}_h`` and ``ed{i}_key`` (the seed inside ``key``); ``ed_publics``
+    (Ed25519 public keys) become EdDSAPublicKeyImpl — ``paramSpec``, ``point``, then X509Key's ``key``
+    (the raw 32 bytes) and ``encodedKey``."""
     w = HprofWriter()
     w.define("java.lang.Object", [])
     w.define("java.math.BigInteger", [("signum", INT), ("mag", OBJECT)])
@@ -131,8 +147,35 @@ def jdk_heap(rsa_key, aes_key: bytes, hmac_key: bytes, aes_schedule: bytes) -> t
     ipad_aid, at["ipad"] = w.array(BYTE, bytes(b ^ 0x36 for b in block))
     opad_aid, at["opad"] = w.array(BYTE, bytes(b ^ 0x5C for b in block))
     w.instance("com.sun.crypto.provider.HmacCore", k_ipad=ipad_aid, k_opad=opad_aid)
+    if ed_keys or ed_publics:
+        _eddsa(w, at, ed_keys, ed_publics)
     data, base = w.build()
     return data, {k: base + v for k, v in at.items()}
+
+
+def _eddsa(w: HprofWriter, at: dict[str, int], ed_keys: tuple, ed_publics: tuple) -> None:
+    w.define("java.security.spec.NamedParameterSpec", [("name", OBJECT)])
+    w.define("java.security.spec.EdECPoint", [("xOdd", BOOLEAN), ("y", OBJECT)])
+    pkcs8 = w.define("sun.security.pkcs.PKCS8Key", [("algid", OBJECT), ("key", OBJECT), ("encodedKey", OBJECT)])
+    x509 = w.define("sun.security.x509.X509Key", [("algid", OBJECT), ("key", OBJECT), ("unusedBits", INT),
+                                                  ("bitStringKey", OBJECT), ("encodedKey", OBJECT)])
+    w.define("sun.security.ec.ed.EdDSAPrivateKeyImpl", [("h", OBJECT), ("paramSpec", OBJECT)], super_id=pkcs8)
+    w.define("sun.security.ec.ed.EdDSAPublicKeyImpl", [("paramSpec", OBJECT), ("point", OBJECT)], super_id=x509)
+    text_aid, _ = w.array(BYTE, b"Ed25519")
+    spec = w.instance("java.security.spec.NamedParameterSpec",
+                      name=w.instance("java.lang.String", value=text_aid, coder=0))
+    for i, private in enumerate(ed_keys):
+        seed = private.private_bytes_raw()
+        h_aid, at[f"ed{i}_h"] = w.array(BYTE, seed)
+        w.heap += b"\x05" + w.ident(1)  # the two copies apart, not one run of bytes
+        key_aid, key_at = w.array(BYTE, b"\x04\x20" + seed)
+        at[f"ed{i}_key"] = key_at + 2
+        w.instance("sun.security.ec.ed.EdDSAPrivateKeyImpl", h=h_aid, paramSpec=spec, key=key_aid)
+    for i, public in enumerate(ed_publics):
+        raw = public.public_bytes_raw()
+        key_aid, at[f"edpub{i}"] = w.array(BYTE, raw)
+        point = w.instance("java.security.spec.EdECPoint", xOdd=raw[31] >> 7)
+        w.instance("sun.security.ec.ed.EdDSAPublicKeyImpl", paramSpec=spec, point=point, key=key_aid)
 
 
 def lying_record_length() -> bytes:

@@ -126,6 +126,9 @@ public class Holder {
         KeyPair ec = eg.generateKeyPair();
         Signature es = Signature.getInstance("SHA256withECDSA");
         es.initSign(ec.getPrivate()); es.update("evidence".getBytes()); byte[] esig = es.sign();
+        KeyPair ed = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+        Signature ds = Signature.getInstance("Ed25519");
+        ds.initSign(ed.getPrivate()); ds.update("evidence".getBytes()); byte[] dsig = ds.sign();
         SecureRandom sr = new SecureRandom();
         byte[] hk = new byte[32]; sr.nextBytes(hk);
         Mac mac = Mac.getInstance("HmacSHA256");
@@ -140,9 +143,10 @@ public class Holder {
         Cipher dec = Cipher.getInstance("AES/CBC/PKCS5Padding");
         dec.init(Cipher.DECRYPT_MODE, aes, new IvParameterSpec(new byte[16]));
         byte[] pt = dec.doFinal(ct);
-        keep = new Object[] {rsa, ec, mac, enc, dec, rsig, esig, tag, pt};
+        keep = new Object[] {rsa, ec, ed, mac, enc, dec, rsig, esig, dsig, tag, pt};
         System.out.println("rsa " + hex.formatHex(rsa.getPublic().getEncoded()));
         System.out.println("ec " + hex.formatHex(ec.getPublic().getEncoded()));
+        System.out.println("ed25519 " + hex.formatHex(ed.getPublic().getEncoded()));
         System.out.println("hmac " + hex.formatHex(hk));
         System.out.println("aes " + hex.formatHex(ak));
         System.out.println("ready");

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from tests.builders import hprof as build
 from viewer.evidence import open_dump
@@ -19,6 +20,7 @@ from viewer.scan.detectors.aes import layout_bytes
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
 from viewer.scan.keys import key_id, symmetric_key_id
+from viewer.scan.publickeys import load_public_keys
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +124,105 @@ def test_redaction_never_overwrites_an_arrays_header(heap, tmp_path: Path):
         assert len(hprof.resolved(after.source).primitive_arrays) == len(hprof.resolved(before.source).primitive_arrays)
         assert aes_key not in after.read(0, after.size)
     assert any("5 bytes of the ranges found lie outside the values" in n for n in result.warnings), result.warnings
+
+
+ED_CLASS = "sun.security.ec.ed.EdDSAPrivateKeyImpl"
+
+
+@pytest.fixture(scope="module")
+def ed_heap(tmp_path_factory):
+    """Three Ed25519 keys as JDK 17 holds them: the first with its EdDSAPublicKeyImpl in the heap, the
+    second alone, the third beside the public key object of a *fourth* key (a seed that derives nothing
+    known)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    aes_key, hmac_key = os.urandom(32), os.urandom(32)
+    eds = [ed25519.Ed25519PrivateKey.generate() for _ in range(4)]
+    data, at = build.jdk_heap(key, aes_key, hmac_key, layout_bytes(aes_key, True, True),
+                              ed_keys=tuple(eds[:3]), ed_publics=(eds[0].public_key(), eds[3].public_key()))
+    path = tmp_path_factory.mktemp("hprof-ed") / "ed.hprof"
+    path.write_bytes(data)
+    return path, eds, at
+
+
+def _seed(private) -> bytes:
+    return private.private_bytes_raw()
+
+
+def test_ed25519_key_objects_proved_by_the_heaps_public_key(ed_heap):
+    path, eds, at = ed_heap
+    with open_dump(path) as dump:
+        assert not dump.warnings
+        objects = [n for n in dump.structure.find("key objects").children if n.name.startswith(ED_CLASS + " @")]
+        assert len(objects) == 3
+        fields = {c.name: c for c in objects[0].children}
+        assert fields["h"].value == "byte[32]" and dump.read(fields["h"].offset, 32) == _seed(eds[0])
+        result = scan_dump(dump)
+        found = [f for f in result.findings if f.kind == "ed25519-private-key" and f.secret]
+        data = dump.read(0, dump.size)
+    first = [f for f in found if f.key_id == key_id(eds[0].public_key())]
+    assert sorted((f.offset, f.details["hprof"]["field"]) for f in first) == sorted(
+        [(at["ed0_h"], "h"), (at["ed0_key"], "key")])
+    for f in first:
+        assert f.confidence == Confidence.CONFIRMED and f.length == 32 and f.encoding == "hprof-object"
+        assert data[f.offset : f.offset + 32] == _seed(eds[0])
+        assert f.details["hprof"]["class"] == ED_CLASS
+        assert any("sun.security.ec.ed.EdDSAPublicKeyImpl @" in r for r in f.reasons)
+        assert _seed(eds[0]).hex() not in " ".join(f.reasons) + str(f.details)
+    # the lone key and the one beside another key's public object: shape alone proves nothing
+    lone = {key_id(eds[i].public_key()) for i in (1, 2)}
+    assert not [f for f in result.findings if f.key_id in lone]
+    assert not [f for f in found if f.offset in (at["ed1_h"], at["ed2_h"], at["ed1_key"], at["ed2_key"])]
+    assert any(f"2 {ED_CLASS} object(s) not reported" in n for n in result.stats.notes)
+
+
+def test_ed25519_key_object_proved_by_a_supplied_public_key(ed_heap, tmp_path: Path):
+    path, eds, at = ed_heap
+    pem = tmp_path / "ed1.pem"
+    pem.write_bytes(eds[1].public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    supplied = load_public_keys([pem])
+    with open_dump(path) as dump:
+        result = scan_dump(dump, public_keys=supplied)
+    mine = [f for f in result.findings if f.key_id == key_id(eds[1].public_key())]
+    assert sorted(f.offset for f in mine if f.encoding == "hprof-object") == sorted([at["ed1_h"], at["ed1_key"]])
+    assert all(f.confidence == Confidence.CONFIRMED and supplied[0].label in f.matches for f in mine)
+    assert any("supplied public key" in r for f in mine for r in f.reasons)
+    assert [s["found"] for s in result.public_keys] == [True]
+    assert not [f for f in result.findings if f.key_id == key_id(eds[2].public_key())]
+
+
+def test_object_context_survives_the_clis_forked_workers(ed_heap):
+    """The CLI (no Qt loaded, one thread) runs the post-scan detectors in forked workers: the object
+    context is worked out where it is added, so every key-object finding still names its class and field
+    (it once came back with the array alone)."""
+    import json
+    import subprocess
+    import sys
+
+    path, eds, at = ed_heap
+    proc = subprocess.run([sys.executable, "-m", "viewer.cli.main", "scan", "--json", str(path)], capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 1, proc.stderr  # secrets found
+    findings = json.loads(proc.stdout)["results"][0]["findings"]
+    context = {(f["offset"], f["kind"]): f["details"].get("hprof", {}) for f in findings}
+    assert context[(at["ed0_h"], "ed25519-private-key")].get("field") == "h"
+    assert context[(at["ed0_key"], "ed25519-private-key")].get("class") == ED_CLASS
+    assert context[(at["p"], "rsa-private-key")].get("field") == "p.mag"
+    assert context[(at["aes_key"], "aes-key")].get("class") == "javax.crypto.spec.SecretKeySpec"
+    assert context[(at["ipad"], "hmac-secret")].get("field") == "k_ipad"
+
+
+def test_ed25519_seeds_redacted_into_a_valid_hprof(ed_heap, tmp_path: Path):
+    from viewer.handover.redact import redact_file
+
+    path, eds, _at = ed_heap
+    out = tmp_path / "clean.hprof"
+    assert redact_file(path, out).clean
+    with open_dump(out) as after:
+        assert after.format == "hprof" and not after.warnings
+        data = after.read(0, after.size)
+    assert _seed(eds[0]) not in data
+    assert _seed(eds[1]) in data  # not proved, not reported: a redaction removes what the scan found
 
 
 HOSTILE = {

@@ -212,3 +212,41 @@ def test_private_keys_refused_without_showing_them(tmp_path, ks):
         message = _refused(write(tmp_path, name, data), "private")
         body = base64.b64encode(data[40:80]).decode()
         assert not any(s in message for s in secrets) and body not in message and "MII" not in message
+
+
+def test_hostile_jwks(tmp_path, ks):
+    """A JWKS is attacker-reachable (fetched from an identity provider, handed over with a case): every
+    malformed or oversized form is refused in one line naming the file, quickly, never with a traceback."""
+    good = keys.public_jwk(ks["ec"].public_key())
+    huge_n = keys.b64url(b"\xc5" * (keys.MAX_RSA_BITS // 8 + 1))
+    forms = {
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        "deep-keys.json": ('{"keys": ' + "[" * 50_000 + "]" * 50_000 + "}", "nested too deeply"),
+        "bigint.json": ('{"keys": [{"kty": "RSA", "n": ' + "9" * 5000 + ', "e": 3}]}', "integer too long"),
+        "huge-n.json": (json.dumps({"keys": [{"kty": "RSA", "n": huge_n, "e": "AQAB"}]}), "more than 16384"),
+        "too-many.json": (json.dumps({"keys": [good] * 5000}), "more than 4096"),
+        "not-dicts.json": (json.dumps({"keys": [1, "x", None]}), "JWKS key 1): not a JWK"),
+        "kty-list.json": (json.dumps({"keys": [{"kty": ["RSA"] * 10_000}]}), "unsupported JWK key type"),
+        "crv-list.json": (json.dumps({"keys": [dict(good, crv=["P-256"])]}), "does not load"),
+        "crv-unknown.json": (json.dumps({"keys": [dict(good, crv="P-999")]}), "does not load"),
+        "n-int.json": (json.dumps({"keys": [{"kty": "RSA", "n": 5, "e": "AQAB"}]}), "does not load"),
+        "n-bad-b64.json": (json.dumps({"keys": [{"kty": "RSA", "n": "!!!!", "e": "AQAB"}]}), "does not load"),
+        "nan.json": ('{"keys": [{"kty": "RSA", "n": NaN, "e": Infinity}]}', "does not load"),
+        "off-curve.json": (json.dumps({"keys": [dict(good, y=keys.b64url(b"\x02" * 32))]}), "does not load"),
+        "okp-short.json": (json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}]}), "does not load"),
+        "no-members.json": (json.dumps({"keys": [{"kty": "EC"}]}), "does not load"),
+        "keys-not-list.json": (json.dumps({"keys": {"kty": "EC"}}), "not a public key"),
+    }
+    for name, (text, needle) in forms.items():
+        message = _refused(write(tmp_path, name, text), needle)
+        assert len(message) < 200, message
+    # the same oversized modulus is refused as PEM, DER and in a certificate's place too
+    big = rsa.RSAPublicNumbers(65537, int.from_bytes(keys.b64url_decode(huge_n), "big") | 1)
+    try:
+        der = big.public_key().public_bytes(E.DER, PUB.SubjectPublicKeyInfo)
+    except ValueError:  # an OpenSSL that refuses to build it cannot be handed one either
+        der = None
+    if der is not None:
+        _refused(write(tmp_path, "huge.der", der), "more than 16384")
+        _refused(write(tmp_path, "huge.pem", big.public_key().public_bytes(E.PEM, PUB.SubjectPublicKeyInfo)),
+                 "more than 16384")

@@ -7,6 +7,7 @@ must give no secret finding above ``low``."""
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from viewer.evidence import open_dump
 from viewer.scan.engine import ScanResult, scan_dump
 from viewer.scan.finding import Confidence, Finding
 from viewer.scan.keymaterial import swap32
-from viewer.scan.keys import key_id, symmetric_key_id
+from viewer.scan.keys import key_id, public_jwk, symmetric_key_id
 from viewer.scan.publickeys import load_public_keys
 
 pytestmark = pytest.mark.slow  # gcore of live processes, cores of 0.4-1.1 GB
@@ -34,6 +35,33 @@ def public_files(tmp: Path, truth: dict[str, str], names: list[str]) -> list[Pat
         path.write_bytes(pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         out.append(path)
     return out
+
+
+def jwks_file(tmp: Path, truth: dict[str, str], names: list[str]) -> Path:
+    """The same public keys as an identity provider publishes them: one JWKS, ``kid`` = ``NAME-jwks``."""
+    entries = []
+    for name in names:
+        jwk = dict(public_jwk(serialization.load_der_public_key(bytes.fromhex(truth[name]))))
+        entries.append(dict(jwk, kid=f"{name}-jwks", use="sig"))
+    path = tmp / "jwks.json"
+    path.write_text(json.dumps({"keys": entries}, indent=1))
+    return path
+
+
+def assert_matched_by_both(result: ScanResult, pem: list[Path], jwks: Path, names: list[str]) -> None:
+    """Supplied as PEM and as a JWKS at once: each key's JWKS entry has the PEM key's id, both are found,
+    and every secret finding of the key names both entries in ``matches``."""
+    by_pem = {path.stem: key for path in pem for key in load_public_keys([path])}
+    by_kid = {key.label: key for key in load_public_keys([jwks])}
+    assert sorted(by_kid) == sorted(f"{n}-jwks" for n in names)
+    for name in names:
+        pem_key, jwks_key = by_pem[name], by_kid[f"{name}-jwks"]
+        assert jwks_key.key_id == pem_key.key_id
+        found = secrets_of(result, jwks_key.key_id)
+        assert found, name
+        assert all({pem_key.label, jwks_key.label} <= set(f.matches) for f in found), name
+    status = {s["label"]: s["found"] for s in result.public_keys}
+    assert all(status[f"{n}-jwks"] for n in names) and all(status[by_pem[n].label] for n in names)
 
 
 def scan(core: Path, keys: list[Path]) -> ScanResult:
@@ -210,7 +238,9 @@ def test_jvm_heap_dump(jvm, tmp_path: Path):
         objects = [n.name for n in dump.structure.find("key objects").children]
         assert any(n.startswith("sun.security.rsa.RSAPrivateCrtKeyImpl @") for n in objects)
     keys = public_files(tmp, truth, ["rsa", "ec"])
-    result = scan(heap, keys)
+    jwks = jwks_file(tmp_path, truth, ["rsa", "ec"])
+    result = scan(heap, [*keys, jwks])
+    assert_matched_by_both(result, keys, jwks, ["rsa", "ec"])
     r = secrets_of(result, key_id(rsa_pub))
     check_rsa(heap, [f for f in r if f.encoding != "der-pkcs1"], rsa_pub)
     fields = {f.details.get("hprof", {}).get("field") for f in r}
@@ -224,6 +254,14 @@ def test_jvm_heap_dump(jvm, tmp_path: Path):
     assert any(f.details.get("hprof", {}).get("class") == "javax.crypto.spec.SecretKeySpec" for f in aes)
     assert {f.encoding for f in secrets_of(result, symmetric_key_id(hkey))} >= {"hmac-ipad", "hmac-opad"}
     assert all(f.confidence == Confidence.CONFIRMED for f in r + e)
+    # JDK 17's EdDSAPrivateKeyImpl: the seed (h) and PKCS8Key.key's copy of it, proved by the heap's own
+    # EdDSAPublicKeyImpl (its public key is not supplied as a file, only in the JWKS test above)
+    ed_pub = serialization.load_der_public_key(bytes.fromhex(truth["ed25519"]))
+    ed = [f for f in secrets_of(result, key_id(ed_pub)) if f.encoding == "hprof-object"]
+    assert {f.details["hprof"]["field"] for f in ed} == {"h", "key"}
+    assert all(f.details["hprof"]["class"] == "sun.security.ec.ed.EdDSAPrivateKeyImpl" for f in ed)
+    assert all(f.confidence == Confidence.CONFIRMED for f in ed)
+    check_ed25519(heap, ed, ed_pub.public_bytes_raw())
 
     out = tmp_path / "clean.hprof"
     done = redact_file(heap, out, public_keys=load_public_keys(keys))
@@ -233,6 +271,8 @@ def test_jvm_heap_dump(jvm, tmp_path: Path):
         assert len(hprof.resolved(after.source).primitive_arrays) == len(hprof.resolved(before.source).primitive_arrays)
         data = after.read(0, after.size)
     assert akey not in data and hkey not in data
+    seed = heap.read_bytes()[ed[0].offset : ed[0].offset + 32]
+    assert all(data[f.offset : f.offset + 32] != seed for f in ed)  # both copies overwritten
     again = scan(out, keys)
     assert not [f for f in again.findings if f.secret and f.confidence > Confidence.LOW]
 
@@ -250,7 +290,10 @@ def test_node_keys(tmp_path: Path):
     ec_pub = serialization.load_der_public_key(bytes.fromhex(truth["ec"]))
     ed_pub = serialization.load_der_public_key(bytes.fromhex(truth["ed25519"]))
     akey = bytes.fromhex(truth["aes"])
-    result = scan(core, public_files(tmp_path, truth, ["rsa", "ec", "ed25519"]))
+    pem = public_files(tmp_path, truth, ["rsa", "ec", "ed25519"])
+    jwks = jwks_file(tmp_path, truth, ["rsa", "ec", "ed25519"])
+    result = scan(core, [*pem, jwks])
+    assert_matched_by_both(result, pem, jwks, ["rsa", "ec", "ed25519"])  # RSA, EC P-256, OKP Ed25519
     r = secrets_of(result, key_id(rsa_pub))
     assert {f.details.get("component") for f in r} >= {"p", "q"}
     check_rsa(core, r, rsa_pub)

@@ -64,6 +64,17 @@ def _safe_value(value: Any) -> str | None:
     return None
 
 
+def _java_object(context: Any) -> str | None:
+    """``details["hprof"]`` (viewer.scan.detectors.hprof) as one line: ``Class @id, field NAME (byte[32] @id)``."""
+    if not isinstance(context, dict):
+        return None
+    parts = {k: _safe_value(context.get(k)) for k in ("class", "object_id", "field", "array", "array_id")}
+    array = f"{parts['array'] or '?'} @{parts['array_id'] or '?'}"
+    if not parts["class"]:
+        return f"in {array} (held by no key object)"
+    return f"{parts['class']} @{parts['object_id'] or '?'}, field {parts['field'] or '?'} ({array})"
+
+
 def _rows(rows: list[tuple[str, str]]) -> str:
     cells = "".join(
         f"<tr><td style='padding-right:12px; color:#555'>{_esc(k)}</td><td>{v}</td></tr>" for k, v in rows
@@ -158,6 +169,10 @@ class DetailsPane(QWidget):
                 if text is not None:
                     what.append((label, _esc(text)))
         shown = {k for k, _ in _WHAT_KEYS}
+        java = _java_object(f.details.get("hprof"))
+        if java is not None:  # a Java heap dump's object context: the key object, its field, the array
+            what.append(("Java object", _esc(java)))
+            shown.add("hprof")
         for key in sorted(f.details):
             if key in shown:
                 continue

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x
 from viewer.scan import keys
 
 MAX_FILE = 16 * 1024 * 1024  # a public key file is small; refuse to read a dump given by mistake
+MAX_KEYS = 4096  # keys in one JWKS or PEM bundle: an identity provider publishes a handful
 
 _PEM_BLOCK = re.compile(
     rb"(?:^#[ \t]*kid:[ \t]*([^\r\n]*)\r?\n)?^-----BEGIN ([A-Z0-9 ]{1,40})-----\r?\n(.*?)^-----END \2-----",
@@ -81,42 +82,56 @@ def _fingerprint(public_key: Any) -> str:
 
 def _from_certificate(cert: x509.Certificate, source: str) -> SuppliedKey:
     public = cert.public_key()
+    _check_size(public, source)
     names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     label = str(names[0].value) if names else "SHA256:" + cert.fingerprint(hashes.SHA256()).hex()
     return SuppliedKey(label, keys.key_id(public), "certificate:" + _algorithm(public), source, public)
 
 
+def _check_size(public: Any, source: str) -> None:
+    """An RSA "key" beyond keys.MAX_RSA_BITS would make every comparison with a finding a big-number job."""
+    if isinstance(public, rsa.RSAPublicKey) and public.key_size > keys.MAX_RSA_BITS:
+        raise ValueError(f"{source}: RSA modulus of {public.key_size} bits, more than {keys.MAX_RSA_BITS}")
+
+
 def _from_public(public: Any, label: str | None, source: str) -> SuppliedKey:
+    _check_size(public, source)
     return SuppliedKey(label or _fingerprint(public), keys.key_id(public), _algorithm(public), source, public)
 
 
 def _load_der(der: bytes, source: str, label: str | None = None) -> SuppliedKey | None:
     try:
-        return _from_public(serialization.load_der_public_key(der), label, source)
+        public = serialization.load_der_public_key(der)
     except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
-        pass
+        public = None
+    if public is not None:
+        return _from_public(public, label, source)
     try:
         cert = x509.load_der_x509_certificate(der)
     except (ValueError, TypeError):
         cert = None
     if cert is not None:
         try:
-            found = _from_certificate(cert, source)
+            public = cert.public_key()
         except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
             return None
+        found = _from_certificate(cert, source)
         if label:
             found.label = label
         return found
     try:  # PKCS#1 RSAPublicKey as DER
         pem = b"-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(der) + b"-----END RSA PUBLIC KEY-----\n"
-        return _from_public(serialization.load_pem_public_key(pem), label, source)
+        public = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError, NotImplementedError, UnsupportedAlgorithm):
         return None
+    return _from_public(public, label, source)
 
 
 def _load_pem(data: bytes, path: Path) -> list[SuppliedKey]:
     found: list[SuppliedKey] = []
     for index, m in enumerate(_PEM_BLOCK.finditer(data), 1):
+        if index > MAX_KEYS:
+            raise ValueError(f"{path}: more than {MAX_KEYS} PEM blocks")
         kid, label = m.group(1), m.group(2).decode("ascii")
         source = f"{path} (PEM block {index})"
         if label.endswith("PRIVATE KEY"):
@@ -148,6 +163,7 @@ def _jwk_key(jwk: dict[str, Any], source: str) -> SuppliedKey:
                 int.from_bytes(keys.b64url_decode(jwk["e"]), "big"), int.from_bytes(keys.b64url_decode(jwk["n"]), "big")
             ).public_key()
             members = {"e": jwk["e"], "kty": kty, "n": jwk["n"]}
+            _check_size(public, source)
         elif kty == "EC":
             curve = keys.EC_CURVES[jwk["crv"]]
             public = ec.EllipticCurvePublicNumbers(
@@ -166,9 +182,9 @@ def _jwk_key(jwk: dict[str, Any], source: str) -> SuppliedKey:
             public = cls.from_public_bytes(keys.b64url_decode(jwk["x"]))
             members = {"crv": jwk["crv"], "kty": kty, "x": jwk["x"]}
         else:
-            raise ValueError(f"{source}: unsupported JWK key type {kty!r}")
+            raise ValueError(f"{source}: unsupported JWK key type {repr(kty)[:40]}")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        if isinstance(exc, ValueError) and "unsupported JWK" in str(exc):
+        if isinstance(exc, ValueError) and str(exc).startswith(source):  # our own message: keep it
             raise
         raise ValueError(f"{source}: JWK does not load ({type(exc).__name__})") from None
     thumbprint = keys.b64url(
@@ -185,6 +201,8 @@ def _load_json(doc: Any, path: Path) -> list[SuppliedKey]:
     if isinstance(doc, dict) and isinstance(doc.get("keys"), list):
         if not doc["keys"]:
             raise ValueError(f"{path}: the JWKS holds no keys")
+        if len(doc["keys"]) > MAX_KEYS:
+            raise ValueError(f"{path}: the JWKS holds {len(doc['keys'])} keys, more than {MAX_KEYS}")
         return [_jwk_key(jwk, f"{path} (JWKS key {i})") for i, jwk in enumerate(doc["keys"], 1)]
     if isinstance(doc, dict) and "kty" in doc:
         return [_jwk_key(doc, str(path))]
@@ -234,6 +252,10 @@ def load_public_key_file(path: Path | str) -> list[SuppliedKey]:
             doc = json.loads(stripped.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise not_a_key(path) from None
+        except RecursionError:  # a JWKS nests three levels; the json module gives up near 1,000
+            raise ValueError(f"{path}: JSON nested too deeply for a JWKS") from None
+        except ValueError:  # an integer of more than 4,300 digits (sys.int_max_str_digits)
+            raise ValueError(f"{path}: JSON holds an integer too long to read") from None
         return _load_json(doc, path)
     if stripped.startswith(b"PuTTY-User-Key-File") or stripped.startswith(b"openssh-key-v1"):
         raise ValueError(f"{path}: holds a private key; give the public key only")

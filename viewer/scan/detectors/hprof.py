@@ -11,6 +11,14 @@ builds the index: classes, instances, primitive arrays). What it reads:
   own ``sun.security.ec.ECPublicKeyImpl`` objects (their encoded point), the supplied keys, the first
   pass's public keys: a match is ``confirmed``, otherwise ``high`` (the structure is exact; the curve
   parameters object is not followed);
+* ``sun.security.ec.ed.EdDSAPrivateKeyImpl`` (JDK 15+): ``h``, the 32-byte Ed25519 seed (a byte[]), and
+  ``key``, the same seed as PKCS#8's inner OCTET STRING (04 20 || seed); the curve is the
+  ``paramSpec``'s name. The public key derived from the seed must equal an Ed25519 public key known — the
+  heap's own ``sun.security.ec.ed.EdDSAPublicKeyImpl`` objects (``key``: the raw 32-byte public key), the
+  supplied keys, the first pass's public keys — and then both copies are findings, ``confirmed``. A seed
+  that derives no known public key is *not* reported (32 random bytes have no structure of their own to
+  check); a note says how many such objects there were, so that the examiner can supply the public key.
+  Ed448 (57-byte ``h``) is counted in that note, not reported;
 * ``javax.crypto.spec.SecretKeySpec``: ``key`` and ``algorithm`` — an AES key, an HMAC secret or another
   symmetric key, ``high`` (raw bytes have nothing to check), ``confirmed`` when another detector proved
   the same key (an AES schedule, HMAC pad blocks: same key id);
@@ -19,7 +27,9 @@ and for *every* finding of the scan that lies inside a primitive array — the A
 ``AESCrypt``'s int[]s (big-endian here: the ``bytes`` layout, at whatever offset the packed records put
 them), the HMAC pads of ``HmacCore``, the PKCS#8 ``byte[]`` the DER carver found — it adds
 ``details["hprof"]``: the array (type, length, id) and, where a key object holds it, the object's class,
-id and the field path from the key object (``p.mag``, ``sessionK``, ``k_ipad``). The finding's bytes are
+id and the field path from the key object (``p.mag``, ``sessionK``, ``k_ipad``, ``h``). The context is
+worked out again in :meth:`HprofDetector.annotate` from the index (never carried over from
+``post_scan``, which may run in a forked worker whose state does not come back). The finding's bytes are
 the array's elements, so redaction overwrites exactly them and the file stays a valid HPROF (same
 records, same lengths).
 
@@ -32,7 +42,7 @@ import bisect
 from collections.abc import Iterable
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from viewer.evidence.formats import hprof as fmt
 from viewer.scan import keys, kinds
@@ -44,6 +54,8 @@ RSA_CLASS = "sun.security.rsa.RSAPrivateCrtKeyImpl"
 EC_CLASS = "sun.security.ec.ECPrivateKeyImpl"
 EC_PUBLIC_CLASS = "sun.security.ec.ECPublicKeyImpl"
 SECRET_CLASS = "javax.crypto.spec.SecretKeySpec"
+ED_CLASS = "sun.security.ec.ed.EdDSAPrivateKeyImpl"
+ED_PUBLIC_CLASS = "sun.security.ec.ed.EdDSAPublicKeyImpl"
 RSA_FIELDS = {"n": "n", "e": "e", "d": "d", "p": "p", "q": "q", "pe": "dp", "qe": "dq", "coeff": "qinv"}
 CURVES = {32: [("P-256", ec.SECP256R1())], 48: [("P-384", ec.SECP384R1())], 66: [("P-521", ec.SECP521R1())]}
 ENCODING = "hprof-object"
@@ -62,24 +74,18 @@ class HprofDetector:
         src = ctx.dump.source
         idx = fmt.resolved(src)
         ctx.notes.extend(idx.warnings[:5])
-        owners: dict[int, tuple[str, int, str]] = {}  # array id -> (class, object id, field path)
         out: list[Finding] = []
         bigs = fmt.bigintegers(src, idx)
-        out += self._rsa(src, idx, bigs, owners)
-        out += self._ec(ctx, src, idx, bigs, owners)
-        out += self._secret_keys(ctx, src, idx, owners)
-        for obj in fmt.key_objects(src):
-            for name, (_at, value, _size) in obj.fields.items():
-                if isinstance(value, int) and value in idx.primitive_arrays:
-                    owners.setdefault(value, (obj.class_name, obj.object_id, name))
-        self._owners = owners
+        out += self._rsa(src, idx, bigs)
+        out += self._ec(ctx, src, idx, bigs)
+        out += self._ed25519(ctx, src, idx)
+        out += self._secret_keys(ctx, src, idx)
         ctx.notes.append(f"{len(idx.classes)} classes, {len(idx.primitive_arrays)} primitive arrays indexed; "
                          f"{len(out)} key-object findings")
         return out
 
     # -- RSA ----------------------------------------------------------------------------------------
-    def _rsa(self, src: Any, idx: fmt.Index, bigs: dict[int, tuple[int, fmt.PrimitiveArray]],
-             owners: dict[int, tuple[str, int, str]]) -> list[Finding]:
+    def _rsa(self, src: Any, idx: fmt.Index, bigs: dict[int, tuple[int, fmt.PrimitiveArray]]) -> list[Finding]:
         out: list[Finding] = []
         for obj in fmt.key_objects(src, iter([RSA_CLASS])):
             nums: dict[str, tuple[int, fmt.PrimitiveArray, int]] = {}
@@ -98,7 +104,6 @@ class HprofDetector:
             where = f"{RSA_CLASS} @{obj.object_id:#x}"
             for comp, (value, arr, ref) in nums.items():
                 field_name = next(f for f, c in RSA_FIELDS.items() if c == comp)
-                owners[arr.id] = (RSA_CLASS, obj.object_id, f"{field_name}.mag")
                 if comp in ("n", "e"):
                     continue  # public
                 details = keys.describe_public(public)
@@ -142,8 +147,8 @@ class HprofDetector:
                     continue
         return points
 
-    def _ec(self, ctx: PostScanContext, src: Any, idx: fmt.Index, bigs: dict[int, tuple[int, fmt.PrimitiveArray]],
-            owners: dict[int, tuple[str, int, str]]) -> list[Finding]:
+    def _ec(self, ctx: PostScanContext, src: Any, idx: fmt.Index,
+            bigs: dict[int, tuple[int, fmt.PrimitiveArray]]) -> list[Finding]:
         objs = fmt.key_objects(src, iter([EC_CLASS]))
         if not objs:
             return []
@@ -182,16 +187,80 @@ class HprofDetector:
                 if best is None:
                     continue
                 confidence, kid, curve_name, why = best
-                owners[arr.id] = (EC_CLASS, obj.object_id, path)
                 out.append(Finding(kinds.EC_PRIVATE_KEY, ENCODING, arr.offset, arr.length, confidence,
                                    reasons=[f"the private scalar of {where} ({path}, {layout})", *why],
                                    key_id=kid, details={"algorithm": "EC", "curve": curve_name, "component": "d",
                                                         "layout": layout}))
         return out
 
+    # -- Ed25519 -----------------------------------------------------------------------------------
+    @staticmethod
+    def _known_ed25519(ctx: PostScanContext, src: Any, idx: fmt.Index) -> dict[bytes, str]:
+        """Raw Ed25519 public keys known: supplied, found in the first pass, held by the heap's objects."""
+        known: dict[bytes, str] = {}
+
+        def add(obj: Any, source: str) -> None:
+            if isinstance(obj, ed25519.Ed25519PrivateKey):
+                obj = obj.public_key()
+            if isinstance(obj, ed25519.Ed25519PublicKey):
+                known.setdefault(obj.public_bytes_raw(), source)
+
+        for supplied in ctx.public_keys or ():
+            add(getattr(supplied, "public_key", None), f"supplied public key {getattr(supplied, 'label', '?')}")
+        for f in ctx.findings:
+            if f.kind in (kinds.ED25519_PUBLIC_KEY, kinds.PUBLIC_KEY, kinds.CERTIFICATE) and f.length <= 65536:
+                for obj in key_objects(ctx.view.read(f.offset, f.length), f.encoding):
+                    add(obj, f"{f.kind} at offset {f.offset:#x}")
+        for obj in fmt.key_objects(src, iter([ED_PUBLIC_CLASS])):
+            arr = idx.primitive_arrays.get(obj.fields.get("key", (0, 0, 0))[1])  # X509Key.key: the raw key
+            if arr is not None and arr.type == 8 and arr.count == 32:
+                known.setdefault(src.read(arr.offset, arr.length), f"{ED_PUBLIC_CLASS} @{obj.object_id:#x}")
+        return known
+
+    def _ed25519(self, ctx: PostScanContext, src: Any, idx: fmt.Index) -> list[Finding]:
+        objs = fmt.key_objects(src, iter([ED_CLASS]))
+        if not objs:
+            return []
+        known = self._known_ed25519(ctx, src, idx)
+        out: list[Finding] = []
+        unproved = 0
+        for obj in objs:
+            where = f"{ED_CLASS} @{obj.object_id:#x}"
+            spec = fmt.object_at(src, idx, "java.security.spec.NamedParameterSpec",
+                                 obj.fields.get("paramSpec", (0, 0, 0))[1])
+            curve = fmt.string_value(src, idx, spec.get("name", (0, 0, 0))[1]) if spec else None
+            h = idx.primitive_arrays.get(obj.fields.get("h", (0, 0, 0))[1])
+            if h is None or h.type != 8 or h.count != 32 or curve not in (None, "Ed25519"):
+                unproved += 1  # Ed448 (57 bytes), or not the layout read here
+                continue
+            seed = src.read(h.offset, 32)
+            if len(set(seed)) < MIN_DISTINCT:
+                continue  # a placeholder or a redacted seed
+            public = ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key()
+            source = known.get(public.public_bytes_raw())
+            if source is None:
+                unproved += 1
+                continue
+            kid = keys.key_id(public)
+            copies = [(h.offset, "h", "the seed")]
+            inner = idx.primitive_arrays.get(obj.fields.get("key", (0, 0, 0))[1])  # PKCS8Key.key: 04 20 || seed
+            if (inner is not None and inner.type == 8 and inner.count == 34
+                    and src.read(inner.offset, 34) == b"\x04\x20" + seed):
+                copies.append((inner.offset + 2, "key", "the seed in PKCS#8's OCTET STRING (04 20 || seed)"))
+            for offset, field_name, what in copies:
+                out.append(Finding(
+                    kinds.ED25519_PRIVATE_KEY, ENCODING, offset, 32, Confidence.CONFIRMED,
+                    reasons=[f"{what} of {where} ({field_name}, curve {curve or '?'})",
+                             f"the seed derives the public key of {source} (SHA-512, clamp, scalar times the "
+                             "base point)"],
+                    key_id=kid, details={"algorithm": "Ed25519", "component": "seed", "layout": "bytes"}))
+        if unproved:
+            ctx.notes.append(f"{unproved} {ED_CLASS} object(s) not reported: no Ed25519 public key known derives "
+                             "from their seed (supply the public key), or not Ed25519")
+        return out
+
     # -- SecretKeySpec -----------------------------------------------------------------------------
-    def _secret_keys(self, ctx: PostScanContext, src: Any, idx: fmt.Index,
-                     owners: dict[int, tuple[str, int, str]]) -> list[Finding]:
+    def _secret_keys(self, ctx: PostScanContext, src: Any, idx: fmt.Index) -> list[Finding]:
         confirmed = {f.key_id for f in ctx.findings if f.confidence == Confidence.CONFIRMED and f.key_id}
         out: list[Finding] = []
         for obj in fmt.key_objects(src, iter([SECRET_CLASS])):
@@ -207,7 +276,6 @@ class HprofDetector:
             kind = (kinds.AES_KEY if upper.startswith("AES") else kinds.HMAC_SECRET if upper.startswith("HMAC")
                     else kinds.SYMMETRIC_KEY)
             kid = keys.symmetric_key_id(key)
-            owners[ref] = (SECRET_CLASS, obj.object_id, "key")
             reasons = [f"the key of {SECRET_CLASS} @{obj.object_id:#x} (algorithm {algorithm!r})"]
             confidence = Confidence.HIGH
             if kid in confirmed:
@@ -224,7 +292,27 @@ class HprofDetector:
         """After every post-scan detector: the array (and key object) holding each finding's bytes."""
         if getattr(ctx.dump, "format", None) != fmt.FORMAT:
             return
-        self._context(fmt.resolved(ctx.dump.source), getattr(self, "_owners", {}), list(ctx.findings))
+        src = ctx.dump.source
+        idx = fmt.resolved(src)
+        self._context(idx, self._owners(src, idx), list(ctx.findings))
+
+    @staticmethod
+    def _owners(src: Any, idx: fmt.Index) -> dict[int, tuple[str, int, str]]:
+        """Array id -> (class, object id, field path) for every array a key object holds: directly
+        (``key``, ``h``, ``k_ipad``) or as a ``java.math.BigInteger``'s magnitude (``p.mag``)."""
+        owners: dict[int, tuple[str, int, str]] = {}
+        for obj in fmt.key_objects(src):
+            for name, (_at, value, _size) in obj.fields.items():
+                if not isinstance(value, int) or not value:
+                    continue
+                if value in idx.primitive_arrays:
+                    owners.setdefault(value, (obj.class_name, obj.object_id, name))
+                    continue
+                big = fmt.object_at(src, idx, "java.math.BigInteger", value)
+                mag = big.get("mag", (0, 0, 0))[1] if big else 0
+                if mag in idx.primitive_arrays:
+                    owners.setdefault(mag, (obj.class_name, obj.object_id, f"{name}.mag"))
+        return owners
 
     @staticmethod
     def _context(idx: fmt.Index, owners: dict[int, tuple[str, int, str]], findings: list[Finding]) -> None:
