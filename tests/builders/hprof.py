@@ -105,7 +105,7 @@ def biginteger(w: HprofWriter, value: int) -> tuple[int, int, int]:
 
 
 def jdk_heap(rsa_key, aes_key: bytes, hmac_key: bytes, aes_schedule: bytes, ed_keys: tuple = (),
-             ed_publics: tuple = ()) -> tuple[bytes, dict[str, int]]:
+             ed_publics: tuple = (), id_size: int = 8) -> tuple[bytes, dict[str, int]]:
     """A heap holding an RSA key as RSAPrivateCrtKeyImpl, an AES key as SecretKeySpec("AES") with its
     schedule in an int[] of AESCrypt, and HmacCore's ipad/opad byte[64]s. Returns the file and the file
     offsets of the interesting arrays' elements by name.
@@ -114,8 +114,9 @@ def jdk_heap(rsa_key, aes_key: bytes, hmac_key: bytes, aes_schedule: bytes, ed_k
     ``paramSpec`` of its own, then PKCS8Key's ``algid``, ``key`` (04 20 || seed) and ``encodedKey`` (null
     until getEncoded()) — offsets ``ed{i}_h`` and ``ed{i}_key`` (the seed inside ``key``); ``ed_publics``
     (Ed25519 public keys) become EdDSAPublicKeyImpl — ``paramSpec``, ``point``, then X509Key's ``key``
-    (the raw 32 bytes) and ``encodedKey``."""
-    w = HprofWriter()
+    (the raw 32 bytes) and ``encodedKey``. ``id_size``: 8 (a 64-bit JVM) or 4 (a 32-bit one, whose
+    object identifiers are 4 bytes)."""
+    w = HprofWriter(id_size=id_size)
     w.define("java.lang.Object", [])
     w.define("java.math.BigInteger", [("signum", INT), ("mag", OBJECT)])
     w.define("java.lang.String", [("value", OBJECT), ("coder", BYTE)])

@@ -79,6 +79,29 @@ def test_key_objects_found_with_context(heap):
         assert f.key_id == symmetric_key_id(hmac_key) and f.details["hprof"]["field"] == f"k_{pad}"
 
 
+def test_a_32_bit_jvms_heap_with_4_byte_identifiers(tmp_path: Path):
+    """A heap of 4-byte object identifiers (a 32-bit JVM): the same key objects, at their offsets, with
+    the same context, as in the 8-byte heap."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    aes_key, hmac_key = os.urandom(16), os.urandom(32)
+    found = {}
+    for size in (4, 8):
+        data, at = build.jdk_heap(key, aes_key, hmac_key, layout_bytes(aes_key, True, True), id_size=size)
+        path = tmp_path / f"heap{size}.hprof"
+        path.write_bytes(data)
+        with open_dump(path) as dump:
+            assert dump.format == "hprof" and not dump.warnings and dump.meta["identifier_size"] == size
+            result = scan_dump(dump)
+        secrets = {(f.kind, f.offset): f for f in result.findings if f.secret}
+        for name, kind in (("p", "rsa-private-key"), ("q", "rsa-private-key"), ("aes_key", "aes-key"),
+                           ("ipad", "hmac-secret"), ("opad", "hmac-secret")):
+            f = secrets[(kind, at[name])]
+            assert f.confidence == Confidence.CONFIRMED, (size, name)
+        found[size] = sorted((f.kind, f.details.get("hprof", {}).get("class"), f.details.get("hprof", {}).get("field"),
+                              f.key_id) for f in secrets.values())
+    assert found[4] == found[8]
+
+
 def test_redaction_keeps_a_valid_hprof(heap, tmp_path: Path):
     from viewer.handover.redact import redact_file
 
