@@ -157,6 +157,33 @@ public class Holder {
 }
 """
 
+JAVA_EC_CURVES = r"""
+import java.security.*;
+import java.util.HexFormat;
+
+public class Holder {
+    static Object[] keep;
+    public static void main(String[] args) throws Exception {
+        HexFormat hex = HexFormat.of();
+        String[][] curves = {{"p384", "secp384r1", "SHA384withECDSA"}, {"p521", "secp521r1", "SHA512withECDSA"}};
+        keep = new Object[curves.length * 2];
+        for (int i = 0; i < curves.length; i++) {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+            g.initialize(new java.security.spec.ECGenParameterSpec(curves[i][1]));
+            KeyPair kp = g.generateKeyPair();
+            Signature s = Signature.getInstance(curves[i][2]);
+            s.initSign(kp.getPrivate()); s.update("evidence".getBytes());
+            keep[2 * i] = kp; keep[2 * i + 1] = s.sign();
+            System.out.println(curves[i][0] + " " + hex.formatHex(kp.getPublic().getEncoded()));
+        }
+        System.out.println("ready");
+        System.out.flush();
+        System.in.read();
+        System.out.println(keep.length);
+    }
+}
+"""
+
 JAVA_CONTROL = r"""
 import java.security.*;
 import java.util.*;

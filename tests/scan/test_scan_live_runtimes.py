@@ -69,7 +69,10 @@ def scan(core: Path, keys: list[Path]) -> ScanResult:
         return scan_dump(dump, public_keys=load_public_keys(keys) if keys else None)
 
 
-def number_at(data: bytes, layout: str) -> int:
+def number_at(data: bytes, layout: str, bits: int = 256) -> int:
+    """The number in ``data`` as ``layout`` stores it; ``bits``: the curve's size, for the JDK's field
+    limbs (IntegerPolynomial: n signed 64-bit limbs of ceil(bits / n) bits each — 10 x 26 for P-256,
+    14 x 28 for P-384, 19 x 28 for P-521)."""
     if layout in ("le", "le32", "le64"):
         return int.from_bytes(data, "little")
     if layout == "be":
@@ -78,7 +81,8 @@ def number_at(data: bytes, layout: str) -> int:
         return int.from_bytes(swap32(data), "big")
     if layout == "jdk-limbs":
         words = struct.unpack(f"<{len(data) // 8}q", data)
-        return sum(w << (26 * i) for i, w in enumerate(words))
+        width = -(-bits // len(words))
+        return sum(w << (width * i) for i, w in enumerate(words))
     raise AssertionError(f"layout {layout} not checked here")
 
 
@@ -111,12 +115,12 @@ def check_ec(core: Path, found: list[Finding], public: ec.EllipticCurvePublicKey
             fh.seek(f.offset)
             data = fh.read(f.length)
             if f.encoding == "raw-bignum":
-                d = number_at(data, f.details["layout"])
+                d = number_at(data, f.details["layout"], public.curve.key_size)
                 layouts.add(f.details["layout"])
             else:
                 assert f.encoding == "der-sec1"
                 d = int.from_bytes(data[7 : 7 + data[6]], "big")
-            derived = ec.derive_private_key(d, ec.SECP256R1()).public_key()
+            derived = ec.derive_private_key(d, public.curve).public_key()
             assert derived.public_numbers() == public.public_numbers()
     return layouts
 
@@ -220,6 +224,23 @@ def test_jvm_keys(jvm):
     assert any(f.details.get("rotated") == "jdk" for f in schedules)  # the JDK's decryption schedule
     assert any(f.encoding == "aes-key-schedule" for f in schedules)
     assert all(f.confidence == Confidence.CONFIRMED for f in r + e + mac + aes)
+    assert all(s["found"] for s in result.public_keys)
+
+
+def test_jvm_p384_and_p521_keys(tmp_path: Path):
+    """A JVM holding P-384 and P-521 keys it generated and signed with: each private scalar found,
+    confirmed, in the JDK's own field-limb layout of its curve (and whatever copies it keeps), every one
+    deriving the public key the process printed."""
+    core = tmp_path / "java-curves.core"
+    truth = runtimes.java_dump(tmp_path, runtimes.JAVA_EC_CURVES, core)
+    result = scan(core, public_files(tmp_path, truth, ["p384", "p521"]))
+    for name in ("p384", "p521"):
+        public = serialization.load_der_public_key(bytes.fromhex(truth[name]))
+        found = secrets_of(result, key_id(public))
+        assert found, name
+        layouts = check_ec(core, found, public)
+        assert "jdk-limbs" in layouts, (name, layouts)
+        assert all(f.confidence == Confidence.CONFIRMED for f in found), name
     assert all(s["found"] for s in result.public_keys)
 
 
