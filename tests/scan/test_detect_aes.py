@@ -458,3 +458,34 @@ def test_corpus_has_no_aes_schedule(path):
 
 def test_registered_in_default_detectors():
     assert any(isinstance(d, AesDetector) for d in default_detectors())
+
+
+@pytest.mark.parametrize("rotated", [False, True])
+def test_misaligned_aes192_decryption_schedules_are_found_by_the_deep_scan(tmp_path: Path, rotated: bool):
+    """AES-192 decryption schedules 1-3 bytes past a word boundary (a packed format's, OpenSSL's layout or
+    the JDK's rotated one): not in the first pass (aes.py says why), found by ``deep=True`` in a pass of
+    their own, confirmed, with the key's id, and the scan says it read the file again for them."""
+    from viewer.scan.detectors.aes import DEEP_NOTE, layout_bytes
+
+    rng = random.Random(11 if rotated else 12)
+    buf = bytearray(rng.randbytes(40 << 20))  # more than one of the deep pass's 32 MiB pieces
+    plants = {}
+    for i, at in enumerate((4096 * 3 + 1, (32 << 20) - 97, (36 << 20) + 3)):  # the second across a piece edge
+        key = rng.randbytes(24)
+        plant(buf, at, layout_bytes(key, True, rotated))
+        plants[at] = key
+        assert at % 4, i
+    path = tmp_path / "packed.bin"
+    path.write_bytes(bytes(buf))
+    with open_dump(path) as dump:
+        quick = scan_dump(dump)
+        deep = scan_dump(dump, deep=True)
+    assert not [f for f in quick.findings if f.kind == "aes-key"]
+    got = {f.offset: f for f in deep.findings if f.kind == "aes-key" and f.encoding == DEC}
+    assert sorted(got) == sorted(plants)
+    for at, key in plants.items():
+        f = got[at]
+        assert f.key_id == symmetric_key_id(key) and f.confidence == Confidence.CONFIRMED
+        assert f.details["bits"] == 192 and (f.details.get("rotated") == "jdk") == rotated
+    assert any(n.endswith(DEEP_NOTE) for n in deep.stats.notes)
+    assert not any(n.endswith(DEEP_NOTE) for n in quick.stats.notes)

@@ -196,14 +196,24 @@ def _make_kinds() -> list[_Kind]:
                 continue  # see below
             for rotated in (False, True):
                 out.append(_Kind(nk, True, 0, d, _stencil_zeros(nk, True, 0, d, align, rotated), align, rotated))
-    # Not recognised: AES-192 decryption schedules 1-3 bytes past a word boundary. Their stencil holds at
-    # only 7 aligned positions, which would make the prefilter sample its stencil twice as densely for
-    # every kind that shares it (measured: +60% for the whole detector); AES-192 is rare, and misaligned
-    # decryption schedules only come from packed formats.
+    # Not in the first pass: AES-192 decryption schedules 1-3 bytes past a word boundary. Their stencil
+    # holds at only 7 aligned positions, which would make the prefilter sample its stencil twice as densely
+    # for every kind that shares it (measured: +60% for the whole detector); AES-192 is rare, and misaligned
+    # decryption schedules only come from packed formats (an HPROF). ``--deep`` searches them in a pass of
+    # their own (PACKED_192_KINDS, AesDetector.post_scan).
     return out
 
 
+def _packed_192_kinds() -> list[_Kind]:
+    return [_Kind(6, True, 0, 3, _stencil_zeros(6, True, 0, 3, align, rotated), align, rotated)
+            for align in (1, 2, 3) for rotated in (False, True)]
+
+
 KINDS = _make_kinds()
+PACKED_192_KINDS = _packed_192_kinds()
+DEEP_PIECE = 32 * 1024 * 1024  # bytes read at a time by the deep pass
+DEEP_NOTE = ("deep: AES-192 decryption schedules 1-3 bytes past a word boundary were searched in a pass of "
+             "their own (the file read once more)")
 
 
 def _samples_needed(kind: _Kind, stride: int, min_hits: int) -> int:
@@ -372,6 +382,8 @@ class AesDetector:
     # -- after the pass: where the keys lie raw ----------------------------------------------------
     def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
         schedules = [f for f in ctx.findings if f.kind == KIND and f.encoding in (ENC, DEC)]
+        packed = self._packed_192(ctx) if ctx.deep else []
+        schedules += packed
         if not schedules:
             return []
         keys: dict[bytes, Finding] = {}
@@ -400,7 +412,25 @@ class AesDetector:
                 if not any(a <= off and off + len(key) <= b for a, b in covered):
                     count += 1
                     found.append(_raw_finding(off, key, keys[key]))
-        return found
+        return packed + found
+
+    @staticmethod
+    def _packed_192(ctx: PostScanContext) -> list[Finding]:
+        """``--deep``: the AES-192 decryption schedules the first pass leaves out (1-3 bytes past a word
+        boundary), by the same stencil and verification, in a pass over the file of their own."""
+        det = AesDetector(kinds=PACKED_192_KINDS)
+        known = {f.offset for f in ctx.findings if f.kind == KIND}
+        out: list[Finding] = []
+        size, start = ctx.view.size, 0
+        step = DEEP_PIECE - det.block_overlap
+        while start < size:
+            if ctx.state is not None and ctx.state.is_cancelled:
+                break
+            data = ctx.view.read(start, DEEP_PIECE)
+            out += [f for f in det.scan_block(ctx.view, start, data) if f.offset not in known]
+            start += step
+        ctx.notes.append(DEEP_NOTE)
+        return out
 
 
 def _verify(stored: bytes, nk: int, decrypt: bool, max_errors: int, rotated: bool = False
