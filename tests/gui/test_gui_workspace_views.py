@@ -497,3 +497,21 @@ def test_the_new_views_answer_their_keys(qtbot, window):
     QTest.keyClick(window.hex, Qt.Key.Key_F1)
     qtbot.waitUntil(lambda: getattr(window, "shortcuts_dialog", None) is not None, timeout=2_000)
     window.shortcuts_dialog.close()
+
+
+@pytest.mark.parametrize("width", [1280])
+def test_a_whole_hex_row_fits_beside_the_docks(qtbot, tmp_path, shots, width):
+    """At 1280 px the docks' fixed widths left the hex view 470 px and cut off its text column: the docks
+    now give it what a 16-byte row needs (address, hex, text), narrower where the window is small (the
+    test screen is 1280 px wide; on a wider one the docks keep 430 and 340)."""
+    from viewer.gui.main_window import side_dock_widths
+
+    win = build_window(qtbot, ini_settings(tmp_path), size=(width, 900))
+    assert win.load(REPO / "resources" / "sample" / "demo-keyholder.core") is None
+    qtbot.wait(50)
+    hex_view = win.tabs.currentWidget().hex
+    assert hex_view.width() >= hex_view.preferred_width(), (width, hex_view.width(), hex_view.preferred_width())
+    assert hex_view.horizontalScrollBar().maximum() == 0  # nothing to scroll to: the row is all there
+    assert side_dock_widths(1920, hex_view.preferred_width()) == (430, 340)
+    assert min(side_dock_widths(width, hex_view.preferred_width())) >= 220
+    win.grab().save(str(shots / f"hex-row-at-{width}.png"))

@@ -223,6 +223,12 @@ class HexView(QAbstractScrollArea):
         self._glyphs: dict[str, bool] = {}
         self._fm = fm
 
+    def preferred_width(self) -> int:
+        """Pixels the view needs to show a whole row (address, hex, text; region names in vaddr mode)
+        with its scroll bar: what the window leaves it when it lays out its docks."""
+        bar = self.style().pixelMetric(self.style().PixelMetric.PM_ScrollBarExtent)
+        return math.ceil(2 * MARGIN + self._total_chars() * self._cw) + bar + 2 * self.frameWidth()
+
     def _addr_digits(self) -> int:
         size = self.dump.size if self.dump else 0
         digits = max(8, len(f"{max(0, size - 1):x}"))

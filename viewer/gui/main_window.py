@@ -90,7 +90,9 @@ from viewer.gui.features.secrets import SecretsController
 from viewer.gui.findings import FindingsPanel
 from viewer.gui.fleet_results import open_fleet_results
 from viewer.gui.help import add_help_menu
+from viewer.gui.hexview import HexView
 from viewer.gui.inspector import Inspector
+from viewer.gui.minimap import WIDTH as MINIMAP_WIDTH
 from viewer.gui.palette import dark_palette
 from viewer.gui.plain import PlainLabel, ask_text, message_box
 from viewer.gui.plain import tip as plain_tip
@@ -140,6 +142,17 @@ def open_all_or_failure(path: str | os.PathLike[str], state: Any = None) -> list
 
 def _open_job(state: Any, path: str) -> list[Dump] | Failure:
     return open_all_or_failure(path, state)
+
+
+def side_dock_widths(window: int, centre: int) -> tuple[int, int]:
+    """Widths of the left (structure) and right (inspector) dock columns: 430 and 340 where the window
+    has room, narrower down to 240 and 220 so that the hex view keeps ``centre`` pixels for a whole row
+    (at 1280 px the fixed widths left it 470 px and cut off the text column)."""
+    spare = max(0, window - centre)
+    if spare >= 430 + 340:
+        return 430, 340
+    left = max(240, spare * 56 // 100)
+    return left, max(220, spare - left)
 
 
 class MainWindow(QMainWindow):
@@ -409,12 +422,23 @@ class MainWindow(QMainWindow):
                 self.tabifyDockWidget(by_name[tab_with], dock)
         self.findings_dock.raise_()
         self.structure_dock.raise_()
-        self.resizeDocks([self.structure_dock, self.inspector_dock], [430, 340], Qt.Orientation.Horizontal)
+        left, right_width = side_dock_widths(self.width(), self._hex_width_hint())
+        self.resizeDocks([self.structure_dock, self.inspector_dock], [left, right_width], Qt.Orientation.Horizontal)
         self.resizeDocks([self.findings_dock], [240], Qt.Orientation.Vertical)
         right = [(self.inspector_dock, 260), (self.details_dock, 300)]
         right += [(d, h) for d, tab_with, h in self._layout_hints
                   if h is not None and tab_with is None and self.dockWidgetArea(d) == Qt.DockWidgetArea.RightDockWidgetArea]
         self.resizeDocks([d for d, _ in right], [h for _, h in right], Qt.Orientation.Vertical)
+
+    def _hex_width_hint(self) -> int:
+        """What a tab needs for a whole hex row at 16 bytes (a fresh view: file offsets, ASCII) and its
+        minimap."""
+        probe = HexView()
+        try:
+            # and the tab widget's frame and the docks' separators, measured at 12 px here; 24 spares it
+            return probe.preferred_width() + MINIMAP_WIDTH + 24
+        finally:
+            probe.deleteLater()
 
     def showEvent(self, event) -> None:  # noqa: ANN001
         if not self._arranged:
