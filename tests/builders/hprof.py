@@ -83,6 +83,16 @@ class HprofWriter:
         self.heap += data
         return aid, at
 
+    def object_array(self, elements: list[int], class_name: str = "[Ljava.lang.Object;") -> int:
+        """An OBJECT ARRAY DUMP of ``elements`` (identifiers) of the array class ``class_name`` (defined
+        here when new, as the JVM dumps array classes too); its id."""
+        if class_name not in self.classes:
+            self.define(class_name, [])
+        aid = self._id()
+        self.heap += bytes([0x22]) + self.ident(aid) + struct.pack(">II", 0, len(elements))
+        self.heap += self.ident(self.classes[class_name][0]) + b"".join(self.ident(e) for e in elements)
+        return aid
+
     def roots(self, *ids: int) -> None:
         for i in ids:
             self.heap += bytes([0x05]) + self.ident(i)

@@ -102,6 +102,43 @@ def test_a_32_bit_jvms_heap_with_4_byte_identifiers(tmp_path: Path):
     assert found[4] == found[8]
 
 
+def test_an_array_no_key_object_holds_says_who_holds_it(tmp_path: Path):
+    """A PEM key read into a byte[] of an application's own class, and a DER key in a byte[] kept in an
+    Object[] of another object: each finding names its holder — the field, or the array's element and,
+    through the object array, the object that holds the array (as a reference graph would)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec as ec_keys
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    der = ec_keys.generate_private_key(ec_keys.SECP256R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    w = build.HprofWriter()
+    w.define("java.lang.Object", [])
+    w.define("com.example.Vault", [("label", build.INT), ("secret", build.OBJECT)])
+    w.define("com.example.Box", [("items", build.OBJECT)])
+    pem_id, pem_at = w.array(build.BYTE, pem)
+    vault = w.instance("com.example.Vault", label=7, secret=pem_id)
+    noise_id, _ = w.array(build.BYTE, os.urandom(64))
+    der_id, der_at = w.array(build.BYTE, der)
+    items = w.object_array([noise_id, der_id])
+    box = w.instance("com.example.Box", items=items)
+    w.roots(vault, box)
+    data, base = w.build()
+    path = tmp_path / "app.hprof"
+    path.write_bytes(data)
+    with open_dump(path) as dump:
+        assert not dump.warnings
+        result = scan_dump(dump)
+    by_offset = {f.offset: f for f in result.findings if f.secret}
+    pem_f = by_offset[base + pem_at]
+    assert pem_f.details["hprof"]["held_by"] == [f"com.example.Vault @{vault:#x}.secret"]
+    der_f = by_offset[base + der_at]
+    assert der_f.details["hprof"]["held_by"] == [f"java.lang.Object[] @{items:#x}[1] ← com.example.Box @{box:#x}.items"]
+    assert "class" not in der_f.details["hprof"]
+    assert any("holders of 2 array(s)" in n for n in result.stats.notes)
+
+
 def test_redaction_keeps_a_valid_hprof(heap, tmp_path: Path):
     from viewer.handover.redact import redact_file
 

@@ -71,7 +71,9 @@ def _java_object(context: Any) -> str | None:
     parts = {k: _safe_value(context.get(k)) for k in ("class", "object_id", "field", "array", "array_id")}
     array = f"{parts['array'] or '?'} @{parts['array_id'] or '?'}"
     if not parts["class"]:
-        return f"in {array} (held by no key object)"
+        held = [_safe_value(h) for h in context.get("held_by") or [] if isinstance(h, str)][:2]
+        return f"in {array}, held by {'; '.join(h for h in held if h)}" if any(held) else \
+            f"in {array} (held by no key object)"
     return f"{parts['class']} @{parts['object_id'] or '?'}, field {parts['field'] or '?'} ({array})"
 
 

@@ -729,6 +729,7 @@ def _run_post_detectors(
         except Exception as exc:  # noqa: BLE001 - context is a bonus; the findings stand without it
             stats.detectors[det.name].errors += 1
             warnings.append(f"detector {det.name} could not add its context ({type(exc).__name__})")
+        stats.notes.extend(f"{det.name}: {n}" for n in ctx.notes)
     out.sort(key=lambda f: (f.offset, f.length, f.kind))
     return out
 

@@ -35,6 +35,7 @@ with a warning). Everything read is checked against the file; a lying count is c
 
 from __future__ import annotations
 
+import bisect
 import struct
 import threading
 import weakref
@@ -264,6 +265,27 @@ class PrimitiveArray:
 
 
 @dataclass
+class ObjectArray:
+    offset: int  # of the elements (identifiers)
+    count: int
+    id: int
+    class_id: int
+
+
+@dataclass
+class Referrer:
+    """Who holds an object: an instance's field, or an object array's element."""
+
+    holder: str  # the holder's class ("com.example.Vault", "java.lang.Object[]")
+    object_id: int
+    where: str  # ".field" or "[index]"
+
+    @property
+    def text(self) -> str:
+        return f"{self.holder} @{self.object_id:#x}{self.where}"
+
+
+@dataclass
 class Index:
     """What the heap holds, by identifier. ``warnings`` say what could not be indexed."""
 
@@ -272,6 +294,9 @@ class Index:
     classes: dict[int, ClassInfo]
     primitive_arrays: dict[int, PrimitiveArray]
     warnings: list[str]
+    object_arrays: list[ObjectArray] = field(default_factory=list)  # in file order
+    object_array_offsets: list[int] = field(default_factory=list)  # their element offsets, for bisect
+    instance_starts: list[tuple[int, int]] | None = None  # (offset, class id) of every instance, sorted; on use
 
     def class_named(self, name: str) -> list[ClassInfo]:
         return [c for c in self.classes.values() if c.name == name]
@@ -411,6 +436,11 @@ def _walk_heap(src: ByteSource, idx: Index, rec: Record, class_names: dict[int, 
                 if pos + 9 + 2 * ids > length:
                     break
                 count = uint(pos + 5 + ids, 4)
+                if budget[0] > 0:
+                    budget[0] -= 1
+                    idx.object_arrays.append(ObjectArray(rec.body + pos + 9 + 2 * ids, count, uint(pos + 1, ids),
+                                                         uint(pos + 9 + ids, ids)))
+                    idx.object_array_offsets.append(rec.body + pos + 9 + 2 * ids)
                 pos += 9 + 2 * ids + count * ids
             elif kind == CLASS_DUMP:
                 got = _class_dump(view, pos, ids, length)
@@ -567,6 +597,51 @@ def _key_object_nodes(src: ByteSource) -> list[Node]:
         out.append(Node(f"{obj.class_name} @{obj.object_id:#x}", obj.offset, 0,
                         KEY_CLASSES.get(obj.class_name, ""), kids))
     return out
+
+
+def referrer_at(src: ByteSource, idx: Index, pos: int, target: int) -> Referrer | None:
+    """The holder of ``target`` when the identifier at file offset ``pos`` is a reference to it: an
+    element of an indexed object array, or an object field of an indexed instance; else None (the bytes
+    are something else that happens to equal the identifier)."""
+    ids = idx.id_size
+    if int.from_bytes(src.read(pos, ids), "big") != target:
+        return None
+    i = bisect.bisect_right(idx.object_array_offsets, pos) - 1
+    if i >= 0:
+        arr = idx.object_arrays[i]
+        rel = pos - arr.offset
+        if 0 <= rel < arr.count * ids and rel % ids == 0:
+            return Referrer(_array_class_name(idx, arr.class_id), arr.id, f"[{rel // ids}]")
+    starts = _instance_starts(idx)
+    j = bisect.bisect_right(starts, (pos, 1 << 64)) - 1
+    if j < 0:
+        return None
+    got = idx.instance(src, starts[j][0])
+    if got is None:
+        return None
+    obj, cid, fields = got
+    for name, (at, value, size) in fields.items():
+        if at == pos and size == ids and value == target:
+            cls = idx.classes.get(cid)
+            return Referrer(cls.name if cls is not None else f"class@{cid:#x}", obj, f".{name}")
+    return None
+
+
+def _instance_starts(idx: Index) -> list[tuple[int, int]]:
+    if idx.instance_starts is None:
+        idx.instance_starts = sorted((off, c.id) for c in idx.classes.values() for off in c.instances)
+    return idx.instance_starts
+
+
+def _array_class_name(idx: Index, class_id: int) -> str:
+    """``java.lang.Object[]`` for the JVM's ``[Ljava.lang.Object;`` (or an unknown array class)."""
+    cls = idx.classes.get(class_id)
+    name = cls.name if cls is not None else "[Ljava.lang.Object;"
+    depth = len(name) - len(name.lstrip("["))
+    base = name[depth:]
+    if base.startswith("L") and base.endswith(";"):
+        base = base[1:-1]
+    return base + "[]" * max(1, depth)
 
 
 def string_value(src: ByteSource, idx: Index, object_id: int) -> str | None:

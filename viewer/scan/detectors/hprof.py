@@ -48,7 +48,7 @@ from viewer.evidence.formats import hprof as fmt
 from viewer.scan import keys, kinds
 from viewer.scan.detector import PostScanContext
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.keymaterial import key_objects
+from viewer.scan.keymaterial import find_all, key_objects
 
 RSA_CLASS = "sun.security.rsa.RSAPrivateCrtKeyImpl"
 EC_CLASS = "sun.security.ec.ECPrivateKeyImpl"
@@ -59,6 +59,8 @@ ED_PUBLIC_CLASS = "sun.security.ec.ed.EdDSAPublicKeyImpl"
 RSA_FIELDS = {"n": "n", "e": "e", "d": "d", "p": "p", "q": "q", "pe": "dp", "qe": "dq", "coeff": "qinv"}
 CURVES = {32: [("P-256", ec.SECP256R1())], 48: [("P-384", ec.SECP384R1())], 66: [("P-521", ec.SECP521R1())]}
 ENCODING = "hprof-object"
+MAX_HELD = 64  # arrays (and object arrays above them) whose holders are searched
+MAX_HOLDERS = 4  # holders reported per array
 MIN_DISTINCT = 7  # distinct byte values a raw key needs (a random 16-byte key has ~15)
 
 
@@ -289,12 +291,50 @@ class HprofDetector:
 
     # -- context -------------------------------------------------------------------------------------
     def annotate(self, ctx: PostScanContext) -> None:
-        """After every post-scan detector: the array (and key object) holding each finding's bytes."""
+        """After every post-scan detector: the array (and key object) holding each finding's bytes; for
+        an array no key object holds, who does hold it (``held_by``: an instance's field, an object
+        array's element — and then who holds that array)."""
         if getattr(ctx.dump, "format", None) != fmt.FORMAT:
             return
         src = ctx.dump.source
         idx = fmt.resolved(src)
-        self._context(idx, self._owners(src, idx), list(ctx.findings))
+        findings = list(ctx.findings)
+        self._context(idx, self._owners(src, idx), findings)
+        loose = list(dict.fromkeys(int(f.details["hprof"]["array_id"], 16) for f in findings
+                                   if "hprof" in f.details and "class" not in f.details["hprof"]))[:MAX_HELD]
+        if not loose:
+            return
+        holders = self._holders(ctx, src, idx, loose)
+        hop = list(dict.fromkeys(r.object_id for refs in holders.values() for r in refs
+                                 if r.where.startswith("[")))[:MAX_HELD]  # through object arrays: one level up
+        above = self._holders(ctx, src, idx, hop) if hop else {}
+        ctx.notes.append(f"holders of {len(loose)} array(s) no key object holds searched (the file read "
+                         f"{2 if hop else 1} more time(s))")
+        for f in findings:
+            context = f.details.get("hprof")
+            if not context or "class" in context:
+                continue
+            chains = []
+            for r in holders.get(int(context["array_id"], 16), []):
+                up = above.get(r.object_id, []) if r.where.startswith("[") else []
+                chains.append(" ← ".join([r.text, *(u.text for u in up[:1])]))
+            if chains:
+                context["held_by"] = chains
+
+    @staticmethod
+    def _holders(ctx: PostScanContext, src: Any, idx: fmt.Index, targets: list[int]) -> dict[int, list[fmt.Referrer]]:
+        """Object id -> its holders (at most ``MAX_HOLDERS``): every copy of its identifier in one pass
+        over the file, kept where it is a reference (an object field, an object array's element)."""
+        needles = [t.to_bytes(idx.id_size, "big") for t in targets]
+        out: dict[int, list[fmt.Referrer]] = {}
+        for target, positions in zip(targets, find_all(ctx.dump, needles, ctx.state, "hprof", ctx.view), strict=True):
+            for pos in positions:
+                ref = fmt.referrer_at(src, idx, pos, target)
+                if ref is not None:
+                    out.setdefault(target, []).append(ref)
+                    if len(out[target]) >= MAX_HOLDERS:
+                        break
+        return out
 
     @staticmethod
     def _owners(src: Any, idx: fmt.Index) -> dict[int, tuple[str, int, str]]:
