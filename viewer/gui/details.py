@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase, QGuiApplication, QResizeEvent
+from PySide6.QtGui import QFontDatabase, QGuiApplication, QResizeEvent, QTextOption
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QPushButton,
@@ -81,7 +81,7 @@ def _rows(rows: list[tuple[str, str]]) -> str:
     cells = "".join(
         f"<tr><td style='padding-right:12px; color:#555'>{_esc(k)}</td><td>{v}</td></tr>" for k, v in rows
     )
-    return f"<table cellspacing='0' cellpadding='1'>{cells}</table>"
+    return f"<table width='100%' cellspacing='0' cellpadding='1'>{cells}</table>"
 
 
 def _mono(text: str) -> str:
@@ -126,6 +126,8 @@ class DetailsPane(QWidget):
         super().__init__(parent)
         self.browser = QTextBrowser()
         self.browser.setOpenLinks(False)
+        # long unbroken values (Java class names, paths, key ids) wrap instead of running off the pane
+        self.browser.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.key_label = ElidedLabel()
         self.key_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
