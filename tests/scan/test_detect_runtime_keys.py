@@ -12,6 +12,7 @@ import random
 import struct
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -183,6 +184,41 @@ def test_java_biginteger_int_arrays_around_a_supplied_modulus(tmp_path: Path):
     assert got == {(at_p, "p", "jint"), (at_d, "d", "jint")}
     assert {f.key_id for f in res.findings} == {key_id(key.public_key())}
     assert res.public_keys[0]["found"]
+
+
+@pytest.mark.parametrize("same_header", [True, False])
+def test_a_java_factor_far_from_the_modulus_is_found_by_its_int_array_header(tmp_path: Path, same_header: bool):
+    """The factor's int[] lies megabytes from every copy of the modulus (a JVM heap after a GC moved it):
+    no window reaches it, but its array header (class word, length) is that of the modulus's own int[]
+    with the factor's length, and the search for such headers finds it. An int[] with another class word
+    is not an int[] of this JVM: it is not found."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from viewer.scan.publickeys import load_public_keys
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    nums = key.private_numbers()
+    rng = random.Random(23)
+    img = heap_like(rng, 6 << 20)
+    at_n, at_p = 0x40010, 0x500010
+    img[at_n - 16 : at_n - 16 + 272] = java_int_array(nums.public_numbers.n)
+    far = java_int_array(nums.p)
+    if not same_header:
+        far = far[:8] + struct.pack("<I", 0x7A10) + far[12:]
+    img[at_p - 16 : at_p - 16 + len(far)] = far
+    path = tmp_path / "jvm.raw"
+    path.write_bytes(bytes(img))
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    res = scan_dump(open_dump(path), select_detectors(["bignum"]), public_keys=load_public_keys([pub]))
+    got = {(f.offset, f.details["component"], f.details["layout"], f.confidence) for f in res.findings}
+    if same_header:
+        assert got == {(at_p, "p", "jint", Confidence.CONFIRMED)}
+        assert any("in a Java int[] with the header of the modulus" in r for f in res.findings for r in f.reasons)
+    else:
+        assert got == set()
+    assert any("Java int[] headers of 1 moduli searched" in n for n in res.stats.notes)
 
 
 def test_jdk_ec_scalar_layouts_and_a_bare_sec1(tmp_path: Path):

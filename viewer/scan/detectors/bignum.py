@@ -589,6 +589,12 @@ class BignumDetector:
                     info.proof.insert(0, "found next to the structure that points at a copy of the modulus")
                     newly.append(info)
                     break
+        # 2c. a JVM: the int[] holding a copy of the modulus gives the header (class word, length) of
+        # every int[]; the arrays of a factor's length are tested wherever they lie
+        todo = [i for i in infos.values() if i.numbers is None and any(lay == "jint" for _o, lay in i.copies)]
+        if todo and not _cancelled(ctx):
+            for info in self._java_arrays(ctx, todo):
+                newly.append(info)
         if budget[0] < 0:
             ctx.notes.append("window budget spent: some copies of moduli were not searched (--deep searches everything)")
         # 3. deep: the writable regions, exhaustively
@@ -664,6 +670,45 @@ class BignumDetector:
             if va is not None and va % width == 0:
                 out.setdefault(n, []).append(off)
         return out
+
+    @staticmethod
+    def _java_arrays(ctx: PostScanContext, todo: Sequence[KeyInfo]) -> list[KeyInfo]:
+        """Keys proved from the JVM's int[] of a factor, found by the array header the modulus's own
+        int[] carries: HotSpot's 4 bytes before the length (the compressed class pointer, or the high half
+        of a full one) are those of every int[], and the length (a 32-bit count of ints) says which hold
+        a number of a factor's size. One pass over the file for the (class word, length) pairs; each array
+        found is read as BigInteger's magnitude (``jint``) and tested: n % p == 0."""
+        wanted: list[tuple[bytes, Any]] = []
+        for info in todo:
+            words = -(-info.bits // 32)
+            classes = set()
+            for off, layout in info.copies:
+                head = ctx.view.read(off - 8, 8) if layout == "jint" and off >= 8 else b""
+                if len(head) == 8 and struct.unpack("<I", head[4:])[0] == words and head[:4] != bytes(4):
+                    classes.add(head[:4])
+            for klass in sorted(classes)[:4]:
+                for _bits, length in _factor_shapes(info.n):
+                    if length % 4 == 0:
+                        wanted.append((klass + struct.pack("<I", length // 4), (info.n, length)))
+        proved: list[KeyInfo] = []
+        by_n = {info.n: info for info in todo}
+        for off, _rep, (n, length) in _locate(ctx, wanted):
+            info = by_n[n]
+            if info.numbers is not None:
+                continue
+            value = int.from_bytes(swap32(bytes(ctx.view.read(off + 8, length))), "big")
+            if 1 < value < n and n % value == 0:
+                other = n // value
+                check = keys.check_rsa(n, info.e, p=max(value, other), q=min(value, other))
+                if check.ok:
+                    info.numbers = check.private_key.private_numbers()
+                    info.proof = [f"a factor of the modulus (jint) at offset {off + 8:#x}: n % p == 0, in a "
+                                  "Java int[] with the header of the modulus's own int[]", *check.reasons]
+                    proved.append(info)
+        if wanted:
+            ctx.notes.append(f"Java int[] headers of {len({t[0] for _w, t in wanted})} moduli searched: "
+                             f"{len(proved)} keys proved")
+        return proved
 
     def _deep(self, ctx: PostScanContext, todo: list[KeyInfo]) -> list[KeyInfo]:
         """Exhaustive search of the writable regions (all of the file without regions) for a factor."""
