@@ -76,3 +76,17 @@ def test_aes_schedules_match_fips197():
     assert dec[:16] == sched[-16:] and dec[-16:] == key
     block = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(b"sixteen byte msg")
     assert Cipher(algorithms.AES(key), modes.ECB()).decryptor().update(block) == b"sixteen byte msg"
+
+
+def test_swap32_reverses_each_word_and_drops_a_partial_one():
+    """The Java int[] layout's word swap (through array.byteswap, which needs 4-byte "I" items)."""
+    import array
+    import os
+
+    from viewer.scan.keymaterial import swap32
+
+    assert array.array("I").itemsize == 4
+    data = os.urandom(131)
+    expected = b"".join(data[i : i + 4][::-1] for i in range(0, 128, 4))
+    assert swap32(data) == expected and swap32(memoryview(data)) == expected
+    assert swap32(b"") == b"" and swap32(b"abc") == b"" and swap32(b"\x01\x02\x03\x04") == b"\x04\x03\x02\x01"
