@@ -159,12 +159,22 @@ def java_int_array(value: int) -> bytes:
     return struct.pack("<QII", 1, 0x6C38, len(mag) // 4) + mag
 
 
+def bignum_scan(tmp_path: Path, img: bytearray, key):
+    """The big-number search over ``img`` (written as a raw file) with ``key``'s public half supplied."""
+    from viewer.scan.publickeys import load_public_keys
+
+    path = tmp_path / "jvm.raw"
+    path.write_bytes(bytes(img))
+    pub = tmp_path / "pub.pem"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    return scan_dump(open_dump(path), select_detectors(["bignum"]), public_keys=load_public_keys([pub]))
+
+
 def test_java_biginteger_int_arrays_around_a_supplied_modulus(tmp_path: Path):
     """Only the JVM's int[] copies of n and p are in the image: the factor is found next to the modulus
     and every int[] copy of each private number is reported under the key's id."""
     from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from viewer.scan.publickeys import load_public_keys
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     nums = key.private_numbers()
@@ -174,12 +184,7 @@ def test_java_biginteger_int_arrays_around_a_supplied_modulus(tmp_path: Path):
     for at, value in ((at_n, nums.public_numbers.n), (at_p, nums.p), (at_d, nums.d)):
         arr = java_int_array(value)
         img[at - 16 : at - 16 + len(arr)] = arr
-    path = tmp_path / "jvm.raw"
-    path.write_bytes(bytes(img))
-    pub = tmp_path / "pub.pem"
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
-    res = scan_dump(open_dump(path), select_detectors(["bignum"]), public_keys=load_public_keys([pub]))
+    res = bignum_scan(tmp_path, img, key)
     got = {(f.offset, f.details["component"], f.details["layout"]) for f in res.findings}
     assert got == {(at_p, "p", "jint"), (at_d, "d", "jint")}
     assert {f.key_id for f in res.findings} == {key_id(key.public_key())}
@@ -194,8 +199,6 @@ def test_a_java_factor_far_from_the_modulus_is_found_by_its_int_array_header(tmp
     is not an int[] of this JVM: it is not found."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from viewer.scan.publickeys import load_public_keys
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     nums = key.private_numbers()
     rng = random.Random(23)
@@ -206,12 +209,7 @@ def test_a_java_factor_far_from_the_modulus_is_found_by_its_int_array_header(tmp
     if not same_header:
         far = far[:8] + struct.pack("<I", 0x7A10) + far[12:]
     img[at_p - 16 : at_p - 16 + len(far)] = far
-    path = tmp_path / "jvm.raw"
-    path.write_bytes(bytes(img))
-    pub = tmp_path / "pub.pem"
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
-    res = scan_dump(open_dump(path), select_detectors(["bignum"]), public_keys=load_public_keys([pub]))
+    res = bignum_scan(tmp_path, img, key)
     got = {(f.offset, f.details["component"], f.details["layout"], f.confidence) for f in res.findings}
     if same_header:
         assert got == {(at_p, "p", "jint", Confidence.CONFIRMED)}

@@ -312,6 +312,21 @@ def _windows(centres: Sequence[int], length: int, spans: list[tuple[int, int]], 
     return merged
 
 
+def _factor_proof(info: KeyInfo, value: int) -> list[str] | None:
+    """When ``value`` is a factor of ``info.n`` that completes a valid key: ``info.numbers`` is set and
+    the proof's reasons are returned (the caller puts where it was found first); else None. The one home
+    of that rule for every search below (windows, Java arrays, deep). Cheap on the hot path: one modulo."""
+    n = info.n
+    if not (1 < value < n and n % value == 0):
+        return None
+    other = n // value
+    check = keys.check_rsa(n, info.e, p=max(value, other), q=min(value, other))
+    if not check.ok:
+        return None
+    info.numbers = check.private_key.private_numbers()
+    return ["n % p == 0", *check.reasons]
+
+
 def _factor_in(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int], budget: list[int]) -> bool:
     """Search the window (start, end, the copy it is centred on) for a factor of ``info.n``; on success
     set ``info.numbers``. Word alignment is that of the copy's address."""
@@ -323,14 +338,10 @@ def _factor_in(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int]
         budget[0] -= 3
         if budget[0] < 0:
             return False
-        if 1 < value < n and n % value == 0:
-            other = n // value
-            check = keys.check_rsa(n, info.e, p=max(value, other), q=min(value, other))
-            if check.ok:
-                info.numbers = check.private_key.private_numbers()
-                info.proof = [f"a factor of the modulus ({layout}) at offset {start + rel:#x}: n % p == 0",
-                              *check.reasons]
-                return True
+        proof = _factor_proof(info, value)
+        if proof is not None:
+            info.proof = [f"a factor of the modulus ({layout}) at offset {start + rel:#x}", *proof]
+            return True
     budget[0] -= 2 * len(buf)
     if budget[0] < 0:
         return False
@@ -697,14 +708,11 @@ class BignumDetector:
             if info.numbers is not None:
                 continue
             value = int.from_bytes(swap32(bytes(ctx.view.read(off + 8, length))), "big")
-            if 1 < value < n and n % value == 0:
-                other = n // value
-                check = keys.check_rsa(n, info.e, p=max(value, other), q=min(value, other))
-                if check.ok:
-                    info.numbers = check.private_key.private_numbers()
-                    info.proof = [f"a factor of the modulus (jint) at offset {off + 8:#x}: n % p == 0, in a "
-                                  "Java int[] with the header of the modulus's own int[]", *check.reasons]
-                    proved.append(info)
+            proof = _factor_proof(info, value)
+            if proof is not None:
+                info.proof = [f"a factor of the modulus (jint) at offset {off + 8:#x}, in a Java int[] with the "
+                              "header of the modulus's own int[]", *proof]
+                proved.append(info)
         if wanted:
             ctx.notes.append(f"Java int[] headers of {len({t[0] for _w, t in wanted})} moduli searched: "
                              f"{len(proved)} keys proved")
@@ -750,16 +758,12 @@ class BignumDetector:
                     if rel >= end - pos:
                         continue  # belongs to the next chunk
                     for info in list(todo):
-                        n = info.n
-                        if 1 < value < n and n % value == 0:
-                            other = n // value
-                            check = keys.check_rsa(n, info.e, p=max(value, other), q=min(value, other))
-                            if check.ok:
-                                info.numbers = check.private_key.private_numbers()
-                                info.proof = [f"a factor of the modulus ({layout}) at offset {pos + rel:#x} "
-                                              "(deep search): n % p == 0", *check.reasons]
-                                todo.remove(info)
-                                found.append(info)
+                        proof = _factor_proof(info, value)
+                        if proof is not None:
+                            info.proof = [f"a factor of the modulus ({layout}) at offset {pos + rel:#x} (deep search)",
+                                          *proof]
+                            todo.remove(info)
+                            found.append(info)
                 pos = end
             before += hi - lo
 

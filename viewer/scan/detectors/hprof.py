@@ -127,12 +127,7 @@ class HprofDetector:
                 n = obj.public_numbers()
                 points.setdefault((n.x, n.y), source)
 
-        for supplied in ctx.public_keys or ():
-            add(getattr(supplied, "public_key", None), f"supplied public key {getattr(supplied, 'label', '?')}")
-        for f in ctx.findings:
-            if f.kind in (kinds.PUBLIC_KEY, kinds.CERTIFICATE, kinds.EC_PUBLIC_KEY) and f.length <= 65536:
-                for obj in key_objects(ctx.view.read(f.offset, f.length), f.encoding):
-                    add(obj, f"{f.kind} at offset {f.offset:#x}")
+        _outside_keys(ctx, (kinds.PUBLIC_KEY, kinds.CERTIFICATE, kinds.EC_PUBLIC_KEY), add)
         for obj in fmt.key_objects(src, iter([EC_PUBLIC_CLASS])):
             # JDK 17: X509Key.key (byte[]) holds the encoded point 04 || X || Y
             ref = obj.fields.get("key", (0, 0, 0))[1]
@@ -207,12 +202,7 @@ class HprofDetector:
             if isinstance(obj, ed25519.Ed25519PublicKey):
                 known.setdefault(obj.public_bytes_raw(), source)
 
-        for supplied in ctx.public_keys or ():
-            add(getattr(supplied, "public_key", None), f"supplied public key {getattr(supplied, 'label', '?')}")
-        for f in ctx.findings:
-            if f.kind in (kinds.ED25519_PUBLIC_KEY, kinds.PUBLIC_KEY, kinds.CERTIFICATE) and f.length <= 65536:
-                for obj in key_objects(ctx.view.read(f.offset, f.length), f.encoding):
-                    add(obj, f"{f.kind} at offset {f.offset:#x}")
+        _outside_keys(ctx, (kinds.ED25519_PUBLIC_KEY, kinds.PUBLIC_KEY, kinds.CERTIFICATE), add)
         for obj in fmt.key_objects(src, iter([ED_PUBLIC_CLASS])):
             arr = idx.primitive_arrays.get(obj.fields.get("key", (0, 0, 0))[1])  # X509Key.key: the raw key
             if arr is not None and arr.type == 8 and arr.count == 32:
@@ -370,6 +360,17 @@ class HprofDetector:
             if owner is not None:
                 context.update({"class": owner[0], "object_id": f"{owner[1]:#x}", "field": owner[2]})
             f.details["hprof"] = context
+
+
+def _outside_keys(ctx: PostScanContext, found_kinds: tuple[str, ...], add: Any) -> None:
+    """``add(key object, where)`` for every key known from outside the heap's objects: the supplied
+    public keys, and the keys of the first pass's findings of ``found_kinds`` (SPKI, certificates, ...)."""
+    for supplied in ctx.public_keys or ():
+        add(getattr(supplied, "public_key", None), f"supplied public key {getattr(supplied, 'label', '?')}")
+    for f in ctx.findings:
+        if f.kind in found_kinds and f.length <= 65536:
+            for obj in key_objects(ctx.view.read(f.offset, f.length), f.encoding):
+                add(obj, f"{f.kind} at offset {f.offset:#x}")
 
 
 ORDER = 135  # after the other post-scan detectors: it annotates their findings (see viewer.scan.detectors)
