@@ -330,12 +330,15 @@ def verify_evidence(case: Case, case_dir: str | os.PathLike[str] | None = None,
     SHA-256) says where a file is when not where the case says (evidence extracted from a bundle);
     ``progress(bytes)`` as :func:`file_sha256`."""
     out = []
+    digests: dict[Path, str] = {}  # several dumps of one file: the file is hashed once
     for ref in case.evidence:
         p = (paths or {}).get(ref.sha256) or ref.resolve(case_dir)
         if not p.is_file():
             out.append(EvidenceStatus(ref, "missing"))
             continue
-        actual = file_sha256(p, progress)
+        if p not in digests:
+            digests[p] = file_sha256(p, progress)
+        actual = digests[p]
         out.append(EvidenceStatus(ref, "ok" if actual == ref.sha256 else "changed", actual))
     return out
 

@@ -90,7 +90,7 @@ from viewer import __version__
 from viewer.case.audit import AuditTrail, canonical_json, parse_lines, utc_now
 from viewer.case.errors import CaseError
 from viewer.case.store import CaseFile
-from viewer.evidence import EvidenceError, open_dump
+from viewer.evidence import EvidenceError, open_dumps
 from viewer.handover.documents import (
     TOOL_NAME,
     context_excerpt,
@@ -179,7 +179,7 @@ def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None, state: TaskState
     """Every evidence item, verified, opened when its file is there and unchanged. ``paths`` (by SHA-256):
     where a file is when not where the case says (the window's evidence extracted from a bundle);
     ``state``: progress of the hashing (``verifying the evidence``, bytes over all files) and cancel."""
-    total, done = sum(ref.size for ref in cf.case.evidence), 0
+    total, done = sum({ref.sha256: ref.size for ref in cf.case.evidence}.values()), 0  # each file once
 
     def hashed(n: int) -> None:
         nonlocal done
@@ -189,15 +189,43 @@ def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None, state: TaskState
 
     state.check(ExportCancelled, CANCELLED)
     out = []
+    opened: dict[Path, list[Any]] = {}  # a file holding several dumps is unwrapped once for all of them
     for st in cf.verify_evidence(paths, hashed):
         ev = _Evidence(st.ref, st.state, (paths or {}).get(st.ref.sha256) or st.ref.resolve(cf.case_dir))
         if st.state == "ok":
             try:
-                ev.dump = open_dump(ev.path, member=getattr(st.ref, "member", None))
+                if ev.path not in opened:
+                    opened[ev.path] = open_dumps(ev.path)
+                member = getattr(st.ref, "member", None)
+                dumps = opened[ev.path]
+                ev.dump = dumps[0] if member is None else next((d for d in dumps if d.member == member), None)
+                if ev.dump is None:
+                    ev.state = "missing"
             except (EvidenceError, OSError):
                 ev.state = "missing"
         out.append(ev)
+    for dumps in opened.values():  # the dumps no evidence item took (their content only: the file is shared)
+        taken = [d for d in dumps if any(e.dump is d for e in out)]
+        for d in dumps:
+            if d not in taken:
+                d.source.close()
+        if not taken and dumps[0].origin is not None:
+            dumps[0].origin.source.close()
     return out
+
+
+def _close_evidence(evidence: list[_Evidence]) -> None:
+    """Close the opened dumps: each one's content, and each evidence file once (several dumps of one
+    file share it)."""
+    files = {}
+    for e in evidence:
+        if e.dump is not None:
+            e.dump.source.close()
+            origin = getattr(e.dump, "origin", None)
+            if origin is not None:
+                files[id(origin.source)] = origin.source
+    for source in files.values():
+        source.close()
 
 
 def derived_records(case: Any, evidence: list[_Evidence], include_secrets: bool) -> list[dict[str, Any]]:
@@ -238,9 +266,7 @@ def render_case_report(cf: CaseFile, *, include_secrets: bool = False, author: s
         state.check(ExportCancelled, "cancelled: no report was made")
         return report
     finally:
-        for e in evidence:
-            if e.dump is not None:
-                e.dump.close()
+        _close_evidence(evidence)
 
 
 def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence: bool = False,
@@ -372,9 +398,7 @@ def export_bundle(cf: CaseFile, out: str | os.PathLike[str], *, include_evidence
             cf.save()
         raise
     finally:
-        for e in evidence:
-            if e.dump is not None:
-                e.dump.close()
+        _close_evidence(evidence)
 
 
 # -- verify ------------------------------------------------------------------------------------------

@@ -484,7 +484,8 @@ class CaseController(Feature):
         self._stop_verify()
         self._verify_generation += 1
         generation = self._verify_generation
-        items = [(ref.sha256, str(self.session.evidence_path(ref))) for ref in cf.case.evidence]
+        # one worker per file: several dumps of one file (a ZIP of dumps) share its hash and its state
+        items = list(dict.fromkeys((ref.sha256, str(self.session.evidence_path(ref))) for ref in cf.case.evidence))
         for sha, _ in items:
             self.session.evidence_states[sha] = "checking…"
         self._refresh()
