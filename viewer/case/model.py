@@ -258,19 +258,13 @@ def add_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
 
     A file holding several dumps (a ZIP of dumps) gives one evidence item per dump: ``member`` names
     the one to add (:func:`add_all_evidence` adds each); without it such a file is refused."""
-    from viewer.evidence import open_dump, open_dumps
+    from viewer.evidence import open_dump
 
-    if member is not None:
-        dump = open_dump(dump_path, member=member)
-    else:
-        dumps = open_dumps(dump_path)
-        dump = dumps[0]
-        for other in dumps[1:]:
-            other.source.close()
-        if len(dumps) > 1:
-            dump.close()
-            raise CaseError(f"{dump_path}: the file holds {len(dumps)} dumps; each is added as evidence of its "
-                            "own (`case add` adds them all; the window adds the dump of the current tab)")
+    dump = open_dump(dump_path, member=member)
+    if member is None and dump.origin is not None and dump.origin.several:
+        dump.close()
+        raise CaseError(f"{dump_path}: the file holds {dump.origin.dumps} dumps; each is added as evidence of "
+                        "its own (`case add` adds them all; the window adds the dump of the current tab)")
     try:
         return _add(case, dump, dump_path, author, case_dir)
     finally:
@@ -281,7 +275,7 @@ def add_all_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
                      case_dir: str | os.PathLike[str] | None = None) -> list[EvidenceRef]:
     """Every dump in the file as evidence (one for a dump, one per dump of a ZIP of several); a dump
     already in the case is passed over, and when all of them are, CaseError."""
-    from viewer.evidence import open_dumps
+    from viewer.evidence import close_dumps, open_dumps
 
     dumps = open_dumps(dump_path)
     added: list[EvidenceRef] = []
@@ -296,9 +290,7 @@ def add_all_evidence(case: Case, dump_path: str | os.PathLike[str], author: str,
             raise CaseError(f"{dump_path}: its {len(dumps)} dumps are all in the case already")
         return added
     finally:
-        for dump in dumps[1:]:
-            dump.source.close()
-        dumps[0].close()
+        close_dumps(dumps)
 
 
 def _add(case: Case, dump: Any, dump_path: str | os.PathLike[str], author: str,

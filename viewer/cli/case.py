@@ -99,7 +99,7 @@ def _scan_settings(args: argparse.Namespace, detectors: list[Any], keys: list[An
 def cmd_add(args: argparse.Namespace) -> int:
     """Add the dump as evidence — each dump of a file that holds several (a ZIP of dumps) — and with
     ``--scan`` scan each and merge its findings."""
-    from viewer.evidence import open_dumps
+    from viewer.evidence import close_dumps, open_dumps
 
     if args.public_key and not args.scan:
         raise CliError("--public-key is for --scan")
@@ -138,9 +138,7 @@ def cmd_add(args: argparse.Namespace) -> int:
                 emit(f"scan{which}  {run.findings} findings ({run.new} new, {run.stale} stale), "
                      f"scanner {run.scanner_version}")
         finally:
-            for dump in dumps[1:]:
-                dump.source.close()
-            dumps[0].close()
+            close_dumps(dumps)
     cf.save()
     return ExitCode.OK
 

@@ -27,12 +27,8 @@ def open_dump(path: str | os.PathLike[str], state: TaskState | None = None, memb
     parser bug is caught here too: the examiner gets the raw bytes and a warning rather than nothing.
     """
     dumps = open_dumps(path, state)
-    chosen = dumps[0] if member is None else next((d for d in dumps if d.member == member), None)
-    for other in dumps:
-        if other is not chosen:  # its content only: the evidence file's source is shared with the chosen
-            other.source.close()
+    chosen = pick(dumps, member)
     if chosen is None:
-        dumps[0].close()
         raise EvidenceError(f"{path}: no dump {member!r} in it (it holds {len(dumps)})")
     if member is not None:
         return chosen
@@ -50,6 +46,31 @@ def open_dumps(path: str | os.PathLike[str], state: TaskState | None = None) -> 
         dump = parse_source(item.source, item.warnings, item.origin)
         out.append(dump)
     return out
+
+
+def pick(dumps: list[Dump], member: str | None) -> Dump | None:
+    """Of dumps opened together (:func:`open_dumps`), the one named ``member`` (the first when None);
+    the others are closed — their contents only, since the dumps of one file share its source, which
+    stays open with the one picked. None, and everything closed, when no dump has that name."""
+    chosen = dumps[0] if member is None else next((d for d in dumps if d.member == member), None)
+    for other in dumps:
+        if other is not chosen:
+            other.source.close()
+    if chosen is None:
+        close_dumps(dumps[:1])
+    return chosen
+
+
+def close_dumps(dumps: list[Dump]) -> None:
+    """Close dumps opened together: each one's content, and each evidence file once (the dumps of one
+    file share it). Closing an already closed source is harmless."""
+    files: dict[int, ByteSource] = {}
+    for d in dumps:
+        d.source.close()
+        if d.origin is not None:
+            files[id(d.origin.source)] = d.origin.source
+    for source in files.values():
+        source.close()
 
 
 def parse_source(source: ByteSource, early: list[str] | None = None, origin: object = None) -> Dump:
@@ -78,4 +99,4 @@ def parse_source(source: ByteSource, early: list[str] | None = None, origin: obj
     return Dump(source, parsed, origin)
 
 
-__all__ = ["open_dump", "open_dumps", "parse_source", "Dump", "Region", "Node", "ParseResult", "ByteSource", "EvidenceError", "EvidenceChanged"]
+__all__ = ["open_dump", "open_dumps", "pick", "close_dumps", "parse_source", "Dump", "Region", "Node", "ParseResult", "ByteSource", "EvidenceError", "EvidenceChanged"]

@@ -19,7 +19,7 @@ import socket
 import time
 from typing import Any
 
-from viewer.evidence import open_dump, open_dumps
+from viewer.evidence import close_dumps, open_dump, open_dumps
 from viewer.fleet.settings import FleetSettings, resolved
 from viewer.handover import documents
 from viewer.scan.engine import DEFAULT_CHUNK, ChunkResult, ScanResult, join_ranges, scan_range
@@ -77,9 +77,7 @@ def scan_path(path: str, settings: FleetSettings) -> dict[str, Any]:
             outs.append(outcome(dump, result, time.perf_counter() - started))
         return outs[0] if len(outs) == 1 else combined(dumps, outs)
     finally:
-        for other in dumps[1:]:
-            other.source.close()  # the evidence file's source is shared: closed with the first
-        dumps[0].close()
+        close_dumps(dumps)
 
 
 def combined(dumps: list[Any], outs: list[dict[str, Any]]) -> dict[str, Any]:

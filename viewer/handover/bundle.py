@@ -90,7 +90,7 @@ from viewer import __version__
 from viewer.case.audit import AuditTrail, canonical_json, parse_lines, utc_now
 from viewer.case.errors import CaseError
 from viewer.case.store import CaseFile
-from viewer.evidence import EvidenceError, open_dumps
+from viewer.evidence import EvidenceError, close_dumps, open_dumps
 from viewer.handover.documents import (
     TOOL_NAME,
     context_excerpt,
@@ -204,28 +204,19 @@ def _open_evidence(cf: CaseFile, paths: dict[str, Path] | None, state: TaskState
             except (EvidenceError, OSError):
                 ev.state = "missing"
         out.append(ev)
-    for dumps in opened.values():  # the dumps no evidence item took (their content only: the file is shared)
+    for dumps in opened.values():  # the dumps no evidence item took: their contents (the file is shared)
         taken = [d for d in dumps if any(e.dump is d for e in out)]
-        for d in dumps:
-            if d not in taken:
-                d.source.close()
-        if not taken and dumps[0].origin is not None:
-            dumps[0].origin.source.close()
+        if taken:
+            for d in dumps:
+                if d not in taken:
+                    d.source.close()
+        else:
+            close_dumps(dumps)
     return out
 
 
 def _close_evidence(evidence: list[_Evidence]) -> None:
-    """Close the opened dumps: each one's content, and each evidence file once (several dumps of one
-    file share it)."""
-    files = {}
-    for e in evidence:
-        if e.dump is not None:
-            e.dump.source.close()
-            origin = getattr(e.dump, "origin", None)
-            if origin is not None:
-                files[id(origin.source)] = origin.source
-    for source in files.values():
-        source.close()
+    close_dumps([e.dump for e in evidence if e.dump is not None])
 
 
 def derived_records(case: Any, evidence: list[_Evidence], include_secrets: bool) -> list[dict[str, Any]]:

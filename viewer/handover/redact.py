@@ -759,16 +759,14 @@ def _container_plan(dump: Dump) -> tuple[list[str], str] | None:
 
 def _open_input(src: Path, member: str | None) -> Dump:
     """The dump to redact: ``member`` of a file holding several dumps, which must then be named."""
-    from viewer.evidence import open_dumps
+    from viewer.evidence import close_dumps, open_dumps, pick
 
     dumps = open_dumps(src)
-    chosen = next((d for d in dumps if d.member == member), None) if member is not None else dumps[0]
-    for other in dumps:
-        if other is not chosen:
-            other.source.close()
     several = [d.member for d in dumps if d.member is not None]
+    chosen = pick(dumps, member)
     if chosen is None or (member is None and several):
-        dumps[0].close()
+        if chosen is not None:
+            close_dumps([chosen])
         names = ", ".join(repr(n) for n in several[:8]) + (f" and {len(several) - 8} more" if len(several) > 8 else "")
         wanted = f"no dump {member!r} in it" if member is not None else f"it holds {len(dumps)} dumps"
         raise RedactError(f"{src.name}: {wanted}; name the one to redact with --member ({names}): the copy "
