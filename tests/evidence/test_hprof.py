@@ -310,3 +310,20 @@ def test_hostile_heaps_open_with_warnings_within_bounds(name: str, tmp_path: Pat
     assert nodes >= 1
     assert warnings, f"{name}: a hostile heap opened without a word about it"
     assert not [w for w in warnings if "failed" in w or "raised" in w]
+
+
+def test_an_object_array_that_lies_about_its_count_holds_only_what_is_there(tmp_path: Path):
+    """An Object[] claiming 2^31 elements at the end of the heap: indexed with the elements really in the
+    segment, so nothing after it is taken for one of its elements."""
+    w = build.HprofWriter()
+    w.define("java.lang.Object", [])
+    aid, _ = w.array(build.BYTE, b"x" * 16)
+    items = w.object_array([aid, aid])
+    w.heap[-(2 * 8 + 8 + 4) : -(2 * 8 + 8)] = (1 << 31).to_bytes(4, "big")  # the count, before class id and elements
+    data, _base = w.build()
+    path = tmp_path / "lying.hprof"
+    path.write_bytes(data)
+    with open_dump(path) as dump:
+        idx = hprof.resolved(dump.source)
+    arrays = [a for a in idx.object_arrays if a.id == items]
+    assert len(arrays) == 1 and arrays[0].count == 2

@@ -438,7 +438,8 @@ def _walk_heap(src: ByteSource, idx: Index, rec: Record, class_names: dict[int, 
                 count = uint(pos + 5 + ids, 4)
                 if budget[0] > 0:
                     budget[0] -= 1
-                    idx.object_arrays.append(ObjectArray(rec.body + pos + 9 + 2 * ids, count, uint(pos + 1, ids),
+                    present = min(count, max(0, length - (pos + 9 + 2 * ids)) // ids)  # a lying count: what is there
+                    idx.object_arrays.append(ObjectArray(rec.body + pos + 9 + 2 * ids, present, uint(pos + 1, ids),
                                                          uint(pos + 9 + ids, ids)))
                     idx.object_array_offsets.append(rec.body + pos + 9 + 2 * ids)
                 pos += 9 + 2 * ids + count * ids
