@@ -52,19 +52,20 @@ def scan(path: str) -> dict[str, Any]:
             "warnings": warnings[:50], "n_warnings": len(warnings), "cancelled": result.cancelled}
 
 
-def _truncating(path: str) -> Any:
-    """A TaskState whose first byte progress truncates ``path`` to :data:`TRUNCATE_TO` bytes: the file
-    shrinks while the work runs, in this very process (deterministic: no race with a second process)."""
+def _truncating(path: str, after: int = 0) -> Any:
+    """A TaskState whose first byte progress past ``after`` bytes truncates ``path`` to
+    :data:`TRUNCATE_TO` bytes: the file shrinks while the work runs, in this very process (deterministic:
+    no race with a second process)."""
     from viewer.tasks import TaskState
 
     done = threading.Event()
 
-    def shrink(*_: Any) -> None:
-        if not done.is_set():
+    def shrink(progress: int) -> None:
+        if not done.is_set() and progress > after:
             done.set()
             os.truncate(path, TRUNCATE_TO)
 
-    return TaskState(on_progress=lambda d, t: shrink()), done
+    return TaskState(on_progress=lambda d, t: shrink(d if after else 1)), done
 
 
 def scan_truncated(path: str) -> dict[str, Any]:
@@ -82,6 +83,27 @@ def scan_truncated(path: str) -> dict[str, Any]:
         return {**_error(exc), "truncated": done.is_set()}
     return {"outcome": "scanned", "truncated": done.is_set(), "findings": len(result.findings),
             "warnings": warnings[:50], "cancelled": result.cancelled}
+
+
+def scan_truncated_forked(path: str) -> dict[str, Any]:
+    """As :func:`scan_truncated`, with the command line's forked workers, which scan views of a map of
+    the file (and a forked child hashes it so): the file shrinks once the first chunk is back, after the
+    workers mapped it, so their next reads are past its end (SIGBUS in a worker). Must end with a warning
+    that the scan is incomplete and the evidence changed, not with a crash or a hang."""
+    from viewer.evidence import EvidenceError, open_dump
+    from viewer.scan.engine import scan_dump
+
+    state, done = _truncating(path, after=SMALL_CHUNK // 2)
+    try:
+        with open_dump(path) as dump:
+            result = scan_dump(dump, state=state, chunk_size=SMALL_CHUNK, executor="process", workers=2)
+            warnings = list(dict.fromkeys([*dump.warnings, *result.warnings]))
+            sha = result.stats.sha256
+    except EvidenceError as exc:
+        return {**_error(exc), "truncated": done.is_set()}
+    return {"outcome": "scanned", "truncated": done.is_set(), "findings": len(result.findings),
+            "warnings": warnings[:50], "cancelled": result.cancelled, "executor": result.stats.executor,
+            "sha256": sha}
 
 
 # -- cases ----------------------------------------------------------------------------------------------

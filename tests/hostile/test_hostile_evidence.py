@@ -101,6 +101,18 @@ def test_evidence_shrinking_during_a_scan_is_a_warning_not_sigbus(tmp_path: Path
     assert _says_it_changed(got), got
 
 
+def test_evidence_shrinking_under_forked_mapped_workers_is_a_warning(tmp_path: Path) -> None:
+    """The command line's workers scan views of a map of the file: when it shrinks under them (SIGBUS in
+    a worker, or in the hashing child), the scan still ends, says it is incomplete and that the evidence
+    changed, and adopts no hash."""
+    path = _shrinking_copy(tmp_path)
+    got = entry.check_finished(run_limited(path, "tests.hostile.entry:scan_truncated_forked",
+                                           cpu_seconds=SCAN_CPU, wall_seconds=WALL), "forked scan of a shrinking dump")
+    assert got["truncated"] and got["executor"] == "process", got
+    assert _says_it_changed(got), got
+    assert got["sha256"] is None, got
+
+
 # -- redaction ------------------------------------------------------------------------------------------
 @pytest.mark.slow  # a limited child process per hostile dump: the full tier
 @pytest.mark.parametrize("name", _params(light=LIGHT_REDACT))

@@ -200,7 +200,7 @@ def _escape(needle: bytes) -> bytes:
     return b"".join(b"\\x%02x" % c for c in needle)
 
 
-def _count(view: Any, n: int) -> None:
+def count_searched(view: Any, n: int) -> None:
     """Tell a counting view (the scan engine's, for its re-read statistics) how much was searched."""
     count = getattr(view, "count", None)
     if callable(count):
@@ -230,12 +230,12 @@ def find_all(dump: Any, needles: Sequence[bytes], state: TaskState | None = None
         if db is not None and size > 0:
             try:
                 _scan_file_hs(str(path), size, db, needles, out, state, step)
-                _count(view, size)
+                count_searched(view, size)
                 return out
             except (OSError, ValueError):  # the file cannot be mapped again: search through the source
                 out = [[] for _ in needles]
     source = getattr(dump, "source", None)
-    _count(view, size * len(needles))
+    count_searched(view, size * len(needles))
     for i, needle in enumerate(needles):
         _step(state, step, i, len(needles))
         pos = 0
@@ -250,13 +250,14 @@ def find_all(dump: Any, needles: Sequence[bytes], state: TaskState | None = None
     return out
 
 
-def _scan_file_hs(path: str, size: int, db: Any, needles: Sequence[bytes], out: list[list[int]],
-                  state: TaskState | None, step: str) -> None:
-    """One hyperscan pass over the file through a private read-only map, chunk by chunk; each chunk's
-    pages are dropped from the map once scanned (memory stays flat: the page cache keeps them)."""
-    overlap = max(len(n) for n in needles)
-    lengths = [len(n) for n in needles]
-    scratch = _hs.Scratch(db)
+def mapped_pieces(path: str, size: int, chunk: int, overlap: int, state: TaskState | None = None,
+                  step: str = "locating") -> Iterator[tuple[int, memoryview]]:
+    """``(start, piece)`` for every ``chunk`` of the file (each piece ``overlap`` bytes longer, where the
+    file goes on), through a private read-only map: no copy of the bytes (a ``pread`` copy costs as much as
+    the search itself). Each piece's pages are dropped from the map once the caller is done with it, so
+    memory stays flat (the page cache keeps them). The caller must not keep a piece past the next step.
+    Raises OSError or ValueError when the file cannot be mapped (the caller searches through its source).
+    Progress is reported as ``step`` of ``state``; cancel ends the iteration."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
@@ -265,24 +266,36 @@ def _scan_file_hs(path: str, size: int, db: Any, needles: Sequence[bytes], out: 
     size = min(size, len(mapped))
     view = memoryview(mapped)
     try:
-        for start in range(0, size, CHUNK):
+        for start in range(0, size, chunk):
             if _cancelled(state):
                 break
             _step(state, step, start, size)
-            piece = view[start : min(size, start + CHUNK + overlap)]
-
-            def on_match(idx: int, _from: int, to: int, flags: int, context: object, base: int = start) -> None:
-                s = to - lengths[idx]  # literals: the start is known from the end (no SOM needed)
-                if s < CHUNK and len(out[idx]) < MAX_HITS:
-                    out[idx].append(base + s)
-
-            db.scan(piece, match_event_handler=on_match, scratch=scratch)
-            piece.release()
+            piece = view[start : min(size, start + chunk + overlap)]
+            try:
+                yield start, piece
+            finally:
+                piece.release()
             if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-                mapped.madvise(mmap.MADV_DONTNEED, start, min(size, start + CHUNK) - start)
+                mapped.madvise(mmap.MADV_DONTNEED, start, min(size, start + chunk) - start)
     finally:
         view.release()
         mapped.close()
+
+
+def _scan_file_hs(path: str, size: int, db: Any, needles: Sequence[bytes], out: list[list[int]],
+                  state: TaskState | None, step: str) -> None:
+    """One hyperscan pass over the file (:func:`mapped_pieces`)."""
+    overlap = max(len(n) for n in needles)
+    lengths = [len(n) for n in needles]
+    scratch = _hs.Scratch(db)
+    for start, piece in mapped_pieces(path, size, CHUNK, overlap, state, step):
+
+        def on_match(idx: int, _from: int, to: int, flags: int, context: object, base: int = start) -> None:
+            s = to - lengths[idx]  # literals: the start is known from the end (no SOM needed)
+            if s < CHUNK and len(out[idx]) < MAX_HITS:
+                out[idx].append(base + s)
+
+        db.scan(piece, match_event_handler=on_match, scratch=scratch)
     for lst in out:
         lst.sort()
 
