@@ -434,3 +434,36 @@ def test_no_modulus_no_work(tmp_path):
         ctx = PostScanContext(dump=dump, view=dump.source, findings=(), public_keys=(), deep=True)
         assert list(BignumDetector().post_scan(ctx)) == []
         assert ctx.notes == []
+
+
+def test_the_small_prime_sieve_agrees_with_python_integers() -> None:
+    """The candidates' residues mod the small primes, had for every position at once from prefix sums, are
+    those of the numbers the bytes spell in each layout (little-endian, big-endian, the JVM's int[] at
+    every phase): a position is let through exactly when its number has no factor among the primes. And a
+    real factor is never sieved out."""
+    import numpy as np
+
+    from viewer.scan.detectors.bignum import SIEVE_PRIMES, _candidates, _Sieve
+    from viewer.scan.keymaterial import swap32
+
+    rng = random.Random(13)
+    buf = rng.randbytes(3000)
+    a = np.frombuffer(buf, dtype=np.uint8)
+    length = 128
+    for layout in ("le", "be", "jint"):
+        for phase in range(4) if layout == "jint" else (0,):
+            idx = np.arange(phase, len(buf) - length + 1, 4 if layout == "jint" else 1)
+            got = _Sieve(a, phase, length).coprime(layout, idx, length)
+            for i, ok in zip(idx.tolist(), got.tolist(), strict=True):
+                raw = buf[i : i + length]
+                value = (int.from_bytes(raw, "little") if layout == "le" else int.from_bytes(raw, "big")
+                         if layout == "be" else int.from_bytes(swap32(raw), "big"))
+                assert ok == all(value % p for p in SIEVE_PRIMES), (layout, phase, i)
+    key = rsa.generate_private_key(65537, 2048)
+    p = key.private_numbers().p
+    planted = bytearray(rng.randbytes(4096))
+    planted[1000:1128] = p.to_bytes(128, "little")
+    planted[2001:2129] = p.to_bytes(128, "big")
+    found = {(rel, layout) for rel, _n, layout, value in _candidates(bytes(planted), 0, 0, [(1024, 128)])
+             if value == p}
+    assert {(1000, "le"), (2001, "be")} <= found

@@ -58,6 +58,7 @@ never alone, outside them), dp/dq/qinv alone, EC private scalars.
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import struct
 import time
@@ -209,14 +210,82 @@ def _factor_shapes(n: int) -> list[tuple[int, int]]:
     return sorted({(b, (b + 7) // 8) for b in {nb // 2, (nb + 1) // 2}})
 
 
+# A factor of a modulus is a large prime: never a multiple of a small one (a random odd number is a multiple
+# of one of these 67 times in 100). The value mod their product is had for every position of a buffer at
+# once (prefix sums of the bytes times powers of 256), so most candidates never become Python integers.
+SIEVE_PRIMES = (3, 5, 7, 11, 13, 17, 19, 23)
+SIEVE_MOD = math.prod(SIEVE_PRIMES)  # below 2^27: a product of two residues fits in an int64
+_SIEVE_POWERS: list[np.ndarray] = [np.ones(1, dtype=np.int64), np.ones(1, dtype=np.int64)]
+
+
+def _sieve_powers(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """256^t and 256^-t mod ``SIEVE_MOD`` for t < ``size`` (cached; grown by doubling)."""
+    up, down = _SIEVE_POWERS
+    while len(up) < size:
+        k = len(up)
+        up = np.concatenate((up, up * pow(256, k, SIEVE_MOD) % SIEVE_MOD))
+        down = np.concatenate((down, down * pow(256, -k, SIEVE_MOD) % SIEVE_MOD))
+    _SIEVE_POWERS[:] = [up, down]
+    return up, down
+
+
+def _coprime(residues: np.ndarray) -> np.ndarray:
+    ok = np.ones(len(residues), dtype=bool)
+    for prime in SIEVE_PRIMES:
+        ok &= residues % prime != 0
+    return ok
+
+
+class _Sieve:
+    """For one buffer: whether the number at a position, read in a layout ("le", "be", "jint" at
+    positions = ``phase4`` mod 4), has no factor in ``SIEVE_PRIMES``. The prefix sums of each layout are
+    made once per buffer, on first use, and serve every length (both factor shapes)."""
+
+    def __init__(self, a: np.ndarray, phase4: int, longest: int):
+        self.a, self.phase4 = a, phase4 % 4
+        self.up, self.down = _sieve_powers(len(a) + longest + 4)
+        self.sums: dict[str, np.ndarray] = {}
+
+    def _prefix(self, layout: str) -> np.ndarray:
+        if layout not in self.sums:
+            size, up, down = len(self.a), self.up, self.down
+            if layout == "le":  # sum b_t 256^t over a window is value * 256^i
+                weights = up[:size]
+            elif layout == "be":  # sum b_t 256^-t is value * 256^-(i+length-1)
+                weights = down[:size]
+            else:  # jint: byte r of word j (from i) weighs 256^(r + 4(words-1-j)); here 256^(r - 4j)
+                t = np.arange(size, dtype=np.int64) - self.phase4
+                weights = np.where(t >= 0, up[t % 4] * down[4 * (np.maximum(t, 0) // 4)] % SIEVE_MOD, 0)
+            sums = np.zeros(size + 1, dtype=np.int64)  # below 2^35 a byte: no overflow under 2^28 bytes
+            np.cumsum(self.a * weights, out=sums[1:])
+            self.sums[layout] = sums
+        return self.sums[layout]
+
+    def coprime(self, layout: str, idx: np.ndarray, length: int) -> np.ndarray:
+        if not len(idx):
+            return np.zeros(0, dtype=bool)
+        sums = self._prefix(layout)
+        if layout == "le":
+            scale = self.down[idx]
+        elif layout == "be":
+            scale = self.up[idx + length - 1]
+        else:
+            scale = self.up[idx - self.phase4 + length - 4]
+        return _coprime((sums[idx + length] - sums[idx]) % SIEVE_MOD * scale % SIEVE_MOD)
+
+
 def _candidates(buf: bytes, phase4: int, phase8: int, shapes: Sequence[tuple[int, int]]
-                ) -> Iterator[tuple[int, int, str, int]]:
+                ) -> Iterator[tuple[int, int, str, int | None]]:
     """(relative offset, length, layout, value) of every position of ``buf`` whose bytes could be a
-    factor of the given shapes; the prefilter rejects what cannot be (even, wrong top byte, not random)."""
+    factor of the given shapes; the prefilter rejects what cannot be (even, wrong top byte, not random).
+    The value is None where the bytes are a multiple of a small prime (``_Sieve``: not a factor either);
+    those positions are still yielded, so that the work budget counts the same positions as before the
+    sieve, and the same windows are searched."""
     a = np.frombuffer(buf, dtype=np.uint8)
     size = len(a)
     if size < 8:
         return
+    sieve = _Sieve(a, phase4, max(length for _bits, length in shapes))
     # A factor is a random-looking number: few zero bytes (a random 128-byte number has more than 6 with
     # probability ~1e-6) and about half its bytes >= 0x80 (fewer than a quarter: ~1e-8). Pointers, small
     # integers, text and most code fail one or the other.
@@ -242,12 +311,12 @@ def _candidates(buf: bytes, phase4: int, phase8: int, shapes: Sequence[tuple[int
         le = ok & (first & 1).astype(bool) & (last >= top_min)
         idx = np.flatnonzero(le)
         idx = idx[(idx - phase4) % 4 == 0]
-        for i in idx.tolist():
-            yield i, length, "le", int.from_bytes(buf[i : i + length], "little")
+        for i, prime in zip(idx.tolist(), sieve.coprime("le", idx, length).tolist(), strict=True):
+            yield i, length, "le", int.from_bytes(buf[i : i + length], "little") if prime else None
         # big-endian bytes, at any offset
-        be = ok & (last & 1).astype(bool) & (first >= top_min)
-        for i in np.flatnonzero(be).tolist():
-            yield i, length, "be", int.from_bytes(buf[i : i + length], "big")
+        idx = np.flatnonzero(ok & (last & 1).astype(bool) & (first >= top_min))
+        for i, prime in zip(idx.tolist(), sieve.coprime("be", idx, length).tolist(), strict=True):
+            yield i, length, "be", int.from_bytes(buf[i : i + length], "big") if prime else None
         # a Java int[] magnitude (big-endian word order, little-endian words), 4-byte aligned: the top
         # word first (its top byte at +3), the lowest word last (its lowest byte at length-4)
         if length % 4 == 0:
@@ -256,8 +325,9 @@ def _candidates(buf: bytes, phase4: int, phase8: int, shapes: Sequence[tuple[int
             if top_byte is not None and len(top_byte) == count:
                 jint = ok & (low_byte & 1).astype(bool) & (top_byte >= top_min)
                 idx = np.flatnonzero(jint)
-                for i in idx[(idx - phase4) % 4 == 0].tolist():
-                    yield i, length, "jint", int.from_bytes(swap32(bytes(buf[i : i + length])), "big")
+                idx = idx[(idx - phase4) % 4 == 0]
+                for i, prime in zip(idx.tolist(), sieve.coprime("jint", idx, length).tolist(), strict=True):
+                    yield i, length, "jint", int.from_bytes(swap32(bytes(buf[i : i + length])), "big") if prime else None
         # libtommath digits: every word's bits above the digit are zero (very selective)
         for layout, phase in (("digits28", phase4), ("digits60", phase8)):
             dbits, width = DIGITS[layout]
@@ -338,6 +408,8 @@ def _factor_in(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int]
         budget[0] -= 3
         if budget[0] < 0:
             return False
+        if value is None:
+            continue
         proof = _factor_proof(info, value)
         if proof is not None:
             info.proof = [f"a factor of the modulus ({layout}) at offset {start + rel:#x}", *proof]
@@ -755,8 +827,8 @@ class BignumDetector:
                 buf = read(pos, min(hi, end + overlap) - pos, end - pos)
                 phases = _phase(ctx, pos, pos, 4), _phase(ctx, pos, pos, 8)
                 for rel, _length, layout, value in _candidates(buf, *phases, shapes):
-                    if rel >= end - pos:
-                        continue  # belongs to the next chunk
+                    if rel >= end - pos or value is None:
+                        continue  # belongs to the next chunk, or a multiple of a small prime
                     for info in list(todo):
                         proof = _factor_proof(info, value)
                         if proof is not None:
