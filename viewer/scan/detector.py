@@ -94,6 +94,19 @@ class PostDetector(Protocol):
     def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]: ...
 
 
+class LocatingDetector(Protocol):
+    """Optional, beside ``post_scan``: ``needles(ctx)``, the byte strings the step will locate in the
+    whole file first (the copies of known moduli, of AES keys, of Ed25519 seeds and public keys), computed
+    from the same first-pass findings. The engine locates every step's needles in one search of the file,
+    shared by all of them (in parallel over ranges where it may fork), before the steps run; their own
+    ``keymaterial.find_all`` calls then take the offsets from ``ctx.view.located`` instead of reading the
+    file again. What a step searches for later (numbers of keys it proves itself) is searched as before."""
+
+    name: str
+
+    def needles(self, ctx: PostScanContext) -> Iterable[bytes]: ...
+
+
 class AnnotatingDetector(Protocol):
     """Optional, beside ``post_scan``: ``annotate(ctx)`` runs once after every post-scan detector, with
     ``ctx.findings`` holding *all* the findings (first pass and post-scan), and adds context to them in

@@ -782,9 +782,11 @@ def _run_post_detectors(
     An exception is a warning naming the detector and the exception type, never the data."""
     posts = [i for i, det in enumerate(detectors) if getattr(det, "post_scan", None) is not None]
     first = tuple(findings)
+    located = _shared_search(dump, [detectors[i] for i in posts], first, keys, deep, state, stats, workers)
     outcomes: dict[int, _PostOutcome] = {}
     if workers > 1 and len(posts) > 1 and _fork_is_safe() and not state.is_cancelled:
-        outcomes = _post_in_workers(dump, detectors, posts, first, keys, deep, state, min(workers, len(posts)))
+        outcomes = _post_in_workers(dump, detectors, posts, first, keys, deep, state, min(workers, len(posts)),
+                                    located)
     seen = {f.id for f in findings}
     out = list(findings)
     for i in posts:
@@ -794,7 +796,7 @@ def _run_post_detectors(
         res = outcomes.get(i)
         if res is None:
             state.step_progress(det.name, 0, 0)  # the step has begun; detectors that can tell say how far
-            res = _post_one(dump, det, first, keys, deep, state)
+            res = _post_one(dump, det, first, keys, deep, state, located)
         stats.add_stage("post:" + det.name, res.seconds)
         if res.reread:
             stats.reread[det.name] = stats.reread.get(det.name, 0) + res.reread
@@ -826,6 +828,111 @@ def _run_post_detectors(
     return out
 
 
+# The shared search after the first pass: ranges of this size (a multiple of keymaterial.CHUNK) are
+# searched in parallel where the engine may fork; at most this many needles (beyond, the steps search
+# for the rest themselves).
+SHARED_RANGE = 256 * MiB
+MAX_SHARED_NEEDLES = 20_000
+_SHARED_CONTEXT: tuple[str, int, list[bytes], list[Any]] | None = None
+
+
+@dataclass
+class Located:
+    """What the shared search found: offsets by needle, and by shape (keymaterial.Shape)."""
+
+    needles: dict[bytes, list[int]] = field(default_factory=dict)
+    shapes: dict[Any, list[int]] = field(default_factory=dict)
+
+
+def _shared_search(dump: Dump, posts: Sequence[Any], first: tuple[Finding, ...], keys: list[Any], deep: bool,
+                   state: TaskState, stats: ScanStats, workers: int) -> Located | None:
+    """Every needle and shape the post-scan steps say they will locate (``LocatingDetector``), located in
+    one search of the file shared by all of them: the file is read once after the first pass for all
+    the steps' first searches, not once by each. None when there is nothing to locate or the search
+    cannot run (no hyperscan, no file to map): the steps then search for themselves, as before."""
+    from viewer.scan.keymaterial import MAX_HITS, Shape, hyperscan_enabled, search_range
+
+    path = _content_path(dump)
+    size = int(dump.size)
+    if not path or size <= 0 or not hyperscan_enabled() or state.is_cancelled:
+        return None
+    ctx = PostScanContext(dump=dump, view=dump.source, findings=first, public_keys=keys, deep=deep)
+    wanted: dict[bytes, None] = {}
+    shapes: dict[Shape, None] = {}
+    asking = 0
+    for det in posts:
+        try:
+            got = [bytes(n) for n in getattr(det, "needles", lambda _ctx: ())(ctx) if len(n)]
+            forms = [sh for sh in getattr(det, "shapes", lambda _ctx: ())(ctx) if isinstance(sh, Shape)]
+        except Exception:  # noqa: BLE001 - that step searches for itself
+            continue
+        asking += bool(got or forms)
+        wanted.update(dict.fromkeys(got))
+        shapes.update(dict.fromkeys(forms))
+    order, forms = list(wanted)[:MAX_SHARED_NEEDLES], list(shapes)
+    if not order and not forms:
+        return None
+    started = time.perf_counter()
+    ranges = [(lo, min(size, lo + SHARED_RANGE)) for lo in range(0, size, SHARED_RANGE)]
+    parts: list[list[list[int]] | None]
+    try:
+        if workers > 1 and len(ranges) > 1 and _fork_is_safe():
+            parts = _shared_in_workers(path, size, order, forms, ranges, state, min(workers, len(ranges)))
+        else:
+            parts = [search_range(path, size, order, lo, hi, state, "locating", forms) for lo, hi in ranges]
+    except (OSError, ValueError, cf.process.BrokenProcessPool):
+        return None  # the file cannot be mapped (or changed under the search): the steps search themselves
+    if state.is_cancelled or any(p is None for p in parts):
+        return None
+    joined: list[list[int]] = [[] for _ in range(len(order) + len(forms))]
+    for part in parts:
+        assert part is not None
+        for i, offsets in enumerate(part):
+            joined[i] += offsets
+    caps = [MAX_HITS] * len(order) + [sh.cap for sh in forms]
+    located = Located(dict(zip(order, (j[:c] for j, c in zip(joined, caps, strict=True)), strict=False)),
+                      dict(zip(forms, (j[:c] for j, c in zip(joined[len(order):], caps[len(order):], strict=True)),
+                               strict=True)))
+    seconds = time.perf_counter() - started
+    stats.add_stage("post:search", seconds)
+    stats.reread["search"] = stats.reread.get("search", 0) + size
+    stats.notes.append(f"search: {len(order)} byte strings and {len(forms)} structure shapes of {asking} post-scan "
+                       f"steps located in one shared search of the file ({seconds:.2f} s)")
+    return located
+
+
+def _shared_task(lo: int, hi: int) -> list[list[int]] | None:
+    """Entry point of a forked worker of the shared search (its needles inherited at fork time)."""
+    from viewer.scan.keymaterial import search_range
+
+    assert _SHARED_CONTEXT is not None
+    path, size, needles, shapes = _SHARED_CONTEXT
+    return search_range(path, size, needles, lo, hi, shapes=shapes)
+
+
+def _shared_in_workers(path: str, size: int, needles: list[bytes], shapes: list[Any], ranges: list[tuple[int, int]],
+                       state: TaskState, workers: int) -> list[list[list[int]] | None]:
+    """The ranges of the shared search in forked workers (a SIGBUS of a file that shrank kills a worker,
+    not the caller); a cancel stops them."""
+    global _SHARED_CONTEXT
+    _SHARED_CONTEXT = (path, size, needles, shapes)
+    pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        futures = [pool.submit(_shared_task, lo, hi) for lo, hi in ranges]
+        pending = set(futures)
+        while pending and not state.is_cancelled:
+            state.step_progress("locating", len(futures) - len(pending), len(futures))
+            _done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+        if pending:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            return [None]
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _SHARED_CONTEXT = None
+
+
 @dataclass
 class _PostOutcome:
     """One post-scan detector's result (pickleable: it may come back from a forked worker)."""
@@ -838,8 +945,8 @@ class _PostOutcome:
 
 
 def _post_one(dump: Dump, det: Any, first: tuple[Finding, ...], keys: list[Any], deep: bool,
-              state: TaskState) -> _PostOutcome:
-    counting = _CountingView(dump.source)
+              state: TaskState, located: Located | None = None) -> _PostOutcome:
+    counting = _CountingView(dump.source, located)
     ctx = PostScanContext(dump=dump, view=counting, findings=first, public_keys=keys, deep=deep, state=state)
     started = time.perf_counter()
     res = _PostOutcome()
@@ -859,16 +966,17 @@ _POST_CONTEXT: tuple[Any, ...] | None = None
 def _post_task(i: int) -> _PostOutcome:
     """Entry point of a forked post-scan worker (its context inherited at fork time)."""
     assert _POST_CONTEXT is not None
-    dump, detectors, first, keys, deep = _POST_CONTEXT
-    return _post_one(dump, detectors[i], first, keys, deep, TaskState())
+    dump, detectors, first, keys, deep, located = _POST_CONTEXT
+    return _post_one(dump, detectors[i], first, keys, deep, TaskState(), located)
 
 
 def _post_in_workers(dump: Dump, detectors: Sequence[Detector], posts: list[int], first: tuple[Finding, ...],
-                     keys: list[Any], deep: bool, state: TaskState, workers: int) -> dict[int, _PostOutcome]:
+                     keys: list[Any], deep: bool, state: TaskState, workers: int,
+                     located: Located | None = None) -> dict[int, _PostOutcome]:
     """The post-scan detectors at the same time in forked workers; progress names the steps as they end.
     A cancel stops waiting (the workers are stopped); what had finished is kept."""
     global _POST_CONTEXT
-    _POST_CONTEXT = (dump, detectors, first, keys, deep)
+    _POST_CONTEXT = (dump, detectors, first, keys, deep, located)
     out: dict[int, _PostOutcome] = {}
     pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
@@ -898,10 +1006,13 @@ class _CountingView:
     stats say what was read after the first pass, and by whom). Reads of whole-file searches that map
     the file themselves (keymaterial.find_all) are counted through :meth:`count`."""
 
-    def __init__(self, source: Any):
+    def __init__(self, source: Any, located: Located | None = None):
         self._source = source
         self.size = source.size
         self.bytes_read = 0
+        # the shared search's offsets (keymaterial.find_all and ecbignum take them from here)
+        self.located = located.needles if located is not None else {}
+        self.located_shapes = located.shapes if located is not None else {}
 
     def count(self, n: int) -> None:
         self.bytes_read += int(n)

@@ -207,33 +207,43 @@ def count_searched(view: Any, n: int) -> None:
         count(n)
 
 
+def hyperscan_enabled() -> bool:
+    """Whether the whole-file searches use hyperscan (installed, and EV_NO_HYPERSCAN unset)."""
+    return _hs is not None and os.environ.get("EV_NO_HYPERSCAN", "") not in ("1", "true", "yes")
+
+
 def find_all(dump: Any, needles: Sequence[bytes], state: TaskState | None = None, step: str = "locating",
              view: View | None = None) -> list[list[int]]:
     """Every file offset of every needle in ``dump`` (at most ``MAX_HITS`` each, sorted).
 
-    One hyperscan pass over the file where hyperscan is installed (and EV_NO_HYPERSCAN unset), else one
-    ``find`` walk per needle through the dump's read-only source. Progress is reported as ``step`` of
-    ``state``; cancel stops the search (what was found until then is returned)."""
-    out: list[list[int]] = [[] for _ in needles]
+    Needles already located for this scan (``view.located``: the engine's one search, after the first
+    pass, of what every post-scan step said it would look for) are taken from there; the others are
+    searched: one hyperscan pass over the file where hyperscan is installed (and EV_NO_HYPERSCAN unset),
+    else one ``find`` walk per needle through the dump's read-only source. Progress is reported as
+    ``step`` of ``state``; cancel stops the search (what was found until then is returned)."""
     if not needles:
-        return out
+        return []
     view = view if view is not None else dump.source
+    known: dict[bytes, list[int]] = getattr(view, "located", None) or {}
+    missing = [n for n in dict.fromkeys(needles) if n not in known]
+    found = dict(zip(missing, _search(dump, missing, state, step, view), strict=True)) if missing else {}
+    return [list(known[n]) if n in known else list(found[n]) for n in needles]
+
+
+def _search(dump: Any, needles: Sequence[bytes], state: TaskState | None, step: str, view: View
+            ) -> list[list[int]]:
+    """:func:`find_all`'s search of the file, for needles not located before."""
+    out: list[list[int]] = [[] for _ in needles]
     size = int(view.size)
     path = content_path(dump)
-    if _hs is not None and os.environ.get("EV_NO_HYPERSCAN", "") not in ("1", "true", "yes") and path:
+    if hyperscan_enabled() and path and size > 0:
         try:
-            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            db.compile(expressions=[_escape(n) for n in needles], ids=list(range(len(needles))),
-                       elements=len(needles), flags=0)
-        except _hs.error:
-            db = None
-        if db is not None and size > 0:
-            try:
-                _scan_file_hs(str(path), size, db, needles, out, state, step)
-                count_searched(view, size)
-                return out
-            except (OSError, ValueError):  # the file cannot be mapped again: search through the source
-                out = [[] for _ in needles]
+            got = search_range(str(path), size, needles, 0, size, state, step)
+        except (OSError, ValueError):  # the file cannot be mapped again: search through the source
+            got = None
+        if got is not None:
+            count_searched(view, size)
+            return got
     source = getattr(dump, "source", None)
     count_searched(view, size * len(needles))
     for i, needle in enumerate(needles):
@@ -247,13 +257,16 @@ def find_all(dump: Any, needles: Sequence[bytes], state: TaskState | None = None
                 break
             out[i].append(hit)
             pos = hit + 1
+    if not _cancelled(state):
+        _step(state, step, len(needles), len(needles))
     return out
 
 
 def mapped_pieces(path: str, size: int, chunk: int, overlap: int, state: TaskState | None = None,
-                  step: str = "locating") -> Iterator[tuple[int, memoryview]]:
-    """``(start, piece)`` for every ``chunk`` of the file (each piece ``overlap`` bytes longer, where the
-    file goes on), through a private read-only map: no copy of the bytes (a ``pread`` copy costs as much as
+                  step: str = "locating", first: int = 0, end: int | None = None
+                  ) -> Iterator[tuple[int, memoryview]]:
+    """``(start, piece)`` for every ``chunk`` of the file from ``first`` (page-aligned) to ``end`` (each
+    piece ``overlap`` bytes longer, where the file goes on), through a private read-only map: no copy of the bytes (a ``pread`` copy costs as much as
     the search itself). Each piece's pages are dropped from the map once the caller is done with it, so
     memory stays flat (the page cache keeps them). The caller must not keep a piece past the next step.
     Raises OSError or ValueError when the file cannot be mapped (the caller searches through its source).
@@ -264,9 +277,10 @@ def mapped_pieces(path: str, size: int, chunk: int, overlap: int, state: TaskSta
     finally:
         os.close(fd)
     size = min(size, len(mapped))
+    stop = size if end is None else min(size, end)
     view = memoryview(mapped)
     try:
-        for start in range(0, size, chunk):
+        for start in range(first, stop, chunk):
             if _cancelled(state):
                 break
             _step(state, step, start, size)
@@ -276,28 +290,78 @@ def mapped_pieces(path: str, size: int, chunk: int, overlap: int, state: TaskSta
             finally:
                 piece.release()
             if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-                mapped.madvise(mmap.MADV_DONTNEED, start, min(size, start + chunk) - start)
+                mapped.madvise(mmap.MADV_DONTNEED, start, min(stop, start + chunk) - start)
+        if not _cancelled(state):
+            _step(state, step, stop, size)
     finally:
         view.release()
         mapped.close()
 
 
-def _scan_file_hs(path: str, size: int, db: Any, needles: Sequence[bytes], out: list[list[int]],
-                  state: TaskState | None, step: str) -> None:
-    """One hyperscan pass over the file (:func:`mapped_pieces`)."""
-    overlap = max(len(n) for n in needles)
-    lengths = [len(n) for n in needles]
-    scratch = _hs.Scratch(db)
-    for start, piece in mapped_pieces(path, size, CHUNK, overlap, state, step):
+@dataclass(frozen=True)
+class Shape:
+    """A fixed-length pattern (a hyperscan regex over bytes, ``.`` matching any byte) whose matches
+    starting at a multiple of ``align`` a post-scan step locates in the whole file (the first ``cap``):
+    ecbignum's structure headers. Declared so that the engine's shared search finds them in the same
+    read of the file as every step's needles."""
 
-        def on_match(idx: int, _from: int, to: int, flags: int, context: object, base: int = start) -> None:
-            s = to - lengths[idx]  # literals: the start is known from the end (no SOM needed)
-            if s < CHUNK and len(out[idx]) < MAX_HITS:
+    regex: bytes
+    length: int
+    align: int = 1
+    cap: int = MAX_HITS
+
+
+def search_range(path: str, size: int, needles: Sequence[bytes], first: int = 0, end: int | None = None,
+                 state: TaskState | None = None, step: str = "locating", shapes: Sequence[Shape] = ()
+                 ) -> list[list[int]] | None:
+    """Every start in ``[first, end)`` (``first`` a multiple of ``CHUNK``) of every needle in the file, at
+    most ``MAX_HITS`` each, then of every shape (aligned, at most its cap), each list sorted: one pass
+    over that range (:func:`mapped_pieces`), every hyperscan database run on each piece (one for the
+    needles, one per shape: together in one database the shapes scan 3-4 times slower). None when
+    hyperscan cannot compile them. Several ranges, searched apart (in parallel), give together what one
+    search of the whole file gives (the caps applied again to the joined lists). Raises OSError or
+    ValueError when the file cannot be mapped."""
+    out: list[list[int]] = [[] for _ in range(len(needles) + len(shapes))]
+    if not out:
+        return out
+    dbs: list[tuple[Any, Any]] = []
+    try:
+        if needles:
+            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+            db.compile(expressions=[_escape(n) for n in needles], ids=list(range(len(needles))),
+                       elements=len(needles), flags=0)
+            dbs.append((db, _hs.Scratch(db)))
+        for k, shape in enumerate(shapes):
+            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+            db.compile(expressions=[shape.regex], ids=[len(needles) + k], elements=1, flags=[_hs.HS_FLAG_DOTALL])
+            dbs.append((db, _hs.Scratch(db)))
+    except _hs.error:
+        return None
+    lengths = [len(n) for n in needles] + [sh.length for sh in shapes]
+    aligns = [1] * len(needles) + [max(1, sh.align) for sh in shapes]
+    caps = [MAX_HITS] * len(needles) + [sh.cap for sh in shapes]
+    overlap = max(lengths)
+    stop = size if end is None else min(size, end)
+    for start, piece in mapped_pieces(path, size, CHUNK, overlap, state, step, first, stop):
+        own = min(CHUNK, stop - start)
+
+        def on_match(idx: int, _from: int, to: int, flags: int, context: object, base: int = start,
+                     own: int = own) -> None:
+            s = to - lengths[idx]  # fixed lengths: the start is known from the end (no SOM needed)
+            if 0 <= s < own and (base + s) % aligns[idx] == 0 and len(out[idx]) < caps[idx]:
                 out[idx].append(base + s)
 
-        db.scan(piece, match_event_handler=on_match, scratch=scratch)
+        for db, scratch in dbs:
+            db.scan(piece, match_event_handler=on_match, scratch=scratch)
     for lst in out:
         lst.sort()
+    return out
+
+
+def needles_of(reps: Sequence[bytes]) -> list[bytes]:
+    """The byte strings :func:`locate` searches for ``reps`` (each one's first ``NEEDLE`` bytes): what a
+    post-scan step gives the engine to locate in the shared search."""
+    return list(dict.fromkeys(rep[:NEEDLE] for rep in reps))
 
 
 def locate(dump: Any, wanted: Sequence[tuple[bytes, T]], state: TaskState | None = None,

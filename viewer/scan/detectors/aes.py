@@ -380,16 +380,21 @@ class AesDetector:
         return out
 
     # -- after the pass: where the keys lie raw ----------------------------------------------------
-    def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
-        schedules = [f for f in ctx.findings if f.kind == KIND and f.encoding in (ENC, DEC)]
-        packed = self._packed_192(ctx) if ctx.deep else []
-        schedules += packed
-        if not schedules:
-            return []
+    def needles(self, ctx: PostScanContext) -> list[bytes]:
+        """The raw keys of the first pass's schedules (located by the engine's shared search)."""
+        return list(self._raw_keys(ctx, self._schedules(ctx), []))
+
+    @staticmethod
+    def _schedules(ctx: PostScanContext) -> list[Finding]:
+        return [f for f in ctx.findings if f.kind == KIND and f.encoding in (ENC, DEC)]
+
+    @staticmethod
+    def _raw_keys(ctx: PostScanContext, schedules: list[Finding], notes: list[str]) -> dict[bytes, Finding]:
+        """Each distinct key, re-derived from its schedule (the first schedule it came from)."""
         keys: dict[bytes, Finding] = {}
         for f in schedules:
             if len(keys) >= MAX_RAW_KEYS:
-                ctx.notes.append(f"more than {MAX_RAW_KEYS} AES keys: raw copies searched for the first only")
+                notes.append(f"more than {MAX_RAW_KEYS} AES keys: raw copies searched for the first only")
                 break
             nk = int(f.details.get("bits", 0)) // 32
             if nk not in ROUNDS:
@@ -400,6 +405,15 @@ class AesDetector:
             )
             if got is not None and got[0] not in keys:
                 keys[got[0]] = f
+        return keys
+
+    def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
+        schedules = self._schedules(ctx)
+        packed = self._packed_192(ctx) if ctx.deep else []
+        schedules += packed
+        if not schedules:
+            return []
+        keys = self._raw_keys(ctx, schedules, ctx.notes)
         covered = [(f.offset, f.offset + f.length) for f in schedules]
         found: list[Finding] = []
         # every key in one multi-needle pass (hyperscan), not one bytes.find walk per key

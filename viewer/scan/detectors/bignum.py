@@ -15,7 +15,8 @@ moduli it already knows:
 
 How a key is proved, cheapest first:
 
-1. one multi-pattern pass over the file (hyperscan, ``ByteSource.find`` without it) locates every copy of
+1. one multi-pattern pass over the file (the engine's shared search of every post-scan step's needles;
+   hyperscan, ``ByteSource.find`` without it) locates every copy of
    every known modulus in every layout (big-endian, little-endian, 28- and 60-bit digits) — the needle is
    the first 32 bytes of each representation, the whole representation is compared at each hit;
 2. around each located copy that is not part of a first-pass structure (a certificate's modulus has no
@@ -36,7 +37,7 @@ How a key is proved, cheapest first:
 4. a second pass locates every copy of p, q, d, dp, dq and qinv of each key proved in 2 or 3 (both
    orders of the factors are tried; the one under which qinv = q^-1 mod p is in memory names p and q).
 
-Default-mode cost: nothing without an RSA modulus; otherwise one hyperscan pass over the file (~2-3 GB/s)
+Default-mode cost: nothing without an RSA modulus; otherwise its share of the shared search (~2-4 GB/s)
 plus work proportional to the number of moduli and their copies, and one more pass for each of 2b and 4
 only when there is something to look for.
 
@@ -81,6 +82,7 @@ from viewer.scan.keymaterial import (
     encode,
     key_objects,
     locate,
+    needles_of,
     swap32,
 )
 
@@ -618,6 +620,19 @@ class BignumDetector:
     def validate(self, view: View, hit: Hit) -> Iterable[Finding]:
         return ()
 
+    def needles(self, ctx: PostScanContext) -> list[bytes]:
+        """What step 1 locates (located by the engine's shared search)."""
+        infos, _skipped = _collect_keys(ctx)
+        return needles_of([rep for rep, _tag in self._first_wanted(infos)])
+
+    def _first_wanted(self, infos: dict[int, KeyInfo]) -> list[tuple[bytes, Any]]:
+        """Every representation of every modulus, and of the numbers of the keys already proved."""
+        wanted: list[tuple[bytes, Any]] = []
+        for info in infos.values():
+            for layout in LAYOUTS:
+                wanted.append((encode(info.n, layout), (info.n, "n", layout)))
+        return wanted + self._component_reps([i for i in infos.values() if i.numbers is not None])
+
     def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
         started = time.perf_counter()
         infos, skipped = _collect_keys(ctx)
@@ -626,13 +641,8 @@ class BignumDetector:
         if not infos or _cancelled(ctx):
             return []
         # 1. every copy of every modulus, and every copy of the numbers of keys already proved
-        wanted: list[tuple[bytes, Any]] = []
-        for info in infos.values():
-            for layout in LAYOUTS:
-                wanted.append((encode(info.n, layout), (info.n, "n", layout)))
         proved_first = [i for i in infos.values() if i.numbers is not None]
-        wanted += self._component_reps(proved_first)
-        located = _locate(ctx, wanted)
+        located = _locate(ctx, self._first_wanted(infos))
         if _cancelled(ctx):
             return []
         results: list[tuple[int, bytes, Any]] = []

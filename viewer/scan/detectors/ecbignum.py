@@ -26,8 +26,9 @@ Other runtimes hold the scalar their own ways, and each is a source of candidate
 Every copy of a proved ``d`` is then located in every layout: little-endian limbs, big-endian, the JVM's
 ``byte[]`` (little-endian bytes), ``BigInteger`` int[] (``jint``) and ``IntegerPolynomial`` limbs.
 
-Runs after the first pass (a post-scan detector) and only when an EC public key is known; then it costs
-one hyperscan pass over the file (Python ``re`` without hyperscan) and one scalar multiplication per
+Runs after the first pass (a post-scan detector) and only when an EC public key is known; then its header
+shapes are located in the engine's shared search after the first pass (else in a pass of its own; Python
+``re`` without hyperscan) and one scalar multiplication per
 distinct candidate (~0.1 ms), bounded by ``MAX_CANDIDATES``. No number goes into a reason, detail or note.
 Not covered: other libraries' structures, 32-bit processes, JVMs without compressed class pointers.
 """
@@ -46,7 +47,7 @@ from viewer.evidence.model import content_path
 from viewer.scan import keys, kinds
 from viewer.scan.detector import PostScanContext
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.keymaterial import count_searched, encode, find_all, key_objects, mapped_pieces
+from viewer.scan.keymaterial import Shape, count_searched, encode, find_all, key_objects, mapped_pieces
 
 try:  # optional: the fast path
     import hyperscan as _hs
@@ -122,14 +123,30 @@ def _known_points(ctx: PostScanContext) -> dict[str, list[tuple[Any, str, str]]]
     return {name: list(by_kid.values()) for name, by_kid in found.items()}
 
 
-def _header_hits(ctx: PostScanContext, regexes: list[bytes], lengths: list[int], header: int = GO_HEADER
-                 ) -> list[list[int]]:
-    """File offsets (8-aligned) of the matches of each regex (at most ``MAX_CANDIDATES`` each), in one
-    pass over the file, chunk by chunk: through a private map of the file where it has one (no copy of
-    the bytes: copying them cost more than the three searches), else through the read-only source. Every
-    regex matches exactly ``lengths[i]`` bytes, so hyperscan runs without start-of-match tracking (its
-    leftmost-start mode costs 3-4 times more on patterns that begin with wildcards) and the start is the
-    end minus that."""
+def _header_shapes(points: dict[str, list[tuple[Any, str, str]]]) -> list[Shape]:
+    """The three header shapes searched for the curves of the known points: the JDK's arrays, OpenSSL's
+    BIGNUM, Go's big.Int (8-aligned, at most ``MAX_CANDIDATES`` matches each)."""
+    curves = list(points)
+    limbs = tuple(CURVES[name][1] for name in curves)
+    lengths = tuple(JDK_LIMBS[name][1] for name in curves) + tuple((CURVES[name][0].key_size + 7) // 8 for name in curves)
+    return [Shape(_java_regex(lengths), JAVA_HEADER, 8, MAX_CANDIDATES),
+            Shape(_header_regex(limbs), HEADER, 8, MAX_CANDIDATES),
+            Shape(_go_regex(limbs), GO_HEADER, 8, MAX_CANDIDATES)]
+
+
+def _header_hits(ctx: PostScanContext, forms: list[Shape]) -> list[list[int]]:
+    """File offsets (8-aligned) of the matches of each shape (at most ``MAX_CANDIDATES`` each): from the
+    engine's shared search after the first pass where it located them (``ctx.view.located_shapes``),
+    else in one pass over the file, chunk by chunk: through a private map of the file where it has one
+    (no copy of the bytes: copying them cost more than the three searches), else through the read-only
+    source. Every regex matches exactly its length in bytes, so hyperscan runs without start-of-match
+    tracking (its leftmost-start mode costs 3-4 times more on patterns that begin with wildcards) and the
+    start is the end minus that."""
+    shared = getattr(ctx.view, "located_shapes", None) or {}
+    if all(form in shared for form in forms):
+        return [list(shared[form]) for form in forms]
+    regexes, lengths = [f.regex for f in forms], [f.length for f in forms]
+    header = max(lengths)
     size = int(ctx.view.size)
     out: list[list[int]] = [[] for _ in regexes]
     compiled: list[Any] | None = None
@@ -184,6 +201,12 @@ class EcBignumDetector:
     name = "ecbignum"
     patterns = ()
 
+    def shapes(self, ctx: PostScanContext) -> list[Shape]:
+        """The header shapes step 1 searches (located by the engine's shared search), when an EC public
+        key is known."""
+        points = _known_points(ctx)
+        return _header_shapes(points) if points else []
+
     def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
         points = _known_points(ctx)
         if not points:
@@ -230,12 +253,9 @@ class EcBignumDetector:
         """(d, how it was found) from every header shape, cheapest and most selective first."""
         dump = ctx.dump
         curves = [name for name in points]
-        limbs = tuple(CURVES[name][1] for name in curves)
         shapes = {JDK_LIMBS[name][1]: name for name in curves}
         sizes = {(CURVES[name][0].key_size + 7) // 8: name for name in curves}
-        java_hits, bn_hits, go_hits = _header_hits(
-            ctx, [_java_regex(tuple(shapes) + tuple(sizes)), _header_regex(limbs), _go_regex(limbs)],
-            [JAVA_HEADER, HEADER, GO_HEADER])
+        java_hits, bn_hits, go_hits = _header_hits(ctx, _header_shapes(points))
         jdk_hits = bytes_hits = java_hits  # told apart by the array's length
         # the JDK's IntegerPolynomial long[] (every limb below 2^bits: very selective)
         for off in jdk_hits:

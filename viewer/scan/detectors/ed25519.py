@@ -206,14 +206,26 @@ class Ed25519Detector:
         return out
 
     # -- after the pass ---------------------------------------------------------------------------
-    def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
-        proved: dict[bytes, str] = {}  # seed -> how it was proved
-        out: list[Finding] = []
+    def needles(self, ctx: PostScanContext) -> list[bytes]:
+        """The seeds the first pass proved and the public keys it knows (located by the engine's shared
+        search)."""
+        proved = self._proved_pairs(ctx)
+        return [*proved, *self._known_publics(ctx, proved)]
+
+    @staticmethod
+    def _proved_pairs(ctx: PostScanContext) -> dict[bytes, str]:
+        """seed -> how it was proved, for the seed-public key pairs of the first pass."""
+        proved: dict[bytes, str] = {}
         for f in ctx.findings:
             if f.kind == KIND and f.encoding == PAIR:
                 raw = ctx.view.read(f.offset, 64)
                 if len(raw) == 64 and derive(raw[:32]) == raw[32:]:
                     proved.setdefault(raw[:32], f"the seed of the seed-public key pair at {f.offset:#x}")
+        return proved
+
+    def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
+        proved = self._proved_pairs(ctx)  # seed -> how it was proved
+        out: list[Finding] = []
         publics = self._known_publics(ctx, proved)
         if publics:
             out += self._from_publics(ctx, publics, proved)

@@ -48,7 +48,7 @@ from construct import Const, ConstructError, Enum, Int32ul, Int64ul, Padding, St
 from viewer.scan import keys, kinds
 from viewer.scan.detector import Hit, Pattern, PostScanContext, View
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.search import iter_matches
+from viewer.scan.keymaterial import find_all
 
 NAME = "wine-cng"
 MAGIC = b"0YEK"  # MAGIC_KEY as the little-endian ULONG Wine writes
@@ -155,6 +155,13 @@ class WineCngDetector:
             secret=False,
         )
 
+    def needles(self, ctx: PostScanContext) -> list[bytes]:
+        """The keys the first pass's key objects lead to (their copies are located by the engine's shared
+        search)."""
+        objects = [f for f in ctx.findings if f.kind == OBJECT_KIND and f.encoding == OBJECT_ENCODING]
+        keys = [self._key(ctx, f) for f in objects]
+        return list(dict.fromkeys(k[0] for k in keys if k is not None))[:MAX_KEYS]
+
     def post_scan(self, ctx: PostScanContext) -> Iterable[Finding]:
         objects = [f for f in ctx.findings if f.kind == OBJECT_KIND and f.encoding == OBJECT_ENCODING]
         if not objects:
@@ -209,28 +216,33 @@ class WineCngDetector:
 
     @staticmethod
     def _copies(ctx: PostScanContext, held: dict[bytes, Finding]) -> Iterator[Finding]:
-        step = ctx.state.phase(NAME) if ctx.state is not None else None  # bytes searched, as this step
-        for data, key in held.items():
+        order = list(held)
+        for data, offsets in zip(order, find_all(ctx.dump, order, ctx.state, NAME, ctx.view), strict=True):
+            key = held[data]
             count = 0
-            for off, n in iter_matches(ctx.view, data, state=step):
+            end = -1
+            for off in offsets:
+                if off < end:
+                    continue  # overlapping the match before (patterned bytes): matches do not overlap
+                end = off + len(data)
                 if off == key.offset:
-                    continue
+                    continue  # the key itself
                 yield Finding(
                     key.kind,
                     RAW,
                     off,
-                    n,
+                    len(data),
                     Confidence.HIGH,
                     reasons=[f"bytes equal the key held by the Wine bcrypt key object at "
                              f"{key.details['object_offset']:#x} (found at {key.offset:#x})"],
                     key_id=key.key_id,
-                    details={"bits": 8 * n, "algorithm": key.details["algorithm"]},
+                    details={"bits": 8 * len(data), "algorithm": key.details["algorithm"]},
                 )
                 count += 1
                 if count >= MAX_COPIES:
                     ctx.notes.append(f"more than {MAX_COPIES} copies of one key: the first are reported")
                     break
-            if step.is_cancelled:
+            if ctx.state is not None and ctx.state.is_cancelled:
                 break
 
 
