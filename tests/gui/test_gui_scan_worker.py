@@ -173,3 +173,42 @@ def test_a_missing_file_is_a_failure_not_a_crash(qtbot, tmp_path: Path) -> None:
         dump.source.close()  # now the evidence cannot be read at all
         message = _failure(qtbot, scan_task(dump))
     assert message.startswith("scan failed: ") and "EvidenceError" in message and "\n" not in message
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(8 * MiB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_a_scan_started_while_the_dump_is_hashed_takes_over_the_hash(window, qtbot, big: Planted) -> None:
+    """Open, then scan at once: the window's hash job stops (the scan hashes every byte in its own
+    pass, and two readers would compete for the cores), and the scan's digest becomes the dump's — the
+    SHA-256 of the file, in the status bar."""
+    assert window.load(big.path) is None
+    od = window.session.current
+    assert od is not None and od.sha256 is None and window._hash_workers  # the hash job runs
+    with qtbot.waitSignal(window.scans.sig_scan_finished, timeout=120_000) as blocker:
+        assert window.scans.start_scan()
+        assert od.token in window._hash_by_scan
+    qtbot.waitUntil(lambda: od.sha256 is not None, timeout=10_000)
+    expected = _sha256(big.path)
+    assert blocker.args[0].stats.sha256 == expected == od.sha256
+    assert window.sha256_label.text() == f"sha256: {expected}"
+    qtbot.waitUntil(lambda: not window._hash_workers, timeout=10_000)  # no second hash job
+
+
+def test_a_cancelled_scan_gives_the_hash_back_to_the_hash_job(window, qtbot, big: Planted) -> None:
+    assert window.load(big.path) is None
+    od = window.session.current
+    assert window.scans.start_scan()
+    assert od.token in window._hash_by_scan
+    window.scans.cancel_scan()
+    qtbot.waitUntil(lambda: window.scans.idle(), timeout=60_000)
+    qtbot.waitUntil(lambda: od.sha256 is not None, timeout=60_000)  # the hash job, started again
+    assert od.sha256 == _sha256(big.path)
+    assert window.sha256_label.text() == f"sha256: {od.sha256}"

@@ -267,6 +267,11 @@ class ByteSource:
         put at the same path since). Raises EvidenceChanged once a change was noticed."""
         return self._descriptor()
 
+    @property
+    def known_sha256(self) -> str | None:
+        """The SHA-256 when it is already known (computed or adopted), without reading anything."""
+        return self._sha256
+
     def adopt_sha256(self, digest: str) -> None:
         """Record the SHA-256 a caller computed over every byte of this source, in order, read through
         :meth:`fileno` (the scan engine's first pass), after checking that the file did not change

@@ -36,6 +36,7 @@ from PySide6.QtCore import (
     QStringListModel,
     Qt,
     QThreadPool,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import (
@@ -170,6 +171,7 @@ class MainWindow(QMainWindow):
         self.session = Session(PendingBookmarks(self.settings))  # bookmarks in no case: kept per dump hash
         self._tabs: dict[int, DumpTab] = {}
         self._hash_workers: dict[int, TaskWorker] = {}
+        self._hash_by_scan: set[int] = set()  # dumps whose hash job stopped for the scan that hashes them
         self._open_workers: set[TaskWorker] = set()
         self._retiring: dict[int, Dump] = {}
         self._syncing = False
@@ -553,6 +555,7 @@ class MainWindow(QMainWindow):
         ev.dump_removed.connect(self._on_dump_removed)
         ev.current_changed.connect(self._show)
         ev.hashed.connect(self._on_hashed)
+        ev.scan_changed.connect(self._on_scan_changed)
         ev.findings_changed.connect(self._on_findings_changed)
         ev.findings_added.connect(self._on_findings_added)
         ev.bookmarks_changed.connect(self._refresh_highlights)
@@ -849,7 +852,7 @@ class MainWindow(QMainWindow):
         worker.signals.sig_done.connect(lambda digest: self._on_hash_done(token, digest))
         worker.signals.sig_failed.connect(lambda reason: self._on_hash_failed(token, reason))
         worker.signals.sig_cancelled.connect(lambda _none: self._on_hash_failed(token, "cancelled"))
-        worker.signals.sig_finished.connect(lambda: self._on_hash_finished(token))
+        worker.signals.sig_finished.connect(lambda: self._on_hash_finished(token, worker))
         self._hash_workers[token] = worker
         self.pool.start(worker)
 
@@ -872,9 +875,36 @@ class MainWindow(QMainWindow):
     def _on_hash_failed(self, token: int, reason: str) -> None:
         current = self.session.current
         if current is not None and token == current.token:
-            self.sha256_label.setText(f"sha256: failed ({reason})")
+            busy = token in self._hash_by_scan
+            self.sha256_label.setText("sha256: computing with the scan…" if busy else f"sha256: failed ({reason})")
 
-    def _on_hash_finished(self, token: int) -> None:
+    def _on_scan_changed(self, od: OpenDump | None) -> None:
+        """A scan hashes the dump in its own pass: the dump's hash job, still running, stops (the scan
+        would read every byte a second time, competing for the cores); when the scan ends, its digest
+        becomes the dump's, or (cancelled, failed) the hash job starts again."""
+        if od is not None:
+            worker = self._hash_workers.get(od.token)
+            if worker is not None and od.sha256 is None:
+                self._hash_by_scan.add(od.token)
+                worker.cancel()
+            return
+        QTimer.singleShot(0, self._after_scan_hash)
+
+    def _after_scan_hash(self) -> None:
+        for token in sorted(self._hash_by_scan):
+            od = self.session.by_token(token)
+            if od is None or od is self.session.scanning:
+                continue
+            self._hash_by_scan.discard(token)
+            digest = od.dump.source.known_sha256
+            if digest is not None:
+                self.session.set_sha256(od, digest)
+            elif od.sha256 is None:
+                self._start_hash(od)
+
+    def _on_hash_finished(self, token: int, worker: TaskWorker | None = None) -> None:
+        if worker is not None and self._hash_workers.get(token) is not worker:
+            return  # a hash job stopped for a scan, after its successor started
         self._hash_workers.pop(token, None)
         retired = self._retiring.pop(token, None)
         if retired is not None:
