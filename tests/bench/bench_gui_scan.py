@@ -52,7 +52,7 @@ def cli_scan(path: Path) -> tuple[float, set[tuple]]:
 def window_scan(app, window, path: Path, settle: bool) -> tuple[float, float, float, set[tuple]]:
     """(wall, largest event-loop gap ms, 99th percentile gap ms, findings) of the window's scan; with
     ``settle``, started once the jobs that opening starts (hash, entropy) are done, else at once."""
-    from PySide6.QtCore import QThreadPool, QTimer
+    from PySide6.QtCore import QEventLoop, QThreadPool, QTimer
 
     error = window.load(path)
     assert error is None, error
@@ -68,11 +68,12 @@ def window_scan(app, window, path: Path, settle: bool) -> tuple[float, float, fl
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
+    loop = QEventLoop()  # the window's own event loop, as in the application (not a polling loop)
+    window.scans.sig_scan_finished.connect(lambda _result: loop.quit())
+    QTimer.singleShot(600_000, loop.quit)
     started = time.perf_counter()
     assert window.scans.start_scan()
-    while not results and time.perf_counter() - started < 600:
-        app.processEvents()
-        time.sleep(0.001)
+    loop.exec()
     wall = time.perf_counter() - started
     timer.stop()
     gaps = [1000 * (b - a) for a, b in zip(ticks, ticks[1:], strict=False)] or [0.0]

@@ -185,7 +185,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def test_a_scan_started_while_the_dump_is_hashed_takes_over_the_hash(window, qtbot, big: Planted) -> None:
+def test_a_scan_started_while_the_dump_is_hashed_takes_over_the_hash(window, qtbot, big: Planted, shots) -> None:
     """Open, then scan at once: the window's hash job stops (the scan hashes every byte in its own
     pass, and two readers would compete for the cores), and the scan's digest becomes the dump's — the
     SHA-256 of the file, in the status bar."""
@@ -195,6 +195,8 @@ def test_a_scan_started_while_the_dump_is_hashed_takes_over_the_hash(window, qtb
     with qtbot.waitSignal(window.scans.sig_scan_finished, timeout=120_000) as blocker:
         assert window.scans.start_scan()
         assert od.token in window._hash_by_scan
+        qtbot.waitUntil(lambda: window.sha256_label.text() == "sha256: by the scan…", timeout=10_000)
+        window.grab().save(str(shots / "scan-takes-over-the-hash.png"))
     qtbot.waitUntil(lambda: od.sha256 is not None, timeout=10_000)
     expected = _sha256(big.path)
     assert blocker.args[0].stats.sha256 == expected == od.sha256

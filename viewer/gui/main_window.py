@@ -876,7 +876,7 @@ class MainWindow(QMainWindow):
         current = self.session.current
         if current is not None and token == current.token:
             busy = token in self._hash_by_scan
-            self.sha256_label.setText("sha256: computing with the scan…" if busy else f"sha256: failed ({reason})")
+            self.sha256_label.setText("sha256: by the scan…" if busy else f"sha256: failed ({reason})")
 
     def _on_scan_changed(self, od: OpenDump | None) -> None:
         """A scan hashes the dump in its own pass: the dump's hash job, still running, stops (the scan

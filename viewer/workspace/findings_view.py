@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from viewer.scan.engine import group_secrets
+from viewer.scan.engine import group_secrets, secret_groups
 from viewer.scan.finding import Confidence, Finding
 
 COL_KIND, COL_ENCODING, COL_CONFIDENCE, COL_KEY_ID, COL_REGION, COL_OFFSET, COL_VADDR, COL_MATCHES, COL_ID = range(9)
@@ -260,7 +260,7 @@ def group_sort_key(g: FindingGroup, col: int) -> Any:
 def secret_count(findings: Iterable[Finding]) -> int:
     """How many secrets: distinct keys among the secret findings (one key found in five places and three
     encodings is one secret) — the engine's grouping, the number the report and the CLI give."""
-    return len(group_secrets(list(findings)))
+    return len(secret_groups(list(findings)))  # the groups alone: their locations are not needed to count
 
 
 def plural(n: int, word: str) -> str:
