@@ -138,6 +138,7 @@ def test_a_click_on_a_finding_marker_selects_that_finding(qtbot, window):
     scanned(qtbot, window)
     plot = window.entropy_plot
     qtbot.waitUntil(lambda: not plot.is_computing(), timeout=20_000)
+    qtbot.waitUntil(lambda: len(plot.findings) == len(window.session.current.findings), timeout=5_000)  # its own turn
     f = next(f for f in window.session.current.findings if f.secret)
     x = plot.x_for_offset(f.offset)
     assert plot.click_at_x(x) is not None

@@ -829,7 +829,13 @@ class MainWindow(QMainWindow):
         if od is self.session.current:
             self.findings_panel.set_findings(od.findings)
             self.findings_dock.setWindowTitle(f"Findings ({len(od.findings)})")
-            self.entropy_plot.set_findings(od.findings)
+            # the plot's markers in a turn of the event loop of their own: a scan's result of thousands of
+            # findings would otherwise keep the window from repainting for all the views at once
+            QTimer.singleShot(0, self._plot_current_findings)
+
+    def _plot_current_findings(self) -> None:
+        od = self.session.current
+        self.entropy_plot.set_findings(od.findings if od is not None else [])
 
     def _on_findings_added(self, od: OpenDump, batch: list[Finding]) -> None:
         if od is self.session.current:

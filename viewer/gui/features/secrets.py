@@ -7,7 +7,7 @@ dock is visible (a scan's provisional batches do not pay for it); it catches up 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
@@ -53,10 +53,11 @@ class SecretsController(Feature):
                                   toggle_shortcut="Ctrl+Alt+S", tab_with="findings-dock")
         self.dock.visibilityChanged.connect(lambda visible: self.refresh() if visible and self._stale else None)
         self._stale = True
+        self._queued = False  # a rebuild is waiting for its turn of the event loop
         self._quiet = False
         ev = self.session.events
         ev.current_changed.connect(lambda _od: self._changed())
-        ev.findings_changed.connect(lambda od: self._changed() if od is self.session.current else None)
+        ev.findings_changed.connect(lambda od: self._changed(later=True) if od is self.session.current else None)
         ev.case_changed.connect(lambda _cf: self._changed())
         ev.case_edited.connect(self._review_changed)
         ev.evidence_state_changed.connect(lambda _sha, _state: self._changed())
@@ -131,9 +132,23 @@ class SecretsController(Feature):
             return None
         return lambda f: self.session.review_of(od, f)
 
-    def _changed(self) -> None:
+    def _changed(self, later: bool = False) -> None:
+        """Rebuild the rows (when the dock shows). ``later``: for new findings, in a turn of the event
+        loop of their own, after the table and the hex view (a scan's result of thousands of findings:
+        several views, never one long freeze)."""
         self._stale = True
-        if self.dock.isVisible():
+        if not later:
+            self._refresh_if_stale()
+        elif not self._queued:
+            self._queued = True
+            QTimer.singleShot(0, self._deferred)
+
+    def _deferred(self) -> None:
+        self._queued = False
+        self._refresh_if_stale()
+
+    def _refresh_if_stale(self) -> None:
+        if self._stale and self.dock.isVisible():
             self.refresh()
 
     def _review_changed(self) -> None:
