@@ -79,6 +79,7 @@ bench: deps bench-deps venv  ## benchmarks: info, scan (beside rsakeyfind/aeskey
 	$(PY) tests/bench/bench_scan.py --real --repeat $${BENCH_REPEAT:-3} --scaling $${BENCH_SCALING:-1,2,4,8}
 	$(PY) tests/bench/bench_entropy.py
 	$(PY) tests/bench/bench_gui.py
+	$(PY) tests/bench/bench_gui_scan.py
 	$(PY) tests/bench/bench_case.py
 
 clean:

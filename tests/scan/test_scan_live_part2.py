@@ -4,6 +4,8 @@ public keys — which must give no secret finding above `low`."""
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.builders.certs import self_signed
 from tests.builders.live import gcore
+from tests.conftest import REPO
 from viewer.evidence import open_dump
 from viewer.scan.engine import scan_dump
 from viewer.scan.finding import Confidence
@@ -66,6 +69,38 @@ def test_openssl_s_server_key_is_found_and_matched(tmp_path):
     assert any(f.encoding == "raw-bignum" for f in mine), {f.encoding for f in mine}
     assert all(supplied[0].label in f.matches for f in mine)
     assert result.public_keys[0]["found"]
+    # the big-number windows searched in forked workers and replayed in order: the windows searched and
+    # the keys found are those of the search one window after the other (in a child: no Qt, one thread)
+    out = subprocess.run([sys.executable, "-c", WINDOWS_BOTH_WAYS, str(core), str(cert_pem)], capture_output=True,
+                         text=True, check=True, timeout=300, cwd=REPO)
+    runs = json.loads(out.stdout)
+    assert runs["1"] == runs["2"], runs
+    searched = int(re.search(r"(\d+) windows searched", runs["1"]["note"]).group(1))
+    assert searched >= 4 and runs["parallel"], runs  # enough windows for the parallel search to have run
+
+
+WINDOWS_BOTH_WAYS = r"""
+import json, re, sys
+from viewer.evidence import open_dump
+from viewer.scan import engine
+from viewer.scan.detector import PostScanContext
+from viewer.scan.detectors import default_detectors
+from viewer.scan.detectors import bignum
+from viewer.scan.publickeys import load_public_keys
+
+supplied = load_public_keys([sys.argv[2]])
+with open_dump(sys.argv[1]) as dump:
+    first = engine.scan_dump(dump, [d for d in default_detectors() if not hasattr(d, "post_scan") or
+                                    getattr(d, "patterns", ()) or hasattr(d, "scan_block")], executor="inline").findings
+    runs = {"parallel": engine.fork_is_safe()}
+    for workers in (1, 2):
+        ctx = PostScanContext(dump=dump, view=dump.source, findings=tuple(first), public_keys=supplied, workers=workers)
+        found = bignum.BignumDetector().post_scan(ctx)
+        note = next(n for n in ctx.notes if "windows searched" in n)
+        runs[str(workers)] = {"findings": sorted([f.offset, f.length, f.key_id, f.details.get("component")] for f in found),
+                              "note": re.sub(r"\(\d+\.\d+ s\)", "", note), "spent": any("budget spent" in n for n in ctx.notes)}
+print(json.dumps(runs))
+"""
 
 
 CONTROL = r"""

@@ -215,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
     workers = max(1, args.workers or os.cpu_count() or 1)
     done: dict[int, dict[str, Any]] = {}
     if len(small) >= 2 and workers >= 2 and opt.fmt != "sarif":  # SARIF needs the open dumps here
+        small.sort(key=lambda i: -_size(paths[i]))  # largest first: the pool ends with the short ones
         pooled = _pool_results([paths[i] for i in small], opt, min(workers, len(small)))
         done.update({small[j]: r for j, r in pooled.items()})
     unreadable = False

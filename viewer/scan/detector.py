@@ -83,6 +83,9 @@ class PostScanContext:
     deep: bool = False
     state: Any = None
     notes: list[str] = field(default_factory=list)
+    # processes the step may use for its own searches (forked, where the engine may fork): 1 where the
+    # scan itself is one worker of a pool over files, or runs inline
+    workers: int = 1
 
 
 class PostDetector(Protocol):

@@ -796,7 +796,7 @@ def _run_post_detectors(
         res = outcomes.get(i)
         if res is None:
             state.step_progress(det.name, 0, 0)  # the step has begun; detectors that can tell say how far
-            res = _post_one(dump, det, first, keys, deep, state, located)
+            res = _post_one(dump, det, first, keys, deep, state, located, workers)
         stats.add_stage("post:" + det.name, res.seconds)
         if res.reread:
             stats.reread[det.name] = stats.reread.get(det.name, 0) + res.reread
@@ -889,10 +889,9 @@ def _shared_search(dump: Dump, posts: Sequence[Any], first: tuple[Finding, ...],
         assert part is not None
         for i, offsets in enumerate(part):
             joined[i] += offsets
-    caps = [MAX_HITS] * len(order) + [sh.cap for sh in forms]
-    located = Located(dict(zip(order, (j[:c] for j, c in zip(joined, caps, strict=True)), strict=False)),
-                      dict(zip(forms, (j[:c] for j, c in zip(joined[len(order):], caps[len(order):], strict=True)),
-                               strict=True)))
+    # the caps again over the joined ranges: the first hits of the whole file, as one search gives them
+    located = Located({n: joined[i][:MAX_HITS] for i, n in enumerate(order)},
+                      {sh: joined[len(order) + k][: sh.cap] for k, sh in enumerate(forms)})
     seconds = time.perf_counter() - started
     stats.add_stage("post:search", seconds)
     stats.reread["search"] = stats.reread.get("search", 0) + size
@@ -945,9 +944,10 @@ class _PostOutcome:
 
 
 def _post_one(dump: Dump, det: Any, first: tuple[Finding, ...], keys: list[Any], deep: bool,
-              state: TaskState, located: Located | None = None) -> _PostOutcome:
+              state: TaskState, located: Located | None = None, workers: int = 1) -> _PostOutcome:
     counting = _CountingView(dump.source, located)
-    ctx = PostScanContext(dump=dump, view=counting, findings=first, public_keys=keys, deep=deep, state=state)
+    ctx = PostScanContext(dump=dump, view=counting, findings=first, public_keys=keys, deep=deep, state=state,
+                          workers=workers)
     started = time.perf_counter()
     res = _PostOutcome()
     try:
@@ -966,8 +966,8 @@ _POST_CONTEXT: tuple[Any, ...] | None = None
 def _post_task(i: int) -> _PostOutcome:
     """Entry point of a forked post-scan worker (its context inherited at fork time)."""
     assert _POST_CONTEXT is not None
-    dump, detectors, first, keys, deep, located = _POST_CONTEXT
-    return _post_one(dump, detectors[i], first, keys, deep, TaskState(), located)
+    dump, detectors, first, keys, deep, located, workers = _POST_CONTEXT
+    return _post_one(dump, detectors[i], first, keys, deep, TaskState(), located, workers)
 
 
 def _post_in_workers(dump: Dump, detectors: Sequence[Detector], posts: list[int], first: tuple[Finding, ...],
@@ -976,7 +976,7 @@ def _post_in_workers(dump: Dump, detectors: Sequence[Detector], posts: list[int]
     """The post-scan detectors at the same time in forked workers; progress names the steps as they end.
     A cancel stops waiting (the workers are stopped); what had finished is kept."""
     global _POST_CONTEXT
-    _POST_CONTEXT = (dump, detectors, first, keys, deep, located)
+    _POST_CONTEXT = (dump, detectors, first, keys, deep, located, workers)
     out: dict[int, _PostOutcome] = {}
     pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:

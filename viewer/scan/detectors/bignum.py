@@ -384,24 +384,43 @@ def _windows(centres: Sequence[int], length: int, spans: list[tuple[int, int]], 
     return merged
 
 
-def _factor_proof(info: KeyInfo, value: int) -> list[str] | None:
-    """When ``value`` is a factor of ``info.n`` that completes a valid key: ``info.numbers`` is set and
-    the proof's reasons are returned (the caller puts where it was found first); else None. The one home
-    of that rule for every search below (windows, Java arrays, deep). Cheap on the hot path: one modulo."""
+def _factor_check(info: KeyInfo, value: int) -> Any:
+    """The key check when ``value`` is a factor of ``info.n`` that completes a valid key, else None; no
+    side effect. Cheap on the hot path: one modulo."""
     n = info.n
     if not (1 < value < n and n % value == 0):
         return None
     other = n // value
     check = keys.check_rsa(n, info.e, p=max(value, other), q=min(value, other))
-    if not check.ok:
+    return check if check.ok else None
+
+
+def _factor_proof(info: KeyInfo, value: int) -> list[str] | None:
+    """When ``value`` is a factor of ``info.n`` that completes a valid key: ``info.numbers`` is set and
+    the proof's reasons are returned (the caller puts where it was found first); else None. The one home
+    of that rule for every search below (windows, Java arrays, deep)."""
+    check = _factor_check(info, value)
+    if check is None:
         return None
     info.numbers = check.private_key.private_numbers()
     return ["n % p == 0", *check.reasons]
 
 
-def _factor_in(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int], budget: list[int]) -> bool:
-    """Search the window (start, end, the copy it is centred on) for a factor of ``info.n``; on success
-    set ``info.numbers``. Word alignment is that of the copy's address."""
+@dataclass
+class _Found:
+    """What a window search found: a factor or a private exponent, its layout and file offset."""
+
+    what: str  # "factor" or "exponent"
+    value: int
+    layout: str
+    offset: int
+
+
+def _window_search(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int], budget: list[int]
+                   ) -> _Found | None:
+    """Search the window (start, end, the copy it is centred on) for a factor of ``info.n``, else for its
+    private exponent, spending ``budget`` (units: see ``WINDOW_BUDGET``) and stopping when it is spent.
+    No side effect on ``info``. Word alignment is that of the copy's address."""
     start, end, centre = window
     buf = ctx.view.read(start, end - start)
     n = info.n
@@ -409,28 +428,127 @@ def _factor_in(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int]
     for rel, _length, layout, value in _candidates(buf, *phases, _factor_shapes(n)):
         budget[0] -= 3
         if budget[0] < 0:
-            return False
-        if value is None:
-            continue
-        proof = _factor_proof(info, value)
-        if proof is not None:
-            info.proof = [f"a factor of the modulus ({layout}) at offset {start + rel:#x}", *proof]
-            return True
+            return None
+        if value is not None and _factor_check(info, value) is not None:
+            return _Found("factor", value, layout, start + rel)
     budget[0] -= 2 * len(buf)
     if budget[0] < 0:
-        return False
+        return None
     for rel, layout, value in _exponent_candidates(buf, phases[0], n, info.e):
         budget[0] -= 20000
         if budget[0] < 0:
-            return False
-        if 1 < value < n and pow(2, info.e * value, n) == 2:
-            check = keys.check_rsa(n, info.e, d=value)
-            if check.ok:
-                info.numbers = check.private_key.private_numbers()
-                info.proof = [f"a private exponent ({layout}) at offset {start + rel:#x}: e*d = 1 mod lambda(n)",
-                              *check.reasons]
-                return True
-    return False
+            return None
+        if 1 < value < n and pow(2, info.e * value, n) == 2 and keys.check_rsa(n, info.e, d=value).ok:
+            return _Found("exponent", value, layout, start + rel)
+    return None
+
+
+def _prove(info: KeyInfo, found: _Found) -> None:
+    """Set ``info.numbers`` and ``info.proof`` from what a window search found."""
+    if found.what == "factor":
+        proof = _factor_proof(info, found.value)
+        assert proof is not None
+        info.proof = [f"a factor of the modulus ({found.layout}) at offset {found.offset:#x}", *proof]
+        return
+    check = keys.check_rsa(info.n, info.e, d=found.value)
+    info.numbers = check.private_key.private_numbers()
+    info.proof = [f"a private exponent ({found.layout}) at offset {found.offset:#x}: e*d = 1 mod lambda(n)",
+                  *check.reasons]
+
+
+def _factor_in(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int], budget: list[int]) -> bool:
+    """Search the window for a factor (else the private exponent) of ``info.n``; on success set
+    ``info.numbers`` and ``info.proof``."""
+    found = _window_search(ctx, info, window, budget)
+    if found is not None:
+        _prove(info, found)
+    return found is not None
+
+
+# -- the windows searched in parallel, replayed in order ----------------------------------------------
+# The windows are searched one after the other until the budget is spent; which windows are searched,
+# and so which keys are found, depends on that order. In parallel, each window is searched on its own
+# with an unbounded budget (its trace: what it found and the units it took to find it, or in all), a few
+# ahead of the replay; the replay takes the traces in the sequential order and applies exactly the
+# sequential rule, so the windows searched and the keys found are those of the sequential search.
+PARALLEL_WINDOWS = 4  # at least this many windows to search: below it, forking costs more than it gains
+_UNBOUNDED = 1 << 62
+_WINDOW_CONTEXT: tuple[PostScanContext, dict[int, KeyInfo]] | None = None
+
+
+def _trace_task(n: int, window: tuple[int, int, int]) -> tuple[int, _Found | None, int]:
+    """Entry point of a forked window searcher: (units spent, what it found, bytes read)."""
+    assert _WINDOW_CONTEXT is not None
+    ctx, infos = _WINDOW_CONTEXT
+    budget = [_UNBOUNDED]
+    found = _window_search(ctx, infos[n], window, budget)
+    return _UNBOUNDED - budget[0], found, window[1] - window[0]
+
+
+def _search_windows(ctx: PostScanContext, keys_: Sequence[KeyInfo],
+                    tasks: Iterator[tuple[KeyInfo, tuple[int, int, int]]], budget: list[int], workers: int
+                    ) -> tuple[list[KeyInfo], int]:
+    """The windows of ``tasks`` (in order; a key's later windows skipped once it is proved; every key
+    among ``keys_``) until the budget is spent: (keys proved, windows searched). In forked workers when
+    ``workers`` > 1 (see above: they are forked as they are needed, so they know every key from the
+    start), else here."""
+    newly: list[KeyInfo] = []
+    searched = 0
+    done: set[int] = set()
+    if workers <= 1:
+        for info, window in tasks:
+            if info.n in done:
+                continue
+            if _cancelled(ctx) or budget[0] < 0:
+                break
+            searched += 1
+            if _factor_in(ctx, info, window, budget):
+                newly.append(info)
+                done.add(info.n)
+        return newly, searched
+    import concurrent.futures as cf
+    import multiprocessing
+    from collections import deque
+
+    global _WINDOW_CONTEXT
+    infos = {info.n: info for info in keys_}
+    pending: deque[tuple[KeyInfo, tuple[int, int, int], Any]] = deque()
+    _WINDOW_CONTEXT = (ctx, infos)
+    pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    try:
+        def refill() -> None:
+            for info, window in tasks:
+                if info.n not in done:
+                    pending.append((info, window, pool.submit(_trace_task, info.n, window)))
+                    if len(pending) >= 2 * workers:
+                        return
+
+        refill()
+        while pending:
+            info, window, fut = pending.popleft()
+            if info.n in done:
+                fut.cancel()  # a window of a key proved meanwhile: the sequential search never got to it
+                continue
+            if _cancelled(ctx) or budget[0] < 0:
+                break
+            cost, found, read = fut.result()
+            if callable(getattr(ctx.view, "count", None)):
+                ctx.view.count(read)  # the worker's read of the window, in the scan's re-read statistics
+            searched += 1
+            if found is not None and budget[0] - cost >= 0:
+                budget[0] -= cost
+                _prove(info, found)
+                newly.append(info)
+                done.add(info.n)
+            else:
+                budget[0] -= cost if found is None else budget[0] + 1  # spent (found past the budget: spent too)
+            refill()
+    finally:
+        for _info, _window, fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        _WINDOW_CONTEXT = None
+    return newly, searched
 
 
 # Denominators g of the fraction k/g that e*d/n is close to, covered by the private-exponent prefilter.
@@ -654,34 +772,29 @@ class BignumDetector:
                 results.append((off, rep, tag))
         # 2. windows around the live copies of moduli whose key is not proved yet
         spans = sorted((f.offset, f.offset + f.length) for f in ctx.findings)
+        size = int(ctx.view.size)
         budget = [WINDOW_BUDGET]
-        searched = 0
-        newly: list[KeyInfo] = []
-        for info in infos.values():
-            if info.numbers is not None:
-                continue
-            centres = [off for off, _layout in info.copies]
-            for window in _windows(centres, (info.bits + 7) // 8, spans, int(ctx.view.size)):
-                if _cancelled(ctx) or budget[0] < 0:
-                    break
-                searched += 1
-                if _factor_in(ctx, info, window, budget):
-                    newly.append(info)
-                    break
+
+        def around(todo: list[KeyInfo], centres: Callable[[KeyInfo], list[int]]
+                   ) -> Iterator[tuple[KeyInfo, tuple[int, int, int]]]:
+            for info in todo:
+                for window in _windows(centres(info), (info.bits + 7) // 8, spans, size):
+                    yield info, window
+
+        todo = [i for i in infos.values() if i.numbers is None]
+        tasks = list(around(todo, lambda i: [off for off, _lay in i.copies]))
+        newly, searched = _search_windows(ctx, todo, iter(tasks), budget, self._window_workers(ctx, len(tasks)))
         # 2b. what points at the live copies: the structure holding the number (OpenSSL's BIGNUM,
         # libtommath's mp_int) is allocated with its siblings, whose digits may be far from the copy's
         todo = [i for i in infos.values() if i.numbers is None and i.copies]
         holders = self._holders(ctx, todo) if todo and budget[0] >= 0 and not _cancelled(ctx) else {}
-        for info in todo:
-            centres = holders.get(info.n, [])
-            for window in _windows(centres, (info.bits + 7) // 8, spans, int(ctx.view.size)):
-                if _cancelled(ctx) or budget[0] < 0:
-                    break
-                searched += 1
-                if _factor_in(ctx, info, window, budget):
-                    info.proof.insert(0, "found next to the structure that points at a copy of the modulus")
-                    newly.append(info)
-                    break
+        if holders:
+            tasks = list(around(todo, lambda i: holders.get(i.n, [])))
+            more, count = _search_windows(ctx, todo, iter(tasks), budget, self._window_workers(ctx, len(tasks)))
+            for info in more:
+                info.proof.insert(0, "found next to the structure that points at a copy of the modulus")
+            newly += more
+            searched += count
         # 2c. a JVM: the int[] holding a copy of the modulus gives the header (class word, length) of
         # every int[]; the arrays of a factor's length are tested wherever they lie
         todo = [i for i in infos.values() if i.numbers is None and any(lay == "jint" for _o, lay in i.copies)]
@@ -740,6 +853,17 @@ class BignumDetector:
                 for layout in LAYOUTS:
                     out.append((encode(value, layout), (info.n, comp, layout)))
         return out
+
+    @staticmethod
+    def _window_workers(ctx: PostScanContext, windows: int) -> int:
+        """Forked window searchers: the processes the engine allows this step (``ctx.workers``: one in a
+        pool over files, where the other cores scan other dumps), where this process may fork and there
+        are enough windows to search; else none (1: here)."""
+        from viewer.scan.engine import fork_is_safe
+
+        if windows < PARALLEL_WINDOWS or ctx.workers <= 1 or not fork_is_safe():
+            return 1
+        return min(ctx.workers, windows)
 
     @staticmethod
     def _holders(ctx: PostScanContext, todo: Sequence[KeyInfo]) -> dict[int, list[int]]:
