@@ -414,6 +414,7 @@ class _Found:
     value: int
     layout: str
     offset: int
+    check: Any = None  # the key check that proved it (kept where it was made; not sent from a worker)
 
 
 def _window_search(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, int], budget: list[int]
@@ -429,8 +430,9 @@ def _window_search(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, 
         budget[0] -= 3
         if budget[0] < 0:
             return None
-        if value is not None and _factor_check(info, value) is not None:
-            return _Found("factor", value, layout, start + rel)
+        check = _factor_check(info, value) if value is not None else None
+        if check is not None:
+            return _Found("factor", value, layout, start + rel, check)
     budget[0] -= 2 * len(buf)
     if budget[0] < 0:
         return None
@@ -438,19 +440,24 @@ def _window_search(ctx: PostScanContext, info: KeyInfo, window: tuple[int, int, 
         budget[0] -= 20000
         if budget[0] < 0:
             return None
-        if 1 < value < n and pow(2, info.e * value, n) == 2 and keys.check_rsa(n, info.e, d=value).ok:
-            return _Found("exponent", value, layout, start + rel)
+        if 1 < value < n and pow(2, info.e * value, n) == 2:
+            check = keys.check_rsa(n, info.e, d=value)
+            if check.ok:
+                return _Found("exponent", value, layout, start + rel, check)
     return None
 
 
 def _prove(info: KeyInfo, found: _Found) -> None:
-    """Set ``info.numbers`` and ``info.proof`` from what a window search found."""
+    """Set ``info.numbers`` and ``info.proof`` from what a window search found (its key check, or the
+    same check again where the search ran in a worker)."""
     if found.what == "factor":
-        proof = _factor_proof(info, found.value)
-        assert proof is not None
-        info.proof = [f"a factor of the modulus ({found.layout}) at offset {found.offset:#x}", *proof]
+        check = found.check or _factor_check(info, found.value)
+        assert check is not None
+        info.numbers = check.private_key.private_numbers()
+        info.proof = [f"a factor of the modulus ({found.layout}) at offset {found.offset:#x}", "n % p == 0",
+                      *check.reasons]
         return
-    check = keys.check_rsa(info.n, info.e, d=found.value)
+    check = found.check or keys.check_rsa(info.n, info.e, d=found.value)
     info.numbers = check.private_key.private_numbers()
     info.proof = [f"a private exponent ({found.layout}) at offset {found.offset:#x}: e*d = 1 mod lambda(n)",
                   *check.reasons]
@@ -482,6 +489,8 @@ def _trace_task(n: int, window: tuple[int, int, int]) -> tuple[int, _Found | Non
     ctx, infos = _WINDOW_CONTEXT
     budget = [_UNBOUNDED]
     found = _window_search(ctx, infos[n], window, budget)
+    if found is not None:
+        found.check = None  # key objects do not cross processes: the replay checks again
     return _UNBOUNDED - budget[0], found, window[1] - window[0]
 
 
