@@ -321,3 +321,20 @@ def test_controls_primes_of_no_key_and_certificates(tmp_path: Path):
     result = scan_dump(open_dump(path))
     assert [(f.kind, f.encoding) for f in result.findings if f.secret and f.confidence > Confidence.LOW] == []
     assert any(f.kind == "certificate" for f in result.findings)
+
+
+def test_distinct_byte_count_of_windows_is_exact(monkeypatch) -> None:
+    """The presence table counts the distinct byte values of every 64-byte window as a set would, in
+    more than one batch, for random, patterned and text-like windows."""
+    import numpy as np
+
+    from viewer.scan.detectors import ed25519 as det
+
+    rng = random.Random(7)
+    data = rng.randbytes(40_000) + bytes(range(64)) * 20 + b"ab" * 3000 + bytes(5000)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    offs = np.arange(0, len(data) - 64, 3, dtype=np.int64)
+    monkeypatch.setattr(det, "DISTINCT_BATCH", 1000)  # several batches
+    got = det._distinct_bytes(raw, offs)
+    assert got.tolist() == [len(set(data[o : o + 64])) for o in offs.tolist()]
+    assert {1, 2, 64} <= set(got.tolist())

@@ -25,8 +25,8 @@ How (in the first pass, a block detector run by the scan's workers over every bl
    most runs of 15-16 words). The price: a key inside a longer random run is found only through its
    public key (below).
 3. *Byte diversity, then exact.* A window needs ``MIN_WINDOW_DISTINCT`` distinct byte values of 64
-   (random: 57, sd 2.6; code and tables fewer), then the public key is derived from its first 32 bytes
-   (~40 us) and compared with the next 32; at most ``MAX_TESTS`` derivations per 64 MiB block (the rest
+   (random: 57, sd 2.6; code and tables fewer; counted in a presence table, ``_distinct_bytes``), then
+   the public key is derived from its first 32 bytes (~40 us) and compared with the next 32; at most ``MAX_TESTS`` derivations per 64 MiB block (the rest
    of such a block is not tested: a limit of the first pass, which cannot add notes).
 
 Measured (CPU, one core): a gcore dump of a Go process (1.1 GB): 1.6 s, 8,900 derivations; of a JVM
@@ -92,6 +92,23 @@ def _random_words(w: np.ndarray) -> np.ndarray:
     pointer, a length or a small integer). A random word passes with probability 0.996, a random
     64-byte key (8 words) with 0.97."""
     return ((w & _HIGH) != 0) & ((w >> _SHIFT) != 0)
+
+
+DISTINCT_BATCH = 16384  # windows per presence table (16384 x 256 bytes: 4 MiB)
+
+
+def _distinct_bytes(raw: np.ndarray, offs: np.ndarray) -> np.ndarray:
+    """The number of distinct byte values of the 64 bytes at each offset: a table of which of the 256
+    values each window holds, filled at once and counted (measured on a JVM core's 238,000 windows:
+    0.09 s, against 0.26 s for sorting each window)."""
+    out = np.empty(len(offs), dtype=np.int64)
+    span = np.arange(64)
+    for lo in range(0, len(offs), DISTINCT_BATCH):
+        part = offs[lo : lo + DISTINCT_BATCH]
+        present = np.zeros((len(part), 256), dtype=bool)
+        present[np.arange(len(part))[:, None], raw[part[:, None] + span[None, :]]] = True
+        out[lo : lo + len(part)] = np.count_nonzero(present, axis=1)
+    return out
 
 
 def _runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,9 +210,7 @@ class Ed25519Detector:
         offs = a0 + 8 * idx
         offs = offs[offs < own]
         raw = np.frombuffer(buf, dtype=np.uint8)
-        windows = np.sort(raw[offs[:, None] + np.arange(64)[None, :]], axis=1)
-        distinct = 1 + np.count_nonzero(windows[:, 1:] != windows[:, :-1], axis=1)
-        offs = offs[distinct >= MIN_WINDOW_DISTINCT]
+        offs = offs[_distinct_bytes(raw, offs) >= MIN_WINDOW_DISTINCT]
         out: list[Finding] = []
         for tests, off in enumerate(offs.tolist()):
             if tests >= MAX_TESTS:
