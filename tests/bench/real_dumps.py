@@ -177,8 +177,11 @@ def make_real_dumps(work: Path, heap_mb: int = 96, log: Callable[[str], None] = 
                     break
                 time.sleep(0.05)
             ident = work / "id_ed25519"
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ident)], check=True)
             rsa_ident = work / "id_rsa"
+            for old in (ident, rsa_ident):  # a kept workdir of an earlier run: new keys (ssh-keygen would ask)
+                old.unlink(missing_ok=True)
+                old.with_suffix(".pub").unlink(missing_ok=True)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ident)], check=True)
             subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(rsa_ident)], check=True)
             env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
             subprocess.run(["ssh-add", str(ident), str(rsa_ident)], env=env, capture_output=True)
