@@ -50,6 +50,15 @@ def test_shared_search_locates_what_each_step_would(samples_dir, name: str, work
             ctx = PostScanContext(dump=dump, view=dump.source, findings=first)
             forms = list(located.shapes)
             assert _header_hits(ctx, forms) == [located.shapes[f] for f in forms]
+            # the same through the source, chunk by chunk (a dump whose content has no file to map)
+            unmapped = PostScanContext(dump=_NoFile(), view=dump.source, findings=first)
+            assert _header_hits(unmapped, forms) == [located.shapes[f] for f in forms]
+
+
+class _NoFile:
+    """A dump whose content exists only through its source (a vmcore's pages): nothing to map."""
+
+    content_path = None
 
 
 def test_a_scan_reads_the_file_once_for_every_step(samples_dir) -> None:

@@ -833,7 +833,7 @@ def _run_post_detectors(
 # for the rest themselves).
 SHARED_RANGE = 256 * MiB
 MAX_SHARED_NEEDLES = 20_000
-_SHARED_CONTEXT: tuple[str, int, list[bytes], list[Any]] | None = None
+_SHARED_CONTEXT: tuple[str, int, Any] | None = None
 
 
 @dataclass
@@ -850,7 +850,7 @@ def _shared_search(dump: Dump, posts: Sequence[Any], first: tuple[Finding, ...],
     one search of the file shared by all of them: the file is read once after the first pass for all
     the steps' first searches, not once by each. None when there is nothing to locate or the search
     cannot run (no hyperscan, no file to map): the steps then search for themselves, as before."""
-    from viewer.scan.keymaterial import MAX_HITS, Shape, hyperscan_enabled, search_range
+    from viewer.scan.keymaterial import MAX_HITS, Search, Shape, hyperscan_enabled
 
     path = _content_path(dump)
     size = int(dump.size)
@@ -873,16 +873,19 @@ def _shared_search(dump: Dump, posts: Sequence[Any], first: tuple[Finding, ...],
     if not order and not forms:
         return None
     started = time.perf_counter()
+    search = Search.compile(order, forms)  # once: the ranges (and the forked workers) share it
+    if search is None:
+        return None
     ranges = [(lo, min(size, lo + SHARED_RANGE)) for lo in range(0, size, SHARED_RANGE)]
     parts: list[list[list[int]] | None]
     try:
         if workers > 1 and len(ranges) > 1 and _fork_is_safe():
-            parts = _shared_in_workers(path, size, order, forms, ranges, state, min(workers, len(ranges)))
+            parts = _shared_in_workers(path, size, search, ranges, state, min(workers, len(ranges)))
         else:
-            parts = [search_range(path, size, order, lo, hi, state, "locating", forms) for lo, hi in ranges]
+            parts = [search.run(path, size, lo, hi, state, "locating") for lo, hi in ranges]
     except (OSError, ValueError, cf.process.BrokenProcessPool):
         return None  # the file cannot be mapped (or changed under the search): the steps search themselves
-    if state.is_cancelled or any(p is None for p in parts):
+    if state.is_cancelled or any(p is None for p in parts):  # None: a cancelled worker search
         return None
     joined: list[list[int]] = [[] for _ in range(len(order) + len(forms))]
     for part in parts:
@@ -900,21 +903,19 @@ def _shared_search(dump: Dump, posts: Sequence[Any], first: tuple[Finding, ...],
     return located
 
 
-def _shared_task(lo: int, hi: int) -> list[list[int]] | None:
-    """Entry point of a forked worker of the shared search (its needles inherited at fork time)."""
-    from viewer.scan.keymaterial import search_range
-
+def _shared_task(lo: int, hi: int) -> list[list[int]]:
+    """Entry point of a forked worker of the shared search (its compiled search inherited at fork time)."""
     assert _SHARED_CONTEXT is not None
-    path, size, needles, shapes = _SHARED_CONTEXT
-    return search_range(path, size, needles, lo, hi, shapes=shapes)
+    path, size, search = _SHARED_CONTEXT
+    return search.run(path, size, lo, hi)
 
 
-def _shared_in_workers(path: str, size: int, needles: list[bytes], shapes: list[Any], ranges: list[tuple[int, int]],
+def _shared_in_workers(path: str, size: int, search: Any, ranges: list[tuple[int, int]],
                        state: TaskState, workers: int) -> list[list[list[int]] | None]:
     """The ranges of the shared search in forked workers (a SIGBUS of a file that shrank kills a worker,
     not the caller); a cancel stops them."""
     global _SHARED_CONTEXT
-    _SHARED_CONTEXT = (path, size, needles, shapes)
+    _SHARED_CONTEXT = (path, size, search)
     pool = cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
         futures = [pool.submit(_shared_task, lo, hi) for lo, hi in ranges]

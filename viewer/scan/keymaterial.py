@@ -311,51 +311,85 @@ class Shape:
     cap: int = MAX_HITS
 
 
-def search_range(path: str, size: int, needles: Sequence[bytes], first: int = 0, end: int | None = None,
-                 state: TaskState | None = None, step: str = "locating", shapes: Sequence[Shape] = ()
-                 ) -> list[list[int]] | None:
-    """Every start in ``[first, end)`` (``first`` a multiple of ``CHUNK``) of every needle in the file, at
-    most ``MAX_HITS`` each, then of every shape (aligned, at most its cap), each list sorted: one pass
-    over that range (:func:`mapped_pieces`), every hyperscan database run on each piece (one for the
-    needles, one per shape: together in one database the shapes scan 3-4 times slower). None when
-    hyperscan cannot compile them. Several ranges, searched apart (in parallel), give together what one
-    search of the whole file gives (the caps applied again to the joined lists). Raises OSError or
-    ValueError when the file cannot be mapped."""
-    out: list[list[int]] = [[] for _ in range(len(needles) + len(shapes))]
-    if not out:
-        return out
-    dbs: list[tuple[Any, Any]] = []
-    try:
-        if needles:
-            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            db.compile(expressions=[_escape(n) for n in needles], ids=list(range(len(needles))),
-                       elements=len(needles), flags=0)
-            dbs.append((db, _hs.Scratch(db)))
-        for k, shape in enumerate(shapes):
-            db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            db.compile(expressions=[shape.regex], ids=[len(needles) + k], elements=1, flags=[_hs.HS_FLAG_DOTALL])
-            dbs.append((db, _hs.Scratch(db)))
-    except _hs.error:
-        return None
-    lengths = [len(n) for n in needles] + [sh.length for sh in shapes]
-    aligns = [1] * len(needles) + [max(1, sh.align) for sh in shapes]
-    caps = [MAX_HITS] * len(needles) + [sh.cap for sh in shapes]
-    overlap = max(lengths)
-    stop = size if end is None else min(size, end)
-    for start, piece in mapped_pieces(path, size, CHUNK, overlap, state, step, first, stop):
-        own = min(CHUNK, stop - start)
+class Search:
+    """Needles and shapes compiled once (:meth:`compile`) and searched for in ranges of a file
+    (:meth:`run`): the shared search compiles in the parent and its forked workers inherit the databases;
+    every range in the caller reuses them too."""
 
-        def on_match(idx: int, _from: int, to: int, flags: int, context: object, base: int = start,
-                     own: int = own) -> None:
+    def __init__(self, dbs: list[Any], lengths: list[int], aligns: list[int], caps: list[int]):
+        self.dbs, self.lengths, self.aligns, self.caps = dbs, lengths, aligns, caps
+
+    @classmethod
+    def compile(cls, needles: Sequence[bytes], shapes: Sequence[Shape] = ()) -> Search | None:
+        """One hyperscan database for the needles, one per shape (together in one database the shapes scan
+        3-4 times slower); None when hyperscan cannot compile them."""
+        dbs: list[Any] = []
+        try:
+            if needles:
+                db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+                db.compile(expressions=[_escape(n) for n in needles], ids=list(range(len(needles))),
+                           elements=len(needles), flags=0)
+                dbs.append(db)
+            for k, shape in enumerate(shapes):
+                db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+                db.compile(expressions=[shape.regex], ids=[len(needles) + k], elements=1,
+                           flags=[_hs.HS_FLAG_DOTALL])
+                dbs.append(db)
+        except _hs.error:
+            return None
+        return cls(dbs, [len(n) for n in needles] + [sh.length for sh in shapes],
+                   [1] * len(needles) + [max(1, sh.align) for sh in shapes],
+                   [MAX_HITS] * len(needles) + [sh.cap for sh in shapes])
+
+    def run(self, path: str, size: int, first: int = 0, end: int | None = None, state: TaskState | None = None,
+            step: str = "locating") -> list[list[int]]:
+        """Every start in ``[first, end)`` (``first`` a multiple of ``CHUNK``) of every needle (at most
+        ``MAX_HITS`` each), then of every shape (aligned, at most its cap), each list sorted: one pass over
+        that range (:func:`mapped_pieces`), every database run on each piece. Several ranges, searched
+        apart (in parallel), give together what one search of the whole file gives (the caps applied again
+        to the joined lists). Raises OSError or ValueError when the file cannot be mapped."""
+        out: list[list[int]] = [[] for _ in self.lengths]
+        if not out:
+            return out
+        scratches = self.scratches()
+        stop = size if end is None else min(size, end)
+        for start, piece in mapped_pieces(path, size, CHUNK, max(self.lengths), state, step, first, stop):
+            self.scan(piece, start, min(CHUNK, stop - start), out, scratches)
+        for lst in out:
+            lst.sort()
+        return out
+
+    @property
+    def overlap(self) -> int:
+        """How far a piece must reach past its own bytes for a match starting in them to be whole."""
+        return max(self.lengths, default=0)
+
+    def scratches(self) -> list[tuple[Any, Any]]:
+        """Each database with a scratch of its own: one set per process and pass (never shared)."""
+        return [(db, _hs.Scratch(db)) for db in self.dbs]
+
+    def scan(self, piece: bytes | memoryview, base: int, own: int, out: list[list[int]],
+             scratches: list[tuple[Any, Any]]) -> None:
+        """Add to ``out`` the matches starting in the first ``own`` bytes of ``piece`` (read from file
+        offset ``base``), aligned, while their lists are under their caps."""
+        lengths, aligns, caps = self.lengths, self.aligns, self.caps
+
+        def on_match(idx: int, _from: int, to: int, flags: int, context: object) -> None:
             s = to - lengths[idx]  # fixed lengths: the start is known from the end (no SOM needed)
             if 0 <= s < own and (base + s) % aligns[idx] == 0 and len(out[idx]) < caps[idx]:
                 out[idx].append(base + s)
 
-        for db, scratch in dbs:
+        for db, scratch in scratches:
             db.scan(piece, match_event_handler=on_match, scratch=scratch)
-    for lst in out:
-        lst.sort()
-    return out
+
+
+def search_range(path: str, size: int, needles: Sequence[bytes], first: int = 0, end: int | None = None,
+                 state: TaskState | None = None, step: str = "locating", shapes: Sequence[Shape] = ()
+                 ) -> list[list[int]] | None:
+    """:meth:`Search.run` of the needles and shapes compiled for this one call; None when hyperscan cannot
+    compile them."""
+    search = Search.compile(needles, shapes)
+    return None if search is None else search.run(path, size, first, end, state, step)
 
 
 def needles_of(reps: Sequence[bytes]) -> list[bytes]:

@@ -59,10 +59,13 @@ never alone, outside them), dp/dq/qinv alone, EC private scalars.
 from __future__ import annotations
 
 import bisect
+import concurrent.futures as cf
 import math
+import multiprocessing
 import os
 import struct
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -515,10 +518,6 @@ def _search_windows(ctx: PostScanContext, keys_: Sequence[KeyInfo],
                 newly.append(info)
                 done.add(info.n)
         return newly, searched
-    import concurrent.futures as cf
-    import multiprocessing
-    from collections import deque
-
     global _WINDOW_CONTEXT
     infos = {info.n: info for info in keys_}
     pending: deque[tuple[KeyInfo, tuple[int, int, int], Any]] = deque()

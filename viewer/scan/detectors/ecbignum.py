@@ -35,7 +35,6 @@ Not covered: other libraries' structures, 32-bit processes, JVMs without compres
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 from collections.abc import Iterable, Iterator
@@ -47,12 +46,15 @@ from viewer.evidence.model import content_path
 from viewer.scan import keys, kinds
 from viewer.scan.detector import PostScanContext
 from viewer.scan.finding import Confidence, Finding
-from viewer.scan.keymaterial import Shape, count_searched, encode, find_all, key_objects, mapped_pieces
-
-try:  # optional: the fast path
-    import hyperscan as _hs
-except ImportError:  # pragma: no cover - hyperscan installs where the project runs
-    _hs = None
+from viewer.scan.keymaterial import (
+    Search,
+    Shape,
+    count_searched,
+    encode,
+    find_all,
+    hyperscan_enabled,
+    key_objects,
+)
 
 CURVES: dict[str, tuple[ec.EllipticCurve, int]] = {
     "P-256": (ec.SECP256R1(), 4),
@@ -137,60 +139,35 @@ def _header_shapes(points: dict[str, list[tuple[Any, str, str]]]) -> list[Shape]
 def _header_hits(ctx: PostScanContext, forms: list[Shape]) -> list[list[int]]:
     """File offsets (8-aligned) of the matches of each shape (at most ``MAX_CANDIDATES`` each): from the
     engine's shared search after the first pass where it located them (``ctx.view.located_shapes``),
-    else in one pass over the file, chunk by chunk: through a private map of the file where it has one
-    (no copy of the bytes: copying them cost more than the three searches), else through the read-only
-    source. Every regex matches exactly its length in bytes, so hyperscan runs without start-of-match
-    tracking (its leftmost-start mode costs 3-4 times more on patterns that begin with wildcards) and the
-    start is the end minus that."""
+    else in one pass of its own (``keymaterial.Search``: through a private map of the file where it has
+    one, else chunk by chunk through the read-only source; Python ``re`` without hyperscan)."""
     shared = getattr(ctx.view, "located_shapes", None) or {}
     if all(form in shared for form in forms):
         return [list(shared[form]) for form in forms]
-    regexes, lengths = [f.regex for f in forms], [f.length for f in forms]
-    header = max(lengths)
     size = int(ctx.view.size)
-    out: list[list[int]] = [[] for _ in regexes]
-    compiled: list[Any] | None = None
-    if _hs is not None and os.environ.get("EV_NO_HYPERSCAN", "") not in ("1", "true", "yes"):
-        try:  # one database per shape: together in one database they scan 3-4 times slower
-            compiled = []
-            for rx in regexes:
-                db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-                db.compile(expressions=[rx], ids=[0], elements=1, flags=[_hs.HS_FLAG_DOTALL])
-                compiled.append(db)
-        except _hs.error:
-            compiled = None
-    patterns = [re.compile(rx, re.DOTALL) for rx in regexes]
-
-    def search(start: int, data: bytes | memoryview) -> None:
-        hits: list[set[int]] = [set() for _ in regexes]
-        if compiled is not None:
-            for i, db in enumerate(compiled):
-                def on_match(_id: int, _frm: int, to: int, _flags: int, found: Any, i: int = i) -> None:
-                    frm = to - lengths[i]
-                    if frm % 8 == 0 and 0 <= frm < CHUNK:
-                        found.add(frm)
-
-                db.scan(data, match_event_handler=on_match, context=hits[i])
-        else:
-            for i, pattern in enumerate(patterns):
-                hits[i] = {m.start() for m in pattern.finditer(data) if m.start() % 8 == 0 and m.start() < CHUNK}
-        for i, found in enumerate(hits):
-            room = MAX_CANDIDATES - len(out[i])
-            out[i].extend(start + off for off in sorted(found)[:max(0, room)])
-
+    search = Search.compile([], forms) if hyperscan_enabled() else None
     path = content_path(ctx.dump)
-    if path and compiled is not None:
+    if search is not None and path:
         try:
-            for start, piece in mapped_pieces(str(path), size, CHUNK, header, ctx.state, "ecbignum"):
-                search(start, piece)
+            found = search.run(str(path), size, state=ctx.state, step="ecbignum")
             count_searched(ctx.view, size)
-            return out
+            return found
         except (OSError, ValueError):  # the file cannot be mapped again: through the source
-            out = [[] for _ in regexes]
+            pass
+    out: list[list[int]] = [[] for _ in forms]
+    patterns = [re.compile(f.regex, re.DOTALL) for f in forms]
+    scratches = search.scratches() if search is not None else []
+    overlap = max(f.length for f in forms)
     for start in range(0, size, CHUNK):
         if ctx.state is not None and ctx.state.is_cancelled:
             break
-        search(start, ctx.view.read(start, min(CHUNK + header, size - start)))
+        data = ctx.view.read(start, min(CHUNK + overlap, size - start))
+        if search is not None:
+            search.scan(data, start, CHUNK, out, scratches)
+            continue
+        for i, pattern in enumerate(patterns):
+            hits = sorted({m.start() for m in pattern.finditer(data) if m.start() % 8 == 0 and m.start() < CHUNK})
+            out[i].extend(start + off for off in hits[: max(0, MAX_CANDIDATES - len(out[i]))])
     return out
 
 
